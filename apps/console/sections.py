@@ -1,0 +1,43 @@
+"""Console sections whose issue has not landed yet. Each gets a real URL and an honest empty
+state, so the sidebar never has a broken link."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Section:
+    key: str
+    path: str
+    title: str
+    group: str
+    blurb: str
+
+
+UPCOMING = [
+    Section("workflows", "workflows/", "Workflows", "Integrations",
+            "Write JavaScript workflows, test them, publish versions and deploy them."),
+    Section("connectors", "connectors/", "Connectors", "Integrations",
+            "Browse the connector catalog and define custom connectors."),
+    Section("connections", "connections/", "Connections", "Integrations",
+            "Authorised accounts for connectors, for the Space or for each customer."),
+    Section("triggers", "triggers/", "Triggers", "Integrations",
+            "Webhooks, schedules and app events that start workflows."),
+    Section("events", "activity/events/", "Events", "Activity",
+            "Incoming webhook, scheduled and manual events, with replay."),
+    Section("traces", "activity/traces/", "Traces", "Activity",
+            "One row per connector call: connector, action, status and duration."),
+    Section("executions", "activity/executions/", "Executions", "Activity",
+            "Every run of every workflow, with input, output, logs and step trace."),
+    Section("alerts", "activity/alerts/", "Alerts", "Activity",
+            "Rules on error rate, latency and failures, delivered by email, Slack or webhook."),
+    Section("secrets", "settings/secrets/", "Secrets", "Settings",
+            "Encrypted credentials your workflows read with fastn.secrets.get()."),
+    Section("configs", "settings/configs/", "Configs", "Settings",
+            "Non-secret configuration values per environment."),
+    Section("environments", "settings/environments/", "Environments", "Settings",
+            "The built-in test and live environments, plus your own."),
+]  # fmt: skip
+
+BY_KEY = {section.key: section for section in UPCOMING}

@@ -1,0 +1,25 @@
+from django.http import HttpResponse
+from django.urls import include, path
+
+from apps.console import urls as console_urls
+from apps.spaces.urls import space_settings_urls
+
+
+def healthz(request):
+    return HttpResponse("ok", content_type="text/plain")
+
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("accounts/", include("allauth.urls")),
+    path("api/v1/", include("apps.api.urls")),
+    path(
+        "s/<slug:space_slug>/",
+        include([*console_urls.urlpatterns, path("settings/", include(space_settings_urls))]),
+    ),
+    path("", include("apps.spaces.urls")),
+]
+
+handler403 = "apps.console.errors.forbidden"
+handler404 = "apps.console.errors.not_found"
+handler500 = "apps.console.errors.server_error"

@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import pytest
+
+# Playwright's sync API runs an event loop in the test thread; without this, ORM calls in the
+# body of a browser test raise SynchronousOnlyOperation.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-quic",
+    "--disable-default-apps",
+    "--disable-extensions",
+]
+
+PASSWORD = "correct-horse-battery-staple"
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    return {
+        **browser_type_launch_args,
+        "executable_path": "/usr/bin/chromium",
+        "args": CHROMIUM_ARGS,
+    }
+
+
+@dataclass
+class Cast:
+    """Two Spaces: `space` with one member of each role, and `other_space` owned by an
+    outsider who is not a member of `space`."""
+
+    space: object
+    owner: object
+    admin: object
+    developer: object
+    operator: object
+    viewer: object
+    other_space: object
+    outsider: object
+
+    def member(self, role: str):
+        return getattr(self, role)
+
+
+def make_user(email: str):
+    from apps.spaces.services import user_create
+
+    return user_create(email, PASSWORD)
+
+
+@pytest.fixture
+def cast(db) -> Cast:
+    from apps.spaces.audit import Actor
+    from apps.spaces.models import Membership
+    from apps.spaces.services import space_create
+
+    owner = make_user("owner@example.com")
+    space = space_create("Acme", owner=owner, actor=Actor.for_user(owner))
+    people = {}
+    for role in ("admin", "developer", "operator", "viewer"):
+        people[role] = make_user(f"{role}@example.com")
+        Membership.objects.create(space=space, user=people[role], role=role)
+    outsider = make_user("outsider@example.com")
+    other_space = space_create("Globex", owner=outsider, actor=Actor.for_user(outsider))
+    return Cast(space=space, owner=owner, other_space=other_space, outsider=outsider, **people)
+
+
+def login(client, user):
+    client.force_login(user)
+    return client
