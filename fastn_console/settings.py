@@ -96,6 +96,7 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "apps.spaces",
+    "apps.environments",
     "apps.console",
     "apps.api",
 ]
