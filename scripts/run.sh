@@ -6,7 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh run
 export PATH="$PWD/.venv/bin:$PATH"
-mkdir -p var/redis
+export FASTN_VAR_DIR=${FASTN_VAR_DIR:-$PWD/var}
+mkdir -p "$FASTN_VAR_DIR/redis"
 
 REDIS_PID=""
 stop_all() {
@@ -19,11 +20,11 @@ if [ -z "${REDIS_URL:-}" ]; then
   export REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
   if ! redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1; then
     # Snapshots under var/ so queued work and caches survive a restart.
-    redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$PWD/var/redis" \
-      --appendonly yes --maxmemory-policy noeviction --logfile "$PWD/var/redis/redis.log" &
+    redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$FASTN_VAR_DIR/redis" \
+      --appendonly yes --maxmemory-policy noeviction --logfile "$FASTN_VAR_DIR/redis/redis.log" &
     REDIS_PID=$!
     for _ in $(seq 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
-    redis-cli -p "$REDIS_PORT" ping >/dev/null || { echo "Redis did not start; see var/redis/redis.log" >&2; exit 1; }
+    redis-cli -p "$REDIS_PORT" ping >/dev/null || { echo "Redis did not start; see $FASTN_VAR_DIR/redis/redis.log" >&2; exit 1; }
   fi
 fi
 
