@@ -68,5 +68,5 @@ def test_make_run_boots_the_embedded_default_and_stops_on_ctrl_c(tmp_path):
         os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C sends to the foreground group
         output = process.communicate(timeout=60)[0].decode(errors="replace")
     assert "demo@fastn.local" in output
-    gone, alive = psutil.wait_procs(children, timeout=15)
+    _gone, alive = psutil.wait_procs(children, timeout=15)
     assert not alive, f"still running after Ctrl-C: {[p.cmdline() for p in alive]}"

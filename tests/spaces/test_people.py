@@ -26,7 +26,7 @@ def invite(cast, email="new@example.com", role="developer"):
 
 
 def test_invitation_link_adds_the_membership_once(client, cast):
-    invitation, token = invite(cast)
+    _, token = invite(cast)
     newcomer = make_user("new@example.com")
     login(client, newcomer)
     url = reverse("invitation_accept", args=[token])
@@ -74,7 +74,8 @@ def test_inviting_an_existing_member_is_a_field_error(client, cast):
 def test_owner_cannot_be_invited_as_owner(client, cast):
     login(client, cast.owner)
     response = client.post(
-        reverse("people_invite", args=[cast.space.slug]), {"email": "x@example.com", "role": "owner"}
+        reverse("people_invite", args=[cast.space.slug]),
+        {"email": "x@example.com", "role": "owner"},
     )
     assert b"Select a valid choice" in response.content
     assert not Invitation.objects.filter(email="x@example.com").exists()
