@@ -1,0 +1,80 @@
+"""The workflow runtime: run a workflow's JavaScript in a sandbox process, safely.
+
+A leaf package: no Django, no ORM. The caller passes the code, the `ctx`, a `Host`
+that implements the `fastn.*` services, and `Limits`; it gets a `RunResult`::
+
+    from apps.runtime import HostError, Limits, run_workflow
+
+    result = run_workflow(code, ctx, host, Limits(timeout_s=30), cancel=event)
+    result.status      # "completed" | "failed" | "timeout" | "cancelled"
+    result.output      # the JSON return value (None unless completed)
+    result.error       # {"code", "message", "line", "column", "stack"} or None
+    result.logs        # [{"level", "message", "time"}] captured from console.*
+    result.steps       # one per fastn.* call: kind, name, args, result, error,
+                       # startedAt, durationMs (values clipped to max_step_value_bytes)
+    result.duration_ms, result.retryable
+
+`Limits(timeout_s=60, memory_mb=128, max_output_bytes=1_000_000, max_log_entries=1000,
+max_log_bytes=256_000, max_step_value_bytes=8_000)`. `memory_mb` caps the V8 heap
+(a hard limit, checked at garbage collection) and the growth of the sandbox's resident
+memory during the run (`memory_mb` + 32 MB, sampled every 50 ms), which bounds
+ArrayBuffers and other off-heap memory; RLIMIT_DATA (3 x `memory_mb` + 256 MB) makes
+absurd allocations fail at once. The CPU rlimit sits 2 s above `timeout_s`.
+
+Error codes: SYNTAX_ERROR, NO_DEFAULT_EXPORT, RUNTIME_ERROR, TIMEOUT, MEMORY_LIMIT,
+OUTPUT_TOO_LARGE, NOT_SERIALIZABLE, CANCELLED, SANDBOX_CRASHED. `retryable` is False
+for SYNTAX_ERROR, NO_DEFAULT_EXPORT, NOT_SERIALIZABLE, OUTPUT_TOO_LARGE and cancelled
+runs. Error lines and columns, and the stack, are in the user's file (`<slug>.js`).
+
+The `Host` protocol (all synchronous, called in the caller's thread; raise
+`HostError(code, message, permanent=True)` for failures the workflow may catch —
+it sees `Error(message)` with `.code` and `.retryable`):
+
+    state_get(key, *, scope) -> JSON | None        scope is "ORG" or "INVOCATION"
+    state_set(key, value, *, scope, ttl) -> None   ttl: whole seconds or None
+    state_delete(key, *, scope) -> None
+    secret_get(name) -> (type, raw)                type "text" or "json"
+    env_config_get(key) -> str | None
+    db_query(sql, params) -> {"rows": [...], "rowCount": n}
+    connector_call(connector, action, params) -> JSON   slug as written in code
+
+What workflows see: `export default async function (ctx) {...}` (also arrow, named
+and non-async functions, `export { main as default }`, top-level await); the global
+`fastn` — `state.get/set/delete(key, {scope, ttl})` (get answers null for a missing
+key), `secrets.get(name)`, `envConfig.get(key)` (undefined when unset),
+`db.query(sql, params)`, `connector.<slug>.<action>(params)` (alias `connectors`) —
+and `new Fastn({...})` returning it; `console.*` (Node-like formatting), `setTimeout`,
+`btoa`/`atob`. There is no `require`, `process`, `fetch`, `import`, `eval`,
+`new Function` or `WebAssembly` (each fails with a clear error). Every run gets a
+fresh V8 isolate. Secret values read during a run (and their base64, URL-encoded and
+JSON-escaped forms, if 4+ characters) are replaced by `[REDACTED]` in logs, output,
+steps and errors. Work still pending when the default export settles is discarded,
+and the caller clears INVOCATION-scoped state when the run is over.
+
+Where the JavaScript runs: never in the caller's process. A pool of warm sandbox
+processes (`python -I apps/runtime/sandbox.py`, minimal environment, length-prefixed
+JSON over pipes) serves one run each at a time, with the next fresh isolate already
+prepared while idle; host calls travel back over the pipe and are served in the
+caller's thread. The caller kills a sandbox at the deadline or on cancel and the pool
+starts a replacement in the background. Pool size:
+`FASTN_SANDBOX_POOL_SIZE` (default 2, kept warm), growing to `FASTN_SANDBOX_POOL_MAX`
+(default 8) under concurrency; `FASTN_SANDBOX_MAX_RUNS` (default 500) recycles a
+sandbox after that many runs. `get_pool()` / `shutdown_pool()` manage it (shutdown
+also runs at exit; a forked child builds its own pool).
+"""
+
+from __future__ import annotations
+
+from apps.runtime.api import Limits, RunResult, run_workflow
+from apps.runtime.bridge import Host, HostError
+from apps.runtime.pool import get_pool, shutdown_pool
+
+__all__ = [
+    "Host",
+    "HostError",
+    "Limits",
+    "RunResult",
+    "get_pool",
+    "run_workflow",
+    "shutdown_pool",
+]

@@ -1,0 +1,328 @@
+"""Serve the sandbox's `fastn.*` calls with the caller's Host, and record the steps.
+
+Runs in the caller's thread (the one inside `run_workflow`), so the Host may use the
+caller's database connection and tenancy. Requests come from untrusted JavaScript:
+the prelude's checks give friendly errors, the checks here are the ones that count.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from apps.runtime.redact import REDACTED, Redactor
+
+logger = logging.getLogger("apps.runtime")
+
+MAX_STEPS = 5000
+MAX_KEY_LENGTH = 256
+MAX_NAME_LENGTH = 256
+MAX_SQL_LENGTH = 1_000_000
+SCOPES = ("ORG", "INVOCATION")
+
+
+class HostError(Exception):
+    """Raised by host services; user code sees `Error(message)` with `.code` set.
+
+    `permanent=False` marks a failure that may succeed later (a connector's 503):
+    the JS error gets `retryable = true`."""
+
+    def __init__(self, code: str, message: str, *, permanent: bool = True) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.permanent = permanent
+
+
+class Host(Protocol):
+    """Services a run may use, supplied by the caller. Called in the caller's thread."""
+
+    def state_get(self, key: str, *, scope: str) -> Any: ...
+    def state_set(self, key: str, value: Any, *, scope: str, ttl: int | None) -> None: ...
+    def state_delete(self, key: str, *, scope: str) -> None: ...
+    def secret_get(self, name: str) -> tuple[str, str]: ...
+    def env_config_get(self, key: str) -> str | None: ...
+    def db_query(self, sql: str, params: list[Any]) -> dict[str, Any]: ...
+    def connector_call(self, connector: str, action: str, params: Any) -> Any: ...
+
+
+class _Invalid(Exception):
+    """A request the prelude would not have sent: bad arguments."""
+
+
+def json_default(value: Any) -> Any:
+    """Values a database-backed host commonly returns that JSON does not know."""
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return (
+            float(value) if value == value.to_integral_value() or abs(value) < 1e15 else str(value)
+        )
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).decode("utf-8", "replace")
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    raise TypeError(f"{type(value).__name__} is not JSON-serialisable")
+
+
+def _text(args: dict[str, Any], field: str, limit: int) -> str:
+    value = args.get(field)
+    if not isinstance(value, str) or not value:
+        raise _Invalid(f"{field} must be a non-empty string")
+    if len(value) > limit:
+        raise _Invalid(f"{field} must be at most {limit} characters")
+    return value
+
+
+def _scope(args: dict[str, Any]) -> str:
+    scope = args.get("scope", "ORG")
+    if scope is None:
+        return "ORG"
+    if not isinstance(scope, str) or scope.upper() not in SCOPES:
+        raise _Invalid('scope must be "ORG" or "INVOCATION"')
+    return scope.upper()
+
+
+def _ttl(args: dict[str, Any]) -> int | None:
+    ttl = args.get("ttl")
+    if ttl is None:
+        return None
+    if isinstance(ttl, bool) or not isinstance(ttl, int | float) or not ttl > 0 or ttl != ttl:
+        raise _Invalid("ttl must be a positive number of seconds")
+    return int(-(-ttl // 1))
+
+
+@dataclass(frozen=True)
+class _Call:
+    kind: str
+    name: str
+    args: dict[str, Any]
+    invoke: Callable[[Host], Any]
+    secret: bool = False
+
+
+def _parse(name: str, args: dict[str, Any]) -> _Call:
+    if name == "state.get":
+        key, scope = _text(args, "key", MAX_KEY_LENGTH), _scope(args)
+        return _Call(
+            "state", name, {"key": key, "scope": scope}, lambda h: h.state_get(key, scope=scope)
+        )
+    if name == "state.set":
+        key, scope, ttl = _text(args, "key", MAX_KEY_LENGTH), _scope(args), _ttl(args)
+        value = args.get("value")
+        return _Call(
+            "state",
+            name,
+            {"key": key, "value": value, "scope": scope, "ttl": ttl},
+            lambda h: h.state_set(key, value, scope=scope, ttl=ttl),
+        )
+    if name == "state.delete":
+        key, scope = _text(args, "key", MAX_KEY_LENGTH), _scope(args)
+        return _Call(
+            "state", name, {"key": key, "scope": scope}, lambda h: h.state_delete(key, scope=scope)
+        )
+    if name == "secrets.get":
+        secret = _text(args, "name", MAX_NAME_LENGTH)
+        return _Call("secrets", name, {"name": secret}, lambda h: h.secret_get(secret), secret=True)
+    if name == "envConfig.get":
+        key = _text(args, "key", MAX_KEY_LENGTH)
+        return _Call("envConfig", name, {"key": key}, lambda h: h.env_config_get(key))
+    if name == "db.query":
+        sql = _text(args, "sql", MAX_SQL_LENGTH)
+        params = args.get("params") or []
+        if not isinstance(params, list):
+            raise _Invalid("params must be an array")
+        return _Call("db", name, {"sql": sql, "params": params}, lambda h: h.db_query(sql, params))
+    if name == "connector":
+        connector = _text(args, "connector", MAX_NAME_LENGTH)
+        action = _text(args, "action", MAX_NAME_LENGTH)
+        params = args.get("params")
+        return _Call(
+            "connector",
+            f"connector.{connector}.{action}",
+            {"params": params},
+            lambda h: h.connector_call(connector, action, params),
+        )
+    raise _Invalid(f"unknown call {name!r}")
+
+
+def _secret_value(name: str, answer: Any, redactor: Redactor) -> Any:
+    if not isinstance(answer, tuple | list) or len(answer) != 2:
+        raise TypeError("secret_get must return (type, value)")
+    kind, raw = answer
+    if not isinstance(raw, str):
+        raise TypeError("a secret's value must be a string")
+    redactor.add(raw)
+    if kind != "json":
+        return raw
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        raise HostError("SECRET_INVALID", f"Secret {name} is not valid JSON") from None
+    redactor.add(value)
+    return value
+
+
+def _iso(epoch_s: float) -> str:
+    moment = dt.datetime.fromtimestamp(epoch_s, dt.UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def clip(value: Any, limit: int) -> Any:
+    """The value itself, or a marker with a JSON preview when it is over `limit` bytes."""
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    try:
+        text = json.dumps(value, default=json_default, ensure_ascii=False, separators=(",", ":"))
+    except (TypeError, ValueError):
+        text = repr(value)
+    size = len(text.encode("utf-8"))
+    if size <= limit:
+        return value
+    preview = text.encode("utf-8")[:limit].decode("utf-8", "ignore")
+    return {"truncated": True, "bytes": size, "preview": preview}
+
+
+class Bridge:
+    def __init__(self, host: Host, redactor: Redactor, step_value_limit: int) -> None:
+        self.host = host
+        self.redactor = redactor
+        self.step_value_limit = step_value_limit
+        self.steps: list[dict[str, Any]] = []
+        self.unrecorded = 0
+
+    def serve(self, request: bytes) -> bytes:
+        """Answer one request (JSON `{name, args}`) with a JSON `{ok}` or `{err}`."""
+        started = time.time()
+        clock = time.perf_counter()
+        try:
+            message = json.loads(request)
+            name, args = message["name"], message["args"]
+            if not isinstance(name, str) or not isinstance(args, dict):
+                raise _Invalid("malformed request")
+            call = _parse(name, args)
+        except (ValueError, KeyError, TypeError, _Invalid) as exc:
+            detail = str(exc) if isinstance(exc, _Invalid) else "malformed request"
+            return self._error_reply("INVALID_ARGUMENT", detail, permanent=True)
+
+        result: Any = None
+        error: dict[str, Any] | None = None
+        reply = b""
+        duration_ms = 0.0
+        try:
+            try:
+                result = call.invoke(self.host)
+            finally:
+                duration_ms = (time.perf_counter() - clock) * 1000
+            if call.secret:
+                result = _secret_value(call.args["name"], result, self.redactor)
+            reply = json.dumps(
+                {"ok": result},
+                default=json_default,
+                ensure_ascii=False,
+                allow_nan=False,
+                separators=(",", ":"),
+            ).encode("utf-8")
+        except HostError as exc:
+            error = {
+                "code": str(exc.code),
+                "message": str(exc.message),
+                "permanent": bool(exc.permanent),
+            }
+        except Exception:
+            # The operator gets the traceback; the workflow only a plain sentence.
+            logger.exception("host call %s failed", call.name)
+            error = {
+                "code": "HOST_ERROR",
+                "message": f"{call.name} failed: internal error",
+                "permanent": False,
+            }
+        # The whole request (or reply) within the limit means every value in it is too,
+        # which spares serialising each value again just to measure it.
+        self._record(
+            call,
+            result,
+            error,
+            started,
+            duration_ms,
+            args_fit=len(request) <= self.step_value_limit,
+            result_fits=len(reply) <= self.step_value_limit,
+        )
+        if error is not None:
+            return json.dumps({"err": error}, ensure_ascii=False).encode("utf-8")
+        return reply
+
+    def _error_reply(self, code: str, message: str, *, permanent: bool) -> bytes:
+        return json.dumps(
+            {"err": {"code": code, "message": message, "permanent": permanent}}
+        ).encode()
+
+    def _record(
+        self,
+        call: _Call,
+        result: Any,
+        error: dict[str, Any] | None,
+        started: float,
+        duration_ms: float,
+        *,
+        args_fit: bool,
+        result_fits: bool,
+    ) -> None:
+        if len(self.steps) >= MAX_STEPS:
+            self.unrecorded += 1
+            return
+        limit = self.step_value_limit
+        if call.secret and error is None:
+            result = REDACTED
+        args = dict(call.args) if args_fit else {k: clip(v, limit) for k, v in call.args.items()}
+        recorded_error = None
+        if error is not None:
+            result = None
+            recorded_error = {"code": error["code"], "message": error["message"]}
+        elif not result_fits:
+            result = clip(result, limit)
+        self.steps.append(
+            {
+                "kind": call.kind,
+                "name": call.name,
+                "args": args,
+                "result": result,
+                "error": recorded_error,
+                "startedAt": _iso(started),
+                "durationMs": round(duration_ms, 3),
+            }
+        )
+
+    def final_steps(self) -> list[dict[str, Any]]:
+        """The steps with every secret read during the run redacted."""
+        if not self.redactor.active:
+            return self.steps
+        return [self._redact_step(step) for step in self.steps]
+
+    def _redact_step(self, step: dict[str, Any]) -> dict[str, Any]:
+        redact = self.redactor
+        out = dict(step)
+        for field in ("args", "result", "error"):
+            out[field] = _redact_clipped(redact, step[field])
+        return out
+
+
+def _redact_clipped(redactor: Redactor, value: Any) -> Any:
+    if isinstance(value, dict):
+        if value.get("truncated") is True and isinstance(value.get("preview"), str):
+            return {**value, "preview": redactor.cut_text(value["preview"])}
+        return {redactor.text(str(k)): _redact_clipped(redactor, v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact_clipped(redactor, item) for item in value]
+    if isinstance(value, str):
+        return redactor.text(value)
+    return value

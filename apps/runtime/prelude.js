@@ -1,0 +1,764 @@
+// The Fastn workflow runtime, evaluated once in every fresh isolate before any user code.
+//
+// It defines the globals a workflow sees (`fastn`, `Fastn`, `console`, `setTimeout`,
+// `btoa`, `atob`) and the entry points the sandbox process drives: `__fastnInstall`
+// (hands over the notification function, returns the shared log buffer), `__fastnRun`
+// (called by the rewritten user script), `__fastnPoll` and `__fastnReply`.
+//
+// Everything the bookkeeping relies on is captured here, before user code can replace
+// a builtin, so a workflow that tampers with `JSON` or `Array.prototype` only breaks
+// itself. The parent process re-validates every message anyway: nothing here is trusted.
+(function (G) {
+  "use strict";
+
+  const ObjectCtor = Object;
+  const ErrorCtor = Error;
+  const TypeErrorCtor = TypeError;
+  const PromiseCtor = Promise;
+  const ProxyCtor = Proxy;
+  const StringCtor = String;
+  const NumberCtor = Number;
+  const MapCtor = Map;
+  const SetCtor = Set;
+  const DateCtor = Date;
+  const stringify = JSON.stringify;
+  const parse = JSON.parse;
+  const freeze = Object.freeze;
+  const defineProperty = Object.defineProperty;
+  const fromEntries = Object.fromEntries;
+  const isArray = Array.isArray;
+  const now = Date.now;
+  const apply = Reflect.apply;
+  const atomicsStore = Atomics.store;
+  const mathCeil = Math.ceil;
+  const numberIsFinite = Number.isFinite;
+  const numberIsNaN = Number.isNaN;
+  const parseIntFn = parseInt;
+  const parseFloatFn = parseFloat;
+  const dateGetTime = Date.prototype.getTime;
+  const dateToISOString = Date.prototype.toISOString;
+  const charCodeAt = String.prototype.charCodeAt;
+  const stringSlice = String.prototype.slice;
+  const stringReplace = String.prototype.replace;
+  const stringToLowerCase = String.prototype.toLowerCase;
+  const stringSplit = String.prototype.split;
+  const stringIndexOf = String.prototype.indexOf;
+  const arrayPush = Array.prototype.push;
+  const arrayPop = Array.prototype.pop;
+  const arrayJoin = Array.prototype.join;
+  const arrayIncludes = Array.prototype.includes;
+  const arrayFilter = Array.prototype.filter;
+  const arraySlice = Array.prototype.slice;
+  const arrayFrom = Array.from;
+  const promiseThen = Promise.prototype.then;
+  const errorCaptureStackTrace = Error.captureStackTrace;
+
+  // Code generation from strings is disabled by a V8 flag; WebAssembly would add a
+  // second compiler and memory that lives outside the JS heap, and no workflow needs it.
+  delete G.WebAssembly;
+
+  // ---- the log buffer -----------------------------------------------------------------
+  // Console output goes into a SharedArrayBuffer that the sandbox process reads without
+  // entering the isolate, so logs written just before a runaway loop still reach the
+  // parent before it kills the sandbox. Layout (bytes): 0 int32 write position in
+  // UTF-16 units, 4 int32 "something was dropped", 8 float64 run start (epoch ms),
+  // 16.. records of [level, ms-high, ms-low, length-high, length-low, ...UTF-16 units].
+  const LOG_CAPACITY = 4 * 1024 * 1024;
+  const logBuffer = new SharedArrayBuffer(16 + LOG_CAPACITY * 2);
+  const logHeader = new Int32Array(logBuffer, 0, 2);
+  const logStart = new Float64Array(logBuffer, 8, 1);
+  const logData = new Uint16Array(logBuffer, 16, LOG_CAPACITY);
+  const LEVELS = freeze({ log: 0, info: 1, warn: 2, error: 3, debug: 4 });
+
+  let notify = null; // one-way message to the sandbox process, installed by it
+  let run = null; // the state of the one run this isolate serves
+  const pendingCalls = new MapCtor();
+  let lastCallId = 0;
+
+  // Messages are single strings ("c<id>\n<request>" or "d<result>") because the sandbox
+  // reads each argument with a round trip into the isolate.
+  function send(kind, payload) {
+    if (kind === "done") {
+      notify("d" + payload);
+      return undefined;
+    }
+    const id = ++lastCallId;
+    notify("c" + id + "\n" + payload);
+    return new PromiseCtor((resolve) => pendingCalls.set(id, resolve));
+  }
+
+  function markDropped() {
+    atomicsStore(logHeader, 1, 1);
+  }
+
+  function writeLog(level, text) {
+    const r = run;
+    if (r === null || r.logsClosed) return;
+    if (r.logEntries >= r.limits.maxLogEntries || r.logChars >= r.limits.maxLogBytes) {
+      r.logsClosed = true;
+      markDropped();
+      return;
+    }
+    let message = text;
+    let truncated = 0;
+    const room = r.limits.maxLogBytes - r.logChars;
+    if (message.length > room) {
+      message = apply(stringSlice, message, [0, room]);
+      truncated = 1;
+    }
+    const start = logHeader[0];
+    const need = 5 + message.length;
+    if (start + need > LOG_CAPACITY) {
+      r.logsClosed = true;
+      markDropped();
+      return;
+    }
+    const ms = now() - r.startedAt;
+    logData[start] = level | (truncated << 8);
+    logData[start + 1] = (ms / 65536) & 0xffff;
+    logData[start + 2] = ms & 0xffff;
+    logData[start + 3] = (message.length / 65536) & 0xffff;
+    logData[start + 4] = message.length & 0xffff;
+    for (let i = 0; i < message.length; i++) {
+      logData[start + 5 + i] = apply(charCodeAt, message, [i]);
+    }
+    atomicsStore(logHeader, 0, start + need);
+    r.logEntries++;
+    r.logChars += message.length;
+    if (truncated) {
+      r.logsClosed = true;
+      markDropped();
+    }
+  }
+
+  // ---- Node-like formatting --------------------------------------------------------------
+  function functionLabel(f) {
+    const name = f.name;
+    return name ? "[Function: " + name + "]" : "[Function (anonymous)]";
+  }
+
+  function errorText(e) {
+    try {
+      const stack = e.stack;
+      if (typeof stack === "string" && stack) return cleanStack(stack);
+      return StringCtor(e.name) + ": " + StringCtor(e.message);
+    } catch {
+      return "[Error]";
+    }
+  }
+
+  // JSON with the cases JSON.stringify refuses or hides: cycles, BigInt, functions,
+  // Map/Set, Errors, undefined.
+  function toJSONText(value) {
+    const ancestors = [];
+    try {
+      return stringify(value, function (key, v) {
+        if (typeof v === "bigint") return StringCtor(v) + "n";
+        if (typeof v === "function") return functionLabel(v);
+        if (typeof v === "symbol") return StringCtor(v);
+        if (v === undefined) return key === "" ? "undefined" : v;
+        if (typeof v !== "object" || v === null) return v;
+        while (ancestors.length > 0 && ancestors[ancestors.length - 1] !== this) {
+          apply(arrayPop, ancestors, []);
+        }
+        if (apply(arrayIncludes, ancestors, [v])) return "[Circular]";
+        apply(arrayPush, ancestors, [v]);
+        if (v instanceof ErrorCtor) return errorText(v);
+        if (v instanceof MapCtor) return fromEntries(v);
+        if (v instanceof SetCtor) return arrayFrom(v);
+        return v;
+      });
+    } catch {
+      try {
+        return StringCtor(value);
+      } catch {
+        return "[object]";
+      }
+    }
+  }
+
+  function formatValue(x, topLevel) {
+    switch (typeof x) {
+      case "string":
+        return topLevel ? x : stringify(x);
+      case "bigint":
+        return StringCtor(x) + "n";
+      case "symbol":
+        return StringCtor(x);
+      case "function":
+        return functionLabel(x);
+      case "object":
+        if (x === null) return "null";
+        if (x instanceof ErrorCtor) return errorText(x);
+        if (x instanceof DateCtor) {
+          return numberIsNaN(apply(dateGetTime, x, [])) ? "Invalid Date" : apply(dateToISOString, x, []);
+        }
+        return toJSONText(x);
+      default:
+        return StringCtor(x);
+    }
+  }
+
+  const FORMAT_SPEC = /%[sdifjoOc%]/g;
+
+  function formatArgs(args) {
+    let rest = args;
+    const parts = [];
+    if (args.length > 0 && typeof args[0] === "string" && apply(stringIndexOf, args[0], ["%"]) >= 0) {
+      let next = 1;
+      const head = apply(stringReplace, args[0], [
+        FORMAT_SPEC,
+        (spec) => {
+          if (spec === "%%") return "%";
+          if (next >= args.length) return spec;
+          const a = args[next++];
+          switch (spec) {
+            case "%s":
+              return typeof a === "string" ? a : formatValue(a, false);
+            case "%d":
+              return typeof a === "bigint" ? StringCtor(a) + "n" : StringCtor(NumberCtor(a));
+            case "%i":
+              return typeof a === "bigint" ? StringCtor(a) + "n" : StringCtor(parseIntFn(a, 10));
+            case "%f":
+              return StringCtor(parseFloatFn(a));
+            case "%c":
+              return "";
+            default:
+              return formatValue(a, false);
+          }
+        },
+      ]);
+      apply(arrayPush, parts, [head]);
+      rest = apply(arraySlice, args, [next]);
+    } else {
+      rest = args;
+    }
+    for (let i = 0; i < rest.length; i++) apply(arrayPush, parts, [formatValue(rest[i], true)]);
+    return apply(arrayJoin, parts, [" "]);
+  }
+
+  // ---- console ----------------------------------------------------------------------------
+  let groupIndent = "";
+  const timers = new MapCtor();
+  const counters = new MapCtor();
+
+  function logAt(level) {
+    return function (...args) {
+      let text = formatArgs(args);
+      if (groupIndent) {
+        const lines = apply(stringSplit, text, ["\n"]);
+        text = groupIndent + apply(arrayJoin, lines, ["\n" + groupIndent]);
+      }
+      writeLog(LEVELS[level], text);
+    };
+  }
+
+  const consoleObject = {
+    log: logAt("log"),
+    info: logAt("info"),
+    warn: logAt("warn"),
+    error: logAt("error"),
+    debug: logAt("debug"),
+    dir: logAt("log"),
+    table: logAt("log"),
+    trace(...args) {
+      const holder = {};
+      errorCaptureStackTrace(holder, consoleObject.trace);
+      const below = apply(arraySlice, apply(stringSplit, holder.stack, ["\n"]), [1]);
+      const frames = cleanStack(apply(arrayJoin, below, ["\n"]));
+      const text = formatArgs(args);
+      writeLog(LEVELS.debug, (text ? "Trace: " + text : "Trace") + "\n" + frames);
+    },
+    assert(condition, ...args) {
+      if (!condition) {
+        writeLog(LEVELS.error, "Assertion failed" + (args.length ? ": " + formatArgs(args) : ""));
+      }
+    },
+    time(label = "default") {
+      timers.set(StringCtor(label), now());
+    },
+    timeLog(label = "default", ...args) {
+      const key = StringCtor(label);
+      if (!timers.has(key)) return writeLog(LEVELS.warn, "Timer '" + key + "' does not exist");
+      const extra = args.length ? " " + formatArgs(args) : "";
+      writeLog(LEVELS.log, key + ": " + (now() - timers.get(key)) + "ms" + extra);
+    },
+    timeEnd(label = "default") {
+      const key = StringCtor(label);
+      if (!timers.has(key)) return writeLog(LEVELS.warn, "Timer '" + key + "' does not exist");
+      writeLog(LEVELS.log, key + ": " + (now() - timers.get(key)) + "ms");
+      timers.delete(key);
+    },
+    count(label = "default") {
+      const key = StringCtor(label);
+      const n = (counters.get(key) || 0) + 1;
+      counters.set(key, n);
+      writeLog(LEVELS.log, key + ": " + n);
+    },
+    countReset(label = "default") {
+      counters.delete(StringCtor(label));
+    },
+    group(...args) {
+      if (args.length) consoleObject.log(...args);
+      groupIndent += "  ";
+    },
+    groupCollapsed(...args) {
+      consoleObject.group(...args);
+    },
+    groupEnd() {
+      groupIndent = apply(stringSlice, groupIndent, [0, -2]);
+    },
+  };
+  G.console = consoleObject;
+
+  // ---- host calls ---------------------------------------------------------------------------
+  // Frames of this file are noise in a user's stack trace; the parent drops them too,
+  // but a console.log(err) inside the workflow should already read cleanly.
+  function cleanStack(stack) {
+    const lines = apply(stringSplit, stack, ["\n"]);
+    const kept = apply(arrayFilter, lines, [(line) => apply(stringIndexOf, line, ["fastn:runtime"]) < 0]);
+    return apply(arrayJoin, kept, ["\n"]);
+  }
+
+  function hostError(err) {
+    const e = new ErrorCtor(StringCtor(err.message));
+    e.code = StringCtor(err.code);
+    e.retryable = !err.permanent;
+    return e;
+  }
+
+  async function call(name, args) {
+    if (notify === null || run === null || run.finished) {
+      throw new ErrorCtor(name + " was called after the workflow finished");
+    }
+    let request;
+    try {
+      request = stringify({ name, args });
+    } catch (e) {
+      throw new TypeErrorCtor(name + ": arguments are not JSON-serialisable (" + e.message + ")");
+    }
+    const reply = parse(await send("call", request));
+    if (reply.err) throw hostError(reply.err);
+    return reply.ok;
+  }
+
+  function describe(value) {
+    if (typeof value === "string") return stringify(value);
+    if (typeof value === "object" && value !== null) return isArray(value) ? "an array" : "an object";
+    return StringCtor(value);
+  }
+
+  function checkText(method, what, value, maxLength) {
+    if (typeof value !== "string" || value.length === 0) {
+      throw new TypeErrorCtor(method + ": " + what + " must be a non-empty string (got " + describe(value) + ")");
+    }
+    if (value.length > maxLength) {
+      throw new TypeErrorCtor(method + ": " + what + " must be at most " + maxLength + " characters (got " + value.length + ")");
+    }
+  }
+
+  const SCOPES = new MapCtor([
+    ["org", "ORG"],
+    ["invocation", "INVOCATION"],
+  ]);
+
+  function stateOptions(method, options) {
+    if (options === undefined || options === null) return { scope: "ORG", ttl: null };
+    if (typeof options !== "object") {
+      throw new TypeErrorCtor(method + ': options must be an object such as {scope: "ORG", ttl: 3600} (got ' + describe(options) + ")");
+    }
+    let scope = "ORG";
+    if (options.scope !== undefined && options.scope !== null) {
+      const found = typeof options.scope === "string" ? SCOPES.get(apply(stringToLowerCase, options.scope, [])) : undefined;
+      if (found === undefined) {
+        throw new TypeErrorCtor(method + ': scope must be "ORG" or "INVOCATION" (got ' + describe(options.scope) + ")");
+      }
+      scope = found;
+    }
+    let ttl = null;
+    if (options.ttl !== undefined && options.ttl !== null) {
+      if (typeof options.ttl !== "number" || !numberIsFinite(options.ttl) || options.ttl <= 0) {
+        throw new TypeErrorCtor(method + ": ttl must be a positive number of seconds (got " + describe(options.ttl) + ")");
+      }
+      ttl = mathCeil(options.ttl);
+    }
+    return { scope, ttl };
+  }
+
+  function jsonValue(method, value) {
+    if (value === undefined) return null;
+    let text;
+    try {
+      text = stringify(value);
+    } catch (e) {
+      throw new TypeErrorCtor(method + ": value is not JSON-serialisable (" + e.message + ")");
+    }
+    return text === undefined ? null : parse(text);
+  }
+
+  const state = freeze({
+    async get(key, options) {
+      checkText("fastn.state.get", "key", key, 256);
+      const { scope } = stateOptions("fastn.state.get", options);
+      return await call("state.get", { key, scope });
+    },
+    async set(key, value, options) {
+      checkText("fastn.state.set", "key", key, 256);
+      const { scope, ttl } = stateOptions("fastn.state.set", options);
+      const json = jsonValue("fastn.state.set", value);
+      await call("state.set", { key, value: json, scope, ttl });
+    },
+    async delete(key, options) {
+      checkText("fastn.state.delete", "key", key, 256);
+      const { scope } = stateOptions("fastn.state.delete", options);
+      await call("state.delete", { key, scope });
+    },
+  });
+
+  const secrets = freeze({
+    async get(name) {
+      checkText("fastn.secrets.get", "name", name, 256);
+      return await call("secrets.get", { name });
+    },
+  });
+
+  const envConfig = freeze({
+    async get(key) {
+      checkText("fastn.envConfig.get", "key", key, 256);
+      const value = await call("envConfig.get", { key });
+      return value === null ? undefined : value;
+    },
+  });
+
+  const db = freeze({
+    async query(sql, params) {
+      checkText("fastn.db.query", "sql", sql, 1000000);
+      if (params !== undefined && params !== null && !isArray(params)) {
+        throw new TypeErrorCtor("fastn.db.query: params must be an array of values for $1, $2, ... (got " + describe(params) + ")");
+      }
+      const values = jsonValue("fastn.db.query", params || []);
+      return await call("db.query", { sql, params: values });
+    },
+  });
+
+  // `fastn.connector.<slug>.<action>(params)` for any slug and action. Names that
+  // JavaScript itself probes (await looks for `then`, JSON for `toJSON`, string
+  // conversion for `toString`...) answer undefined, so a stray `await fastn.connector.x`
+  // or console.log(fastn) never turns into a connector call.
+  const NOT_ACTIONS = new SetCtor([
+    "then",
+    "catch",
+    "finally",
+    "toJSON",
+    "toString",
+    "valueOf",
+    "constructor",
+    "inspect",
+    "prototype",
+    "__proto__",
+    "asymmetricMatch",
+    "nodeType",
+    "$$typeof",
+  ]);
+
+  function readOnly(what) {
+    return () => {
+      throw new TypeErrorCtor(what + " is read-only");
+    };
+  }
+
+  function connectorActions(slug) {
+    const actions = new MapCtor();
+    return new ProxyCtor(ObjectCtor.create(null), {
+      get(_target, action) {
+        if (typeof action !== "string" || NOT_ACTIONS.has(action)) return undefined;
+        let fn = actions.get(action);
+        if (fn === undefined) {
+          const name = "connector." + slug + "." + action;
+          fn = async function (params) {
+            const json = jsonValue("fastn." + name, params);
+            return await call("connector", { connector: slug, action, params: json });
+          };
+          defineProperty(fn, "name", { value: action });
+          actions.set(action, fn);
+        }
+        return fn;
+      },
+      set: readOnly("fastn.connector." + slug),
+      defineProperty: readOnly("fastn.connector." + slug),
+      deleteProperty: readOnly("fastn.connector." + slug),
+      has: () => true,
+    });
+  }
+
+  const connectorSlugs = new MapCtor();
+  const connector = new ProxyCtor(ObjectCtor.create(null), {
+    get(_target, slug) {
+      if (typeof slug !== "string" || NOT_ACTIONS.has(slug)) return undefined;
+      let actions = connectorSlugs.get(slug);
+      if (actions === undefined) {
+        actions = connectorActions(slug);
+        connectorSlugs.set(slug, actions);
+      }
+      return actions;
+    },
+    set: readOnly("fastn.connector"),
+    defineProperty: readOnly("fastn.connector"),
+    deleteProperty: readOnly("fastn.connector"),
+    has: () => true,
+  });
+
+  const fastn = freeze({ state, secrets, envConfig, db, connector, connectors: connector });
+
+  // The reference examples start with `const fastn = new Fastn({connectors: {...}})`;
+  // the options only document which connectors are used, so both spellings return the
+  // one global object.
+  function Fastn(_options) {
+    return fastn;
+  }
+  freeze(Fastn);
+
+  function unavailable(name, hint) {
+    return function () {
+      throw new ErrorCtor(name + " is not available in workflows: " + hint);
+    };
+  }
+  const MODULES_HINT =
+    "a workflow is a single file without modules; use the global `fastn` object " +
+    "(fastn.connector, fastn.db, fastn.state, fastn.secrets, fastn.envConfig)";
+
+  for (const [name, value] of [
+    ["fastn", fastn],
+    ["Fastn", Fastn],
+    ["require", freeze(unavailable("require()", MODULES_HINT))],
+    [
+      "fetch",
+      freeze(async function fetch() {
+        throw new ErrorCtor(
+          "fetch() is not available in workflows: " +
+            "use fastn.connector.http.request({ method, url, headers, query, body })",
+        );
+      }),
+    ],
+    [
+      "$$impt",
+      freeze(async function dynamicImport() {
+        throw new ErrorCtor("import() is not available in workflows: " + MODULES_HINT);
+      }),
+    ],
+  ]) {
+    defineProperty(G, name, { value, writable: false, enumerable: false, configurable: false });
+  }
+
+  // ---- timers ---------------------------------------------------------------------------------
+  // mini-racer's setTimeout rests on Atomics.waitAsync, which answers a 0 ms wait
+  // synchronously (so `setTimeout(fn, 0)` threw) and never times out a NaN one (so
+  // `setTimeout(fn)` never fired): waits are at least 1 ms here. Callbacks also stop
+  // once the run has settled: the sandbox closes the isolate right after `done`, and a
+  // late callback that spins would hold up that cleanup.
+  const innerSetTimeout = G.setTimeout;
+  G.setTimeout = function setTimeout(callback, delay, ...args) {
+    if (typeof callback !== "function") {
+      throw new TypeErrorCtor("setTimeout: the callback must be a function");
+    }
+    const ms = NumberCtor(delay);
+    return innerSetTimeout(
+      () => {
+        if (run === null || !run.finished) callback(...args);
+      },
+      ms >= 1 ? ms : 1,
+    );
+  };
+
+  // ---- btoa / atob: Basic auth headers and the like -----------------------------------------
+  const B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  const stringFromCharCode = String.fromCharCode;
+
+  function invalidCharacter(what) {
+    const e = new ErrorCtor(what);
+    e.name = "InvalidCharacterError";
+    return e;
+  }
+
+  function btoa(data) {
+    const s = StringCtor(data);
+    let out = "";
+    for (let i = 0; i < s.length; i += 3) {
+      const a = apply(charCodeAt, s, [i]);
+      const b = i + 1 < s.length ? apply(charCodeAt, s, [i + 1]) : 0;
+      const c = i + 2 < s.length ? apply(charCodeAt, s, [i + 2]) : 0;
+      if (a > 255 || b > 255 || c > 255) {
+        throw invalidCharacter("btoa: the string contains characters outside of the Latin1 range");
+      }
+      const n = (a << 16) | (b << 8) | c;
+      out += B64[(n >> 18) & 63] + B64[(n >> 12) & 63];
+      out += i + 1 < s.length ? B64[(n >> 6) & 63] : "=";
+      out += i + 2 < s.length ? B64[n & 63] : "=";
+    }
+    return out;
+  }
+
+  function atob(data) {
+    const s = apply(stringReplace, StringCtor(data), [/[\t\n\f\r ]/g, ""]);
+    const body = s.length % 4 === 0 ? apply(stringReplace, s, [/==?$/, ""]) : s;
+    if (body.length % 4 === 1 || /[^A-Za-z0-9+/]/.test(body)) {
+      throw invalidCharacter("atob: the string to be decoded is not correctly encoded");
+    }
+    let out = "";
+    let bits = 0;
+    let value = 0;
+    for (let i = 0; i < body.length; i++) {
+      value = (value << 6) | apply(stringIndexOf, B64, [body[i]]);
+      bits += 6;
+      if (bits >= 8) {
+        bits -= 8;
+        out += stringFromCharCode((value >> bits) & 255);
+      }
+    }
+    return out;
+  }
+
+  defineProperty(G, "btoa", { value: btoa, writable: true, configurable: true });
+  defineProperty(G, "atob", { value: atob, writable: true, configurable: true });
+
+  // ---- entry points driven by the sandbox -------------------------------------------------
+  const NO_DEFAULT = Symbol("no default export");
+
+  function utf8Length(text) {
+    let n = 0;
+    for (let i = 0; i < text.length; i++) {
+      const c = apply(charCodeAt, text, [i]);
+      if (c < 0x80) n += 1;
+      else if (c < 0x800) n += 2;
+      else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
+        const d = apply(charCodeAt, text, [i + 1]);
+        if (d >= 0xdc00 && d <= 0xdfff) {
+          n += 4;
+          i++;
+        } else n += 3;
+      } else n += 3;
+    }
+    return n;
+  }
+
+  function describeError(e) {
+    if (e !== null && typeof e === "object" && e[NO_DEFAULT]) {
+      return { code: "NO_DEFAULT_EXPORT", got: e.got };
+    }
+    let isError = false;
+    try {
+      isError = e instanceof ErrorCtor || (e !== null && typeof e === "object" && typeof e.stack === "string" && "message" in e);
+    } catch {
+      isError = false;
+    }
+    if (!isError) return { code: "RUNTIME_ERROR", thrown: formatValue(e, false) };
+    const out = { code: "RUNTIME_ERROR" };
+    try {
+      out.name = StringCtor(e.name);
+      out.message = StringCtor(e.message);
+      out.stack = typeof e.stack === "string" ? e.stack : "";
+      if (typeof e.code === "string") out.hostCode = e.code;
+    } catch {
+      out.name = out.name || "Error";
+      out.message = out.message || "";
+    }
+    return out;
+  }
+
+  function finish(meta, outputJSON) {
+    const r = run;
+    if (r.finished) return;
+    r.finished = true;
+    const text = stringify(meta) + "\n" + (outputJSON === undefined ? "" : outputJSON);
+    if (r.waiting) send("done", text);
+    else r.result = text;
+  }
+
+  function onSettled(value) {
+    let out;
+    try {
+      out = stringify(value === undefined ? null : value);
+    } catch (e) {
+      const message = apply(stringSplit, StringCtor(e.message), ["\n"])[0];
+      finish({ status: "failed", error: { code: "NOT_SERIALIZABLE", message } });
+      return;
+    }
+    if (out === undefined) out = "null"; // a function or a symbol
+    const limit = run.limits.maxOutputBytes;
+    if (out.length > limit || (out.length * 3 > limit && utf8Length(out) > limit)) {
+      finish({ status: "failed", error: { code: "OUTPUT_TOO_LARGE", size: utf8Length(out) } });
+      return;
+    }
+    finish({ status: "completed" }, out);
+  }
+
+  function onFailed(e) {
+    finish({ status: "failed", error: describeError(e) });
+  }
+
+  defineProperty(G, "__fastnInstall", {
+    configurable: true,
+    value: function (notifyFunction) {
+      notify = notifyFunction;
+      delete G.__fastnInstall;
+      return logBuffer;
+    },
+  });
+
+  // The sandbox answers a host call by evaluating `__fastnReply(id, "<reply JSON>")`.
+  defineProperty(G, "__fastnReply", {
+    value: function (id, text) {
+      const resolve = pendingCalls.get(id);
+      if (resolve !== undefined) {
+        pendingCalls.delete(id);
+        resolve(text);
+      }
+    },
+  });
+
+  defineProperty(G, "__fastnRun", {
+    configurable: true,
+    value: function (ctxText, limits, moduleFunction) {
+      delete G.__fastnRun;
+      run = {
+        limits,
+        startedAt: now(),
+        logEntries: 0,
+        logChars: 0,
+        logsClosed: false,
+        finished: false,
+        waiting: false,
+        result: null,
+      };
+      logStart[0] = run.startedAt;
+      const ctx = parse(ctxText);
+      const settle = (async () => {
+        const main = await moduleFunction();
+        if (typeof main !== "function") {
+          throw { [NO_DEFAULT]: true, got: main === undefined ? "undefined" : main === null ? "null" : typeof main };
+        }
+        // `export default async function (ctx)` is rewritten to an assignment that would
+        // name the function after the rewrite's variable; stacks should say "default".
+        try {
+          if (main.name === "$$default") defineProperty(main, "name", { value: "default" });
+        } catch {
+          // a frozen or exotic function keeps its name
+        }
+        return await main(ctx);
+      })();
+      apply(promiseThen, settle, [onSettled, onFailed]);
+    },
+  });
+
+  // Called right after the user script: when the run settled without waiting on the
+  // host (no I/O, no timers) the result is already here and the sandbox skips an await.
+  defineProperty(G, "__fastnPoll", {
+    value: function () {
+      if (run === null) return null;
+      if (run.result !== null) return run.result;
+      run.waiting = true;
+      return null;
+    },
+  });
+})(globalThis);
+//# sourceURL=fastn:runtime

@@ -1,0 +1,404 @@
+"""The sandbox process: runs untrusted workflow JavaScript on behalf of its parent.
+
+`apps.runtime.pool` starts it as `python -I apps/runtime/sandbox.py` with an almost
+empty environment. It imports only the standard library and py_mini_racer (never the
+project, never Django), holds no credentials, and speaks only to its parent over
+stdin/stdout. The parent kills it at a run's deadline, which is the only reliable way
+to stop JavaScript spinning after an `await`.
+
+Protocol: frames of a 4-byte big-endian length and a body. The body is one line of
+JSON (the header), optionally followed by a newline and a raw blob that is passed on
+without re-encoding::
+
+    parent -> sandbox  run    {"t": "run", "heap": B, "rss": B, "data": B, "cpu": s} + script
+                       ret    {"t": "ret", "id": n} + reply JSON text
+    sandbox -> parent  ready  {"t": "ready", "pid": n}  (after start and after every run)
+                       log    {"t": "log", "dropped": 0|1} + [[level, epoch ms, text, cut], ...]
+                       call   {"t": "call", "id": n} + request JSON text
+                       done   {"t": "done", "dropped": 0|1} + meta JSON + "\\n" + output JSON
+
+One run:
+
+1. While idle, a fresh MiniRacer already holds the prelude and the host-call bridge,
+   so a run pays only for compiling and calling the workflow.
+2. `run` arrives: apply the heap, memory and CPU limits, evaluate the script
+   (which starts the default export) and poll once; a run that did no I/O has
+   finished by then.
+3. Otherwise forward host calls until the JavaScript side reports it is done.
+4. Send the remaining logs and `done`, lift the limits, close the isolate, prepare the
+   next one, then send `ready`.
+
+Memory: `heap` is V8's hard heap limit (checked at GC, so the heap overshoots it by
+up to ~2x before the isolate is terminated). `rss` bounds the growth of resident
+memory during the run; the watcher samples it, which is what catches ArrayBuffers and
+other memory outside the V8 heap. `data` is RLIMIT_DATA on top of the current data
+segment: a coarse kernel-enforced backstop (set well above the others, because V8
+maps writable regions well before it touches them) that makes absurd allocations
+fail at once. RLIMIT_AS is unusable: V8 reserves ~1 TB of address space up front.
+
+A watcher thread streams logs every 50 ms (so logs written before a runaway loop
+survive the kill), notices a V8 heap-limit termination (a run that runs out of heap
+after an await never settles) or too much resident memory, and exits when the parent
+dies or when cleanup after a run hangs (work left spinning after the run settled).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import re
+import resource
+import signal
+import struct
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+FRAME_LENGTH = struct.Struct(">I")
+# A hard stop for a confused or hostile peer; real frames are bounded by the limits.
+MAX_FRAME_BYTES = 512 * 1024 * 1024
+
+# Exit status after a run hit the memory limit, so the parent can tell it from a crash.
+EXIT_MEMORY = 3
+EXIT_CLEANUP_HUNG = 4
+EXIT_WATCHER_FAILED = 5
+EXIT_PROTOCOL = 6
+
+V8_FLAGS = ("--single-threaded", "--disallow-code-generation-from-strings")
+LOG_LEVELS = ("log", "info", "warn", "error", "debug")
+WATCH_INTERVAL_S = 0.05
+# Closing an isolate and preparing the next takes milliseconds; longer means stuck.
+CLEANUP_LIMIT_S = 2.0
+MEMORY_META = '{"status":"failed","error":{"code":"MEMORY_LIMIT"}}\n'
+# V8's own text for a script that does not compile: "name:LINE: SyntaxError: ...",
+# then the source line and a caret line under the offending token.
+_PARSE_HEAD = re.compile(r"^.*?:(\d+): (.*)$")
+_LOG_RECORD = struct.Struct("<5H")
+_LOG_DATA_OFFSET = 16
+_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+
+
+def encode_frame(header: dict[str, Any], blob: bytes = b"") -> bytes:
+    body = json.dumps(header, separators=(",", ":")).encode()
+    if blob:
+        body = b"%s\n%s" % (body, blob)
+    return FRAME_LENGTH.pack(len(body)) + body
+
+
+def split_body(body: bytes) -> tuple[dict[str, Any], bytes]:
+    head, _, blob = body.partition(b"\n")
+    header = json.loads(head)
+    if not isinstance(header, dict):
+        raise ValueError("frame header is not an object")
+    return header, blob
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def _vm_data_bytes() -> int:
+    with open("/proc/self/status", "rb") as status:
+        for line in status:
+            if line.startswith(b"VmData:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def _rss_bytes() -> int:
+    with open("/proc/self/statm", "rb") as statm:
+        return int(statm.read().split()[1]) * _PAGE_SIZE
+
+
+def syntax_error_meta(text: str) -> str:
+    """Turn V8's parse-error text into a SYNTAX_ERROR done message (script coordinates)."""
+    lines = text.split("\n")
+    error: dict[str, Any] = {"code": "SYNTAX_ERROR", "message": lines[0].strip()}
+    head = _PARSE_HEAD.match(lines[0])
+    if head:
+        error["line"] = int(head.group(1))
+        error["message"] = head.group(2).strip()
+        if len(lines) > 2 and "^" in lines[2]:
+            error["column"] = lines[2].index("^") + 1
+    return json.dumps({"status": "failed", "error": error}) + "\n"
+
+
+class _Isolate:
+    """One fresh MiniRacer with the prelude loaded, serving exactly one run."""
+
+    def __init__(self, racer: Any, stack: contextlib.ExitStack, log_view: memoryview):
+        self.racer = racer
+        self.stack = stack
+        self.log_view = log_view
+        self.log_pos = 0
+        self.finished = False
+        self.done: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+
+class _Server:
+    def __init__(self, prelude: str) -> None:
+        self.prelude = prelude
+        self.out_lock = threading.Lock()
+        self.active: _Isolate | None = None
+        self.cleanup_started: float | None = None
+        self.rss_limit = 0
+        self.runs: asyncio.Queue[tuple[dict[str, Any], bytes]] = asyncio.Queue()
+        self.hard_limits = {
+            resource.RLIMIT_DATA: resource.getrlimit(resource.RLIMIT_DATA)[1],
+            resource.RLIMIT_CPU: resource.getrlimit(resource.RLIMIT_CPU)[1],
+        }
+
+    # ---- output -------------------------------------------------------------------------
+    def write(self, data: bytes) -> None:
+        with self.out_lock:
+            _write_all(1, data)
+
+    def _flush_logs_locked(self, isolate: _Isolate) -> None:
+        view = isolate.log_view
+        end = int.from_bytes(view[0:4], "little")
+        pos = isolate.log_pos
+        if end <= pos:
+            return
+        started = struct.unpack_from("<d", view, 8)[0]
+        records = []
+        while pos < end:
+            base = _LOG_DATA_OFFSET + pos * 2
+            level, ms_high, ms_low, len_high, len_low = _LOG_RECORD.unpack_from(view, base)
+            length = (len_high << 16) | len_low
+            start = base + _LOG_RECORD.size
+            text = view[start : start + 2 * length].tobytes().decode("utf-16-le", "replace")
+            level_name = LOG_LEVELS[level & 0xFF] if (level & 0xFF) < len(LOG_LEVELS) else "log"
+            records.append([level_name, started + ((ms_high << 16) | ms_low), text, level >> 8])
+            pos += 5 + length
+        isolate.log_pos = pos
+        dropped = int.from_bytes(view[4:8], "little")
+        blob = json.dumps(records, ensure_ascii=False).encode("utf-8", "replace")
+        _write_all(1, encode_frame({"t": "log", "dropped": dropped}, blob))
+
+    def finish(self, isolate: _Isolate, text: str) -> None:
+        """Send the run's last logs and its `done` message, exactly once."""
+        with self.out_lock:
+            if isolate.finished:
+                return
+            isolate.finished = True
+            self._flush_logs_locked(isolate)
+            dropped = int.from_bytes(isolate.log_view[4:8], "little")
+            _write_all(1, encode_frame({"t": "done", "dropped": dropped}, text.encode()))
+            self.active = None
+
+    # ---- the watcher thread ---------------------------------------------------------------
+    def watch(self) -> None:
+        try:
+            self._watch()
+        except MemoryError:
+            os._exit(EXIT_MEMORY)
+        except BaseException:
+            # Without the watcher nobody notices the parent's death: stop instead.
+            os._exit(EXIT_WATCHER_FAILED)
+
+    def _watch(self) -> None:
+        parent = os.getppid()
+        while True:
+            time.sleep(WATCH_INTERVAL_S)
+            if os.getppid() != parent:
+                os._exit(0)
+            isolate = self.active
+            if isolate is not None:
+                with self.out_lock:
+                    if isolate is not self.active or isolate.finished:
+                        continue
+                    self._flush_logs_locked(isolate)
+                    out_of_memory = isolate.racer.was_hard_memory_limit_reached() or (
+                        self.rss_limit > 0 and _rss_bytes() > self.rss_limit
+                    )
+                if out_of_memory:
+                    self.finish(isolate, MEMORY_META)
+                    os._exit(EXIT_MEMORY)
+            started = self.cleanup_started
+            if started is not None and time.monotonic() - started > CLEANUP_LIMIT_S:
+                os._exit(EXIT_CLEANUP_HUNG)
+
+    # ---- limits ---------------------------------------------------------------------------
+    def apply_limits(self, header: dict[str, Any]) -> None:
+        rss = int(header.get("rss") or 0)
+        self.rss_limit = _rss_bytes() + rss if rss > 0 else 0
+        data = int(header.get("data") or 0)
+        if data > 0:
+            soft = _vm_data_bytes() + data
+            hard = self.hard_limits[resource.RLIMIT_DATA]
+            if hard != resource.RLIM_INFINITY:
+                soft = min(soft, hard)
+            resource.setrlimit(resource.RLIMIT_DATA, (soft, hard))
+        cpu = float(header.get("cpu") or 0)
+        if cpu > 0:
+            usage = resource.getrusage(resource.RUSAGE_SELF)
+            soft = int(usage.ru_utime + usage.ru_stime + cpu) + 1
+            hard = self.hard_limits[resource.RLIMIT_CPU]
+            if hard != resource.RLIM_INFINITY:
+                soft = min(soft, hard)
+            resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
+
+    def lift_limits(self) -> None:
+        self.rss_limit = 0
+        for which, hard in self.hard_limits.items():
+            resource.setrlimit(which, (hard, hard))
+
+    # ---- isolates -------------------------------------------------------------------------
+    def prepare(self) -> _Isolate:
+        from py_mini_racer import MiniRacer
+
+        racer = MiniRacer()
+        racer.eval(self.prelude)
+        # py_mini_racer's public wrap_py_function costs ~10 round trips into the isolate
+        # per call (unpacking arguments, resolving a promise). A one-way notification
+        # carrying one string, answered by a single eval of `__fastnReply`, costs two.
+        # `_register_js_notification` is internal to py_mini_racer (pinned at 0.14.1);
+        # the runtime tests fail at once if it changes.
+        context = racer._ctx
+        stack = contextlib.ExitStack()
+        holder: list[_Isolate] = []
+
+        def on_message(handle: Any) -> None:
+            isolate = holder[0]
+            try:
+                message = context.get_object_item(context._value_handle_to_python(handle), 0)
+            except Exception:
+                return
+            if isolate.finished or not isinstance(message, str) or not message:
+                return
+            if message[0] == "d":
+                if not isolate.done.done():
+                    isolate.done.set_result(message[1:])
+                return
+            call_id, _, request = message[1:].partition("\n")
+            self.write(encode_frame({"t": "call", "id": int(call_id)}, request.encode()))
+
+        notify = stack.enter_context(context._register_js_notification(on_message))
+        log_view = racer.eval("__fastnInstall")(notify)
+        isolate = _Isolate(racer, stack, log_view)
+        holder.append(isolate)
+        return isolate
+
+    def reply(self, call_id: int, text: str) -> None:
+        from py_mini_racer import JSEvalException
+
+        isolate = self.active
+        if isolate is None or isolate.finished:
+            return
+        try:
+            # Resuming the workflow runs its code inside this eval, up to its next await.
+            isolate.racer.eval(f"__fastnReply({call_id},{json.dumps(text)})")
+        except JSEvalException:
+            # Only a terminated isolate makes this eval throw: user errors reject promises.
+            if isolate.racer.was_hard_memory_limit_reached():
+                self.finish(isolate, MEMORY_META)
+                os._exit(EXIT_MEMORY)
+
+    def close(self, isolate: _Isolate) -> None:
+        with self.out_lock:
+            if self.active is isolate:
+                self.active = None
+        isolate.stack.close()
+        isolate.log_view.release()
+        isolate.racer.close()
+
+    async def execute(self, isolate: _Isolate, header: dict[str, Any], script: str) -> None:
+        from py_mini_racer import JSEvalException, JSOOMException, JSParseException
+
+        racer = isolate.racer
+        racer.set_hard_memory_limit(int(header["heap"]))
+        self.apply_limits(header)
+        with self.out_lock:
+            self.active = isolate
+        try:
+            racer.eval(script)
+            result = racer.eval("__fastnPoll()")
+        except JSParseException as exc:
+            self.finish(isolate, syntax_error_meta(str(exc)))
+            return
+        except JSOOMException:
+            self.finish(isolate, MEMORY_META)
+            os._exit(EXIT_MEMORY)
+        except JSEvalException as exc:
+            if racer.was_hard_memory_limit_reached():
+                self.finish(isolate, MEMORY_META)
+                os._exit(EXIT_MEMORY)
+            first = str(exc).split("\n", 1)[0]
+            error = {"code": "RUNTIME_ERROR", "thrown": first}
+            self.finish(isolate, json.dumps({"status": "failed", "error": error}) + "\n")
+            return
+        if not isinstance(result, str):
+            result = await isolate.done
+        self.finish(isolate, result)
+
+    # ---- the main loop --------------------------------------------------------------------
+    async def read_frames(self, reader: asyncio.StreamReader) -> None:
+        try:
+            await self._read_frames(reader)
+        except Exception:
+            # Nothing can be served without the input: let the parent see the exit.
+            os._exit(EXIT_PROTOCOL)
+
+    async def _read_frames(self, reader: asyncio.StreamReader) -> None:
+        while True:
+            try:
+                (length,) = FRAME_LENGTH.unpack(await reader.readexactly(FRAME_LENGTH.size))
+                if length > MAX_FRAME_BYTES:
+                    os._exit(EXIT_PROTOCOL)
+                header, blob = split_body(await reader.readexactly(length))
+            except (asyncio.IncompleteReadError, ConnectionError):
+                # The parent closed the pipe: nobody is left to serve.
+                os._exit(0)
+            kind = header.get("t")
+            if kind == "ret":
+                self.reply(int(header["id"]), blob.decode())
+            elif kind == "run":
+                self.runs.put_nowait((header, blob))
+
+    async def serve(self) -> None:
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader(limit=MAX_FRAME_BYTES)
+        stdin = os.fdopen(0, "rb", buffering=0)
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), stdin)
+        reading = asyncio.create_task(self.read_frames(reader))
+        isolate = self.prepare()
+        self.write(encode_frame({"t": "ready", "pid": os.getpid()}))
+        while not reading.done():
+            header, blob = await self.runs.get()
+            await self.execute(isolate, header, blob.decode())
+            self.cleanup_started = time.monotonic()
+            self.lift_limits()
+            self.close(isolate)
+            isolate = self.prepare()
+            self.cleanup_started = None
+            self.write(encode_frame({"t": "ready", "pid": os.getpid()}))
+
+
+def main() -> None:
+    # The parent owns this process's lifetime: a Ctrl-C in its terminal is for it.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    from py_mini_racer import init_mini_racer
+
+    init_mini_racer(flags=V8_FLAGS)
+    prelude = Path(__file__).with_name("prelude.js").read_text(encoding="utf-8")
+    server = _Server(prelude)
+    threading.Thread(target=server.watch, name="sandbox-watch", daemon=True).start()
+    try:
+        asyncio.run(server.serve())
+    except MemoryError:
+        os._exit(EXIT_MEMORY)
+    # Never run interpreter shutdown with isolates around (it can hang in V8).
+    sys.stdout.flush()
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()
