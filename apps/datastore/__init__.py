@@ -1,0 +1,1 @@
+"""Data services behind `fastn.state` (durable key-value state) and `fastn.db` (tenant SQL)."""
