@@ -1,4 +1,4 @@
-"""Idempotent demo data for `make run`: a demo user and its Space."""
+"""Idempotent demo data for `make run`: a demo user, its Space and sample workflows."""
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
@@ -7,6 +7,7 @@ from django.db import transaction
 from apps.spaces.audit import Actor
 from apps.spaces.models import Space
 from apps.spaces.services import space_create, user_create
+from apps.workflows.samples import seed_sample_workflows
 
 DEMO_EMAIL = "demo@fastn.local"
 DEMO_PASSWORD = "fastn-demo-2026"  # noqa: S105  printed by `make run`; embedded mode only
@@ -25,4 +26,7 @@ class Command(BaseCommand):
         space = Space.objects.filter(memberships__user=user, name=DEMO_SPACE).first()
         if space is None:
             space = space_create(DEMO_SPACE, owner=user, actor=Actor.system("make run"))
+        made = seed_sample_workflows(space, actor=Actor.system("make run"), user=user)
+        if made:
+            self.stdout.write(f"sample workflows: {', '.join(made)}")
         self.stdout.write(f"demo space: {space.slug}")

@@ -1,0 +1,109 @@
+"""Forms parse what the browser sends; the rules themselves live in `services.workflow_validate`
+(shared with the importer and the API), whose errors views attach to these fields."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django import forms
+
+from apps.workflows.models import MAX_CODE_BYTES, Tier
+from apps.workflows.services import WorkflowFields, code_size_error
+
+TABLE_PAGE_SIZE = 25
+MAX_JSON_BYTES = 256 * 1024
+
+
+class WorkflowForm(forms.Form):
+    """The editor's Configuration panel plus the code. The code arrives as a file part (the
+    editor sends Monaco's content as a Blob, byte for byte, and outside the form-field size
+    limit) or as a plain field (tests, scripts)."""
+
+    name = forms.CharField(required=False, strip=False)
+    slug = forms.CharField(required=False)
+    description = forms.CharField(required=False, widget=forms.Textarea)
+    tier = forms.ChoiceField(choices=Tier.choices)
+    timeout_seconds = forms.IntegerField(error_messages={"invalid": "Enter whole seconds."})
+    enabled = forms.BooleanField(required=False)
+    retry_enabled = forms.BooleanField(required=False)
+    retry_max_attempts = forms.IntegerField()
+    retry_initial_interval_ms = forms.IntegerField()
+    retry_backoff_coefficient = forms.FloatField()
+    retry_max_interval_ms = forms.IntegerField()
+    code = forms.CharField(required=False, strip=False)
+    draft_revision = forms.IntegerField(required=False, widget=forms.HiddenInput)
+
+    def clean_code(self) -> str:
+        upload = self.files.get("code")
+        if upload is None:
+            return self.cleaned_data.get("code") or ""
+        if upload.size > MAX_CODE_BYTES:
+            raise forms.ValidationError(
+                f"The code is {upload.size:,} bytes; the limit is {MAX_CODE_BYTES:,} bytes (1 MB)."
+            )
+        try:
+            code = upload.read().decode("utf-8")
+        except UnicodeDecodeError:
+            raise forms.ValidationError("The code must be UTF-8 text.") from None
+        problem = code_size_error(code)
+        if problem:
+            raise forms.ValidationError(problem)
+        return code
+
+    def workflow_fields(self) -> WorkflowFields:
+        data = dict(self.cleaned_data)
+        data.pop("draft_revision", None)
+        return data  # type: ignore[return-value]
+
+
+def parse_json_field(value: str, label: str) -> Any:
+    """Parse one of the Test tab's JSON editors; empty means {}."""
+    if len(value.encode("utf-8")) > MAX_JSON_BYTES:
+        raise forms.ValidationError(f"{label} is larger than {MAX_JSON_BYTES // 1024} KB.")
+    if not value.strip():
+        return {}
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise forms.ValidationError(
+            f"{label} is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})."
+        ) from None
+
+
+class RunForm(forms.Form):
+    """Input of a run: ctx.input and ctx.headers as JSON (headers: an object of strings)."""
+
+    input = forms.CharField(required=False, strip=False, widget=forms.Textarea)
+    headers = forms.CharField(required=False, strip=False, widget=forms.Textarea)
+    code = forms.CharField(required=False, strip=False)
+
+    def clean_input(self) -> Any:
+        return parse_json_field(self.cleaned_data.get("input") or "", "ctx.input")
+
+    def clean_headers(self) -> dict[str, str]:
+        headers = parse_json_field(self.cleaned_data.get("headers") or "", "ctx.headers")
+        if not isinstance(headers, dict):
+            raise forms.ValidationError('ctx.headers must be a JSON object, like {"x-id": "1"}.')
+        bad = [k for k, v in headers.items() if not isinstance(v, str)]
+        if bad:
+            raise forms.ValidationError(f"Header values must be strings (see {bad[0]!r}).")
+        return {k.lower(): v for k, v in headers.items()}
+
+    def clean_code(self) -> str | None:
+        upload = self.files.get("code")
+        if upload is None:
+            return self.cleaned_data.get("code") or None
+        if upload.size > MAX_CODE_BYTES:
+            raise forms.ValidationError(
+                f"The code is {upload.size:,} bytes; the limit is {MAX_CODE_BYTES:,} bytes (1 MB)."
+            )
+        try:
+            return upload.read().decode("utf-8")
+        except UnicodeDecodeError:
+            raise forms.ValidationError("The code must be UTF-8 text.") from None
+
+
+class TableFilterForm(forms.Form):
+    tier = forms.ChoiceField(required=False, choices=[("", "All"), *Tier.choices])
+    q = forms.CharField(required=False, max_length=120)
