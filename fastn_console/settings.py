@@ -97,8 +97,13 @@ INSTALLED_APPS = [
     "allauth.account",
     "apps.spaces",
     "apps.environments",
+    "apps.workflows",
+    "apps.secrets",
+    "apps.configs",
     "apps.console",
     "apps.api",
+    "apps.datastore",
+    "apps.executions",
 ]
 
 MIDDLEWARE = [
@@ -267,6 +272,11 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_RESULT_EXPIRES = 3600
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE["datastore-purge-expired-state"] = {
+    "task": "apps.datastore.tasks.purge_expired_state",
+    "schedule": 300.0,
+    "options": {"queue": "standard"},
+}
 
 # --- Logging: everything to stdout ----------------------------------------------------------
 
@@ -283,4 +293,27 @@ LOGGING = {
 # --- Fastn ----------------------------------------------------------------------------------
 
 FASTN_INVITATION_DAYS = env_int("FASTN_INVITATION_DAYS", 7, minimum=1)
+# Where fastn.db keeps tenant databases: "" follows DATABASES (PostgreSQL schemas + roles, or
+# SQLite files under var/tenantdb/); "postgresql" or "sqlite" forces one.
+FASTN_TENANTDB_BACKEND = env_str("FASTN_TENANTDB_BACKEND", "")
+if FASTN_TENANTDB_BACKEND not in {"", "postgresql", "sqlite"}:
+    raise ImproperlyConfigured("FASTN_TENANTDB_BACKEND must be postgresql or sqlite")
+# Master keys that wrap the data keys encrypting secrets: "ID:BASE64,ID:BASE64", the first
+# current (format and rotation: apps/secrets/crypto.py). Unset in embedded/test mode: a key file
+# var/master.key is generated (mode 600). Unset in production: the console refuses to start.
+FASTN_MASTER_KEY = env_str("FASTN_MASTER_KEY")
 FASTN_MEMORY_MB = env_int("FASTN_MEMORY_MB", 128, minimum=16)
+# A running execution renews its lease every second; a reaper re-dispatches runs whose lease
+# expired (their worker died). See README "Durability".
+FASTN_EXECUTION_LEASE_SECONDS = env_int("FASTN_EXECUTION_LEASE_SECONDS", 30, minimum=2)
+FASTN_EXECUTION_RETENTION_DAYS = env_int("FASTN_EXECUTION_RETENTION_DAYS", 30, minimum=1)
+CELERY_BEAT_SCHEDULE["reap-executions"] = {
+    "task": "executions.reap",
+    "schedule": env_int("FASTN_REAPER_INTERVAL_SECONDS", 10, minimum=1),
+    "options": {"queue": "standard"},
+}
+CELERY_BEAT_SCHEDULE["purge-old-executions"] = {
+    "task": "executions.purge",
+    "schedule": 3600,
+    "options": {"queue": "standard"},
+}

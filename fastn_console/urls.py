@@ -15,7 +15,17 @@ urlpatterns = [
     path("api/v1/", include("apps.api.urls")),
     path(
         "s/<slug:space_slug>/",
-        include([*console_urls.urlpatterns, path("settings/", include(space_settings_urls))]),
+        include(
+            [
+                *console_urls.urlpatterns,
+                path("settings/", include(space_settings_urls)),
+                path("settings/secrets/", include("apps.secrets.urls")),
+                path("settings/configs/", include("apps.configs.urls")),
+                path("workflows/", include("apps.workflows.urls")),
+                path("settings/environments/", include("apps.environments.urls")),
+                path("activity/", include("apps.executions.urls")),
+            ]
+        ),
     ),
     path("", include("apps.spaces.urls")),
 ]

@@ -79,3 +79,54 @@ def cast(db) -> Cast:
 def login(client, user):
     client.force_login(user)
     return client
+
+
+@pytest.fixture(scope="module")
+def celery_worker_module(django_db_setup, django_db_blocker):
+    """A real Celery worker (threads pool) on the real Redis, serving all three queues, for
+    one test module (a module that starts its own worker processes must not share queues with
+    it). Tests that use it must be `django_db(transaction=True)`."""
+    import celery.contrib.testing.tasks  # noqa: F401  registers celery.ping
+    from celery.contrib.testing.worker import start_worker
+
+    from fastn_console.celery import app
+
+    with (
+        django_db_blocker.unblock(),
+        start_worker(
+            app,
+            pool="threads",
+            concurrency=4,
+            queues=["instant", "standard", "long"],
+            perform_ping_check=False,
+            shutdown_timeout=15,
+        ) as worker,
+    ):
+        yield worker
+
+
+@pytest.fixture
+def celery_worker(celery_worker_module, transactional_db):
+    return celery_worker_module
+
+
+@pytest.fixture(scope="session", autouse=True)
+def release_test_database(request):
+    """Close what outlives the tests — tenant-database sessions (their own login roles) and
+    connections of finished worker threads — so the test database can be dropped."""
+    if not request.config.pluginmanager.hasplugin("django"):
+        yield
+        return
+    request.getfixturevalue("django_db_setup")
+    yield
+    from django.db import connection
+
+    from apps.datastore.tenantdb import tenantdb_close_connections
+
+    tenantdb_close_connections()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )

@@ -16,8 +16,6 @@ class Section:
 
 
 UPCOMING = [
-    Section("workflows", "workflows/", "Workflows", "Integrations",
-            "Write JavaScript workflows, test them, publish versions and deploy them."),
     Section("connectors", "connectors/", "Connectors", "Integrations",
             "Browse the connector catalog and define custom connectors."),
     Section("connections", "connections/", "Connections", "Integrations",
@@ -28,16 +26,8 @@ UPCOMING = [
             "Incoming webhook, scheduled and manual events, with replay."),
     Section("traces", "activity/traces/", "Traces", "Activity",
             "One row per connector call: connector, action, status and duration."),
-    Section("executions", "activity/executions/", "Executions", "Activity",
-            "Every run of every workflow, with input, output, logs and step trace."),
     Section("alerts", "activity/alerts/", "Alerts", "Activity",
             "Rules on error rate, latency and failures, delivered by email, Slack or webhook."),
-    Section("secrets", "settings/secrets/", "Secrets", "Settings",
-            "Encrypted credentials your workflows read with fastn.secrets.get()."),
-    Section("configs", "settings/configs/", "Configs", "Settings",
-            "Non-secret configuration values per environment."),
-    Section("environments", "settings/environments/", "Environments", "Settings",
-            "The built-in test and live environments, plus your own."),
 ]  # fmt: skip
 
 BY_KEY = {section.key: section for section in UPCOMING}

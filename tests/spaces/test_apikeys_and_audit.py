@@ -120,9 +120,12 @@ def test_wrong_space_attempt_is_audited_as_denied(cast):
 
 
 def test_api_errors_are_json_never_html(client, db):
-    response = client.get("/api/v1/no-such-endpoint")
+    response = client.get("/api/v1/no/such/endpoint")
     assert response.status_code == 404
     assert response.json() == {"code": "NOT_FOUND", "statusCode": 404, "message": "Not found."}
+    response = client.get("/api/v1/some-workflow")  # execute is POST only
+    assert response.status_code == 405
+    assert response.json()["code"] == "METHOD_NOT_ALLOWED"
     assert client.get("/api/v1/openapi.json").json()["openapi"].startswith("3.")
 
 

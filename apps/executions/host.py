@@ -1,0 +1,147 @@
+"""The runtime's host services, backed by the database: what `fastn.*` reaches from a sandbox.
+
+The runtime stays a leaf (DESIGN.md §4): it calls these methods in the caller's thread, and
+tenancy is bound here, on the caller's side — a sandbox can name keys, secrets and SQL, never a
+Space or a customer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from apps.configs.services import config_get
+from apps.connectors.http_client import ConnectorError, HttpPolicy, http_request
+from apps.datastore.state import (
+    StateError,
+    StateScope,
+    state_clear_invocation,
+    state_delete,
+    state_get,
+    state_set,
+)
+from apps.datastore.tenantdb import TenantDbError, db_query
+from apps.executions.models import DRAFT
+from apps.runtime import HostError
+from apps.secrets.errors import SecretError, SecretNotFound
+from apps.secrets.services import secret_resolve
+from apps.spaces.models import Customer, Space
+
+
+def call_builtin_connector(connector: str, action: str, params: Any) -> Any:
+    """The connectors every Space has. Catalog connectors plug in here with their own issue."""
+    if connector == "http" and action == "request":
+        try:
+            return http_request(params, HttpPolicy.from_env())
+        except ConnectorError as exc:
+            raise HostError(exc.code, str(exc), permanent=exc.permanent) from None
+    raise HostError(
+        "CONNECTOR_NOT_FOUND",
+        f"No connector {connector!r} with an action {action!r} is available in this Space.",
+    )
+
+
+class DatabaseHost:
+    def __init__(
+        self,
+        space: Space,
+        *,
+        customer: Customer | None,
+        workflow_key: str,
+        invocation_id: str,
+        environment: str,
+    ):
+        self.space = space
+        self.customer = customer
+        self.environment = environment
+        self.invocation_id = invocation_id
+        self.wrote_invocation_state = False
+        self.state_scope = StateScope(
+            space_id=space.id,
+            customer_id=customer.id if customer else None,
+            workflow_key=workflow_key,
+            invocation_id=invocation_id,
+        )
+
+    def __enter__(self) -> DatabaseHost:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        # INVOCATION-scoped state lives exactly as long as the run.
+        if self.wrote_invocation_state:
+            state_clear_invocation(self.space.id, self.invocation_id)
+
+    def state_get(self, key: str, *, scope: str) -> Any:
+        try:
+            return state_get(self.state_scope, key, scope=scope)
+        except StateError as exc:
+            raise HostError("STATE_ERROR", str(exc)) from None
+
+    def state_set(self, key: str, value: Any, *, scope: str, ttl: int | None) -> None:
+        self.wrote_invocation_state |= scope.upper() == "INVOCATION"
+        try:
+            state_set(self.state_scope, key, value, scope=scope, ttl=ttl)
+        except StateError as exc:
+            raise HostError("STATE_ERROR", str(exc)) from None
+
+    def state_delete(self, key: str, *, scope: str) -> None:
+        try:
+            state_delete(self.state_scope, key, scope=scope)
+        except StateError as exc:
+            raise HostError("STATE_ERROR", str(exc)) from None
+
+    def secret_get(self, name: str) -> tuple[str, str]:
+        try:
+            return secret_resolve(self.space, name=name, customer=self.customer)
+        except SecretNotFound as exc:
+            raise HostError("SECRET_NOT_FOUND", str(exc)) from None
+        except SecretError as exc:
+            raise HostError("SECRET_UNAVAILABLE", str(exc)) from None
+
+    def env_config_get(self, key: str) -> str | None:
+        # Draft runs (the Test tab, runworkflow) read the `test` environment's values.
+        environment = "test" if self.environment == DRAFT else self.environment
+        return config_get(self.space, environment_slug=environment, key=key)
+
+    def db_query(self, sql: str, params: list) -> dict:
+        try:
+            return db_query(
+                self.space.id, self.customer.id if self.customer else None, sql, params or []
+            )
+        except TenantDbError as exc:
+            raise HostError("DB_ERROR", str(exc)) from None
+
+    def connector_call(self, connector: str, action: str, params: Any) -> Any:
+        return call_builtin_connector(connector, action, params)
+
+
+class DetachedHost:
+    """For `runworkflow` without --space: HTTP works, Space-bound services explain why not."""
+
+    def __enter__(self) -> DetachedHost:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        pass
+
+    def refuse(self, what: str):
+        raise HostError("NO_SPACE", f"{what} needs a Space: run with --space SLUG.")
+
+    def state_get(self, key, *, scope):
+        self.refuse("fastn.state")
+
+    def state_set(self, key, value, *, scope, ttl):
+        self.refuse("fastn.state")
+
+    def state_delete(self, key, *, scope):
+        self.refuse("fastn.state")
+
+    def secret_get(self, name):
+        self.refuse("fastn.secrets")
+
+    def env_config_get(self, key):
+        self.refuse("fastn.envConfig")
+
+    def db_query(self, sql, params):
+        self.refuse("fastn.db")
+
+    def connector_call(self, connector, action, params):
+        return call_builtin_connector(connector, action, params)

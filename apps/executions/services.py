@@ -1,0 +1,368 @@
+"""Creating, dispatching, running and finishing executions.
+
+State lives in the database, not in the broker: every transition is a conditional UPDATE, so
+a duplicate delivery or a second worker can never run a finished execution again, and the
+attempt counter in the row — not Celery — decides when to stop retrying."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from datetime import timedelta
+from typing import Any
+
+from celery.exceptions import TimeoutError as CeleryTimeoutError
+from django.conf import settings
+from django.db import close_old_connections, connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from apps.executions.host import DatabaseHost
+from apps.executions.models import (
+    DRAFT,
+    Execution,
+    ExecutionAttempt,
+    Status,
+    TriggeredBy,
+)
+from apps.runtime import Limits, RunResult, run_workflow
+from apps.spaces.audit import Actor
+from apps.spaces.models import Customer
+from apps.workflows.models import Workflow, WorkflowVersion
+
+logger = logging.getLogger("fastn.executions")
+
+WATCH_INTERVAL_S = 1.0
+# How long a caller of an instant run waits beyond the workflow's timeout for the queue.
+INSTANT_GRACE_S = 5.0
+WORKER_NAME = f"{socket.gethostname()}"
+
+
+def execution_create(
+    workflow: Workflow,
+    *,
+    version: WorkflowVersion | None,
+    code: str | None,
+    input: Any,
+    headers: dict[str, str],
+    triggered_by: str,
+    actor: Actor | None,
+    customer: Customer | None = None,
+    environment: str = DRAFT,
+    retry: bool = True,
+) -> Execution:
+    """A pending execution of `version`, or of `code` as a draft when no version is given.
+    `retry=False` runs once whatever the workflow's retry policy (a person is waiting)."""
+    if version is None and code is None:
+        code = workflow.draft_code
+    retry = retry and workflow.retry_enabled
+    max_attempts = workflow.retry_max_attempts if retry else 1
+    return Execution.objects.create(
+        space_id=workflow.space_id,
+        workflow=workflow,
+        workflow_name=workflow.name,
+        version=version,
+        version_number=version.number if version else None,
+        draft_code=code if version is None else "",
+        environment=environment,
+        tier=workflow.tier,
+        timeout_seconds=workflow.timeout_seconds,
+        customer=customer,
+        triggered_by=triggered_by,
+        actor_label=actor.label if actor else "",
+        input=input,
+        headers=headers,
+        max_attempts=max_attempts,
+        retry_delays_ms=workflow.retry_delays_ms() if retry else [],
+    )
+
+
+def execution_dispatch(execution: Execution, *, countdown: float = 0):
+    """Queue the execution on its tier's queue, once the row is committed."""
+    from apps.executions.tasks import run_execution
+
+    def send():
+        return run_execution.apply_async(
+            args=[str(execution.id)], queue=execution.tier, countdown=countdown or None
+        )
+
+    if connection.in_atomic_block:
+        transaction.on_commit(send)
+        return None
+    return send()
+
+
+def execution_run_sync(
+    workflow: Workflow,
+    *,
+    code: str | None = None,
+    version: WorkflowVersion | None = None,
+    input: Any,
+    headers: dict[str, str],
+    triggered_by: str = TriggeredBy.MANUAL,
+    actor: Actor | None = None,
+    customer: Customer | None = None,
+    environment: str = DRAFT,
+    retry: bool = True,
+) -> Execution:
+    """Run on the `instant` queue and wait for the end (Test tab, Run dialog, instant API)."""
+    execution = execution_create(
+        workflow,
+        version=version,
+        code=code,
+        input=input,
+        headers=headers,
+        triggered_by=triggered_by,
+        actor=actor,
+        customer=customer,
+        environment=environment,
+        retry=retry,
+    )
+    from apps.executions.tasks import run_execution
+
+    pending = run_execution.apply_async(args=[str(execution.id)], queue="instant")
+    try:
+        pending.get(timeout=execution.timeout_seconds + INSTANT_GRACE_S, propagate=False)
+    except CeleryTimeoutError:
+        Execution.objects.filter(pk=execution.pk, status=Status.PENDING).update(
+            status=Status.TIMEOUT,
+            finished_at=timezone.now(),
+            error={
+                "code": "WORKER_UNAVAILABLE",
+                "message": "No instant worker picked the run up in time. Is it running?",
+            },
+        )
+    finally:
+        pending.forget()
+    execution.refresh_from_db()
+    return execution
+
+
+def execution_cancel(execution: Execution, *, actor: Actor) -> bool:
+    """Cancel a pending run at once; ask a running one to stop (its worker kills the sandbox)."""
+    now = timezone.now()
+    cancelled = Execution.objects.filter(pk=execution.pk, status=Status.PENDING).update(
+        status=Status.CANCELLED,
+        cancel_requested=True,
+        finished_at=now,
+        error={"code": "CANCELLED", "message": f"Cancelled by {actor.label}."},
+    )
+    if cancelled:
+        return True
+    return bool(
+        Execution.objects.filter(pk=execution.pk, status=Status.RUNNING).update(
+            cancel_requested=True
+        )
+    )
+
+
+# --- Running (the Celery task's body) -------------------------------------------------------
+
+
+class LeaseKeeper(threading.Thread):
+    """Renews the execution's lease while it runs and notices a cancel request."""
+
+    def __init__(self, execution_id, cancel: threading.Event):
+        super().__init__(daemon=True, name=f"lease-{execution_id}")
+        self.execution_id = execution_id
+        self.cancel = cancel
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        try:
+            while not self.done.wait(WATCH_INTERVAL_S):
+                rows = Execution.objects.filter(pk=self.execution_id, status=Status.RUNNING)
+                rows.update(lease_expires_at=lease_until())
+                if rows.filter(cancel_requested=True).exists():
+                    self.cancel.set()
+                    return
+        finally:
+            connection.close()
+
+    def stop(self) -> None:
+        self.done.set()
+
+
+def lease_until():
+    return timezone.now() + timedelta(seconds=settings.FASTN_EXECUTION_LEASE_SECONDS)
+
+
+def claim(execution_id: str) -> bool:
+    now = timezone.now()
+    return bool(
+        Execution.objects.filter(
+            pk=execution_id,
+            status=Status.PENDING,
+            cancel_requested=False,
+            attempts__lt=F("max_attempts"),
+        ).update(
+            status=Status.RUNNING,
+            attempts=F("attempts") + 1,
+            started_at=now,
+            lease_expires_at=lease_until(),
+        )
+    )
+
+
+def workflow_context(execution: Execution) -> dict[str, Any]:
+    workflow = execution.workflow
+    return {
+        "input": execution.input,
+        "headers": execution.headers,
+        "execution": {"id": str(execution.id), "attempt": execution.attempts},
+        "workflow": {
+            "id": str(workflow.id) if workflow else None,
+            "slug": workflow.slug if workflow else None,
+            "version": execution.version_number or "draft",
+        },
+        "tier": execution.tier,
+        "environment": execution.environment,
+        "trigger": {"type": execution.triggered_by},
+        "tenant": execution.customer.external_id if execution.customer else None,
+    }
+
+
+def run_attempt(execution: Execution) -> RunResult:
+    code = execution.version.code if execution.version else execution.draft_code
+    cancel = threading.Event()
+    keeper = LeaseKeeper(execution.id, cancel)
+    keeper.start()
+    try:
+        with DatabaseHost(
+            execution.space,
+            customer=execution.customer,
+            workflow_key=str(execution.workflow_id or ""),
+            invocation_id=str(execution.id),
+            environment=execution.environment,
+        ) as host:
+            return run_workflow(
+                code,
+                workflow_context(execution),
+                host,
+                Limits(timeout_s=execution.timeout_seconds, memory_mb=settings.FASTN_MEMORY_MB),
+                cancel=cancel,
+            )
+    finally:
+        keeper.stop()
+
+
+def execution_perform(execution_id: str) -> str:
+    """1. claim the pending execution (a conditional UPDATE: duplicates stop here);
+    2. run one attempt in a sandbox; 3. record it; 4. finish, or schedule the next attempt."""
+    while True:
+        if not claim(execution_id):
+            return "skipped"
+        execution = Execution.objects.select_related(
+            "space", "customer", "workflow", "version"
+        ).get(pk=execution_id)
+        result = run_attempt(execution)
+        delay_s = finish_attempt(execution, result)
+        if delay_s is None:
+            return result.status
+        if execution.tier != "instant":
+            execution_dispatch(execution, countdown=delay_s)
+            return "retrying"
+        # Instant callers are waiting: retry in place while their timeout allows.
+        deadline = execution.queued_at + timedelta(seconds=execution.timeout_seconds)
+        if timezone.now() + timedelta(seconds=delay_s) >= deadline:
+            Execution.objects.filter(pk=execution.pk, status=Status.PENDING).update(
+                status=result.status, finished_at=timezone.now()
+            )
+            return result.status
+        time.sleep(delay_s)
+        close_old_connections()
+
+
+def finish_attempt(execution: Execution, result: RunResult):
+    """Record the attempt. Returns the delay in seconds before a retry, or None when final."""
+    now = timezone.now()
+    ExecutionAttempt.objects.create(
+        execution=execution,
+        number=execution.attempts,
+        status=result.status,
+        started_at=execution.started_at,
+        finished_at=now,
+        duration_ms=result.duration_ms,
+        error=result.error,
+        worker=WORKER_NAME,
+    )
+    retry = (
+        result.status in (Status.FAILED, Status.TIMEOUT)
+        and result.retryable
+        and execution.attempts < execution.max_attempts
+    )
+    fields = dict(
+        output=result.output,
+        error=result.error,
+        logs=result.logs,
+        steps=result.steps,
+        duration_ms=result.duration_ms,
+        lease_expires_at=None,
+    )
+    rows = Execution.objects.filter(pk=execution.pk, status=Status.RUNNING)
+    if retry:
+        delays = execution.retry_delays_ms or [0]
+        delay_ms = delays[min(execution.attempts - 1, len(delays) - 1)]
+        due = now + timedelta(milliseconds=delay_ms)
+        if rows.filter(cancel_requested=False).update(status=Status.PENDING, due_at=due, **fields):
+            return delay_ms / 1000
+    rows.update(status=result.status, finished_at=now, **fields)
+    return None
+
+
+# --- Keeping runs alive and history bounded -------------------------------------------------
+
+
+def execution_reap() -> dict[str, int]:
+    """Nothing lost, nothing looping:
+    1. a running execution whose lease expired lost its worker: its attempt is recorded as
+       lost; it goes back to pending while attempts remain, and fails otherwise — so a
+       workflow that kills its worker every time ends after exactly max attempts;
+    2. a pending execution long past its due time lost its broker message: dispatch it again
+    (a duplicate delivery is harmless: claiming is a conditional UPDATE)."""
+    now = timezone.now()
+    grace = timedelta(seconds=settings.FASTN_EXECUTION_LEASE_SECONDS)
+    counts = {"redispatched": 0, "failed": 0, "requeued": 0}
+    stale = Execution.objects.filter(status=Status.RUNNING, lease_expires_at__lt=now)
+    fields = ("id", "attempts", "max_attempts", "tier", "cancel_requested", "started_at")
+    for execution in stale.only(*fields):
+        lost = {
+            "code": "WORKER_LOST",
+            "message": f"The worker running attempt {execution.attempts} stopped responding.",
+        }
+        ExecutionAttempt.objects.get_or_create(
+            execution=execution,
+            number=execution.attempts,
+            defaults={"status": Status.FAILED, "started_at": execution.started_at or now,
+                      "finished_at": now, "error": lost},
+        )  # fmt: skip
+        rows = Execution.objects.filter(pk=execution.pk, status=Status.RUNNING,
+                                        lease_expires_at__lt=now)  # fmt: skip
+        if execution.attempts < execution.max_attempts and not execution.cancel_requested:
+            if rows.update(status=Status.PENDING, error=lost, lease_expires_at=None, due_at=now):
+                execution_dispatch(execution)
+                counts["redispatched"] += 1
+        elif rows.update(status=Status.FAILED, error=lost, finished_at=now, lease_expires_at=None):
+            counts["failed"] += 1
+    overdue = Execution.objects.filter(status=Status.PENDING, due_at__lt=now - grace)
+    for execution in overdue.only("id", "tier")[:1000]:
+        Execution.objects.filter(pk=execution.pk, status=Status.PENDING).update(due_at=now)
+        execution_dispatch(execution)
+        counts["requeued"] += 1
+    return counts
+
+
+def execution_purge_old(*, batch_size: int = 5000) -> int:
+    """Delete executions older than the retention setting, in batches."""
+    cutoff = timezone.now() - timedelta(days=settings.FASTN_EXECUTION_RETENTION_DAYS)
+    total = 0
+    while True:
+        ids = list(
+            Execution.objects.filter(queued_at__lt=cutoff).values_list("pk", flat=True)[:batch_size]
+        )
+        if not ids:
+            return total
+        Execution.objects.filter(pk__in=ids).delete()
+        total += len(ids)

@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+from celery import shared_task
+
+from apps.executions.services import execution_perform, execution_purge_old, execution_reap
+
+
+@shared_task(name="executions.run", acks_late=True, reject_on_worker_lost=True)
+def run_execution(execution_id: str) -> str:
+    return execution_perform(execution_id)
+
+
+@shared_task(name="executions.reap")
+def reap_executions() -> dict:
+    return execution_reap()
+
+
+@shared_task(name="executions.purge")
+def purge_old_executions() -> int:
+    return execution_purge_old()

@@ -1,0 +1,104 @@
+"""Host-call bridge and execution figures.
+
+1. A workflow doing 100 sequential `fastn.state.set` calls through `run_workflow` with the
+   database host, against the same 100 upserts done directly from Python (`state_set`).
+   The difference divided by 100 is the bridge's cost per host call.
+2. A trivial draft run through the `instant` queue (`execution_run_sync`: record, Celery
+   round trip, sandbox run, result) against the bare Celery round trip of a no-op task.
+
+Needs DATABASE_URL (PostgreSQL) and REDIS_URL; `make bench` provides both. The instant-queue
+figure starts an in-process Celery worker (threads) for the duration of the measurement.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+import uuid
+
+CALLS = 100
+REPEAT = 15
+STATE_LOOP = (
+    "export default async () => { for (let i = 0; i < 100; i++) "
+    "{ await fastn.state.set('key-' + i, {cursor: 'abc123', page: i}) } return true }"
+)
+
+
+def median_ms(fn, repeat: int) -> float:
+    samples = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - started) * 1000)
+    return statistics.median(samples)
+
+
+def row(name, value, unit, floor_name=None, floor_value=None) -> dict:
+    ratio = value / floor_value if floor_value else None
+    return {"name": name, "value": value, "unit": unit, "floor_name": floor_name,
+            "floor_value": floor_value, "ratio": ratio}  # fmt: skip
+
+
+def run() -> list[dict]:
+    from apps.datastore.state import StateScope, state_set
+    from apps.executions.host import DatabaseHost
+    from apps.runtime import run_workflow
+    from apps.spaces.models import Space
+
+    space = Space.objects.create(name="bench", slug=f"bench-{uuid.uuid4().hex[:12]}")
+    try:
+        host = DatabaseHost(space, customer=None, workflow_key="bench", invocation_id="b",
+                            environment="live")  # fmt: skip
+        run_workflow("export default () => 1", {}, host)  # warm the pool
+        scope = StateScope(space.id, None, "bench-direct", "")
+
+        def direct():
+            for i in range(CALLS):
+                state_set(scope, f"key-{i}", {"cursor": "abc123", "page": i})
+
+        def through_workflow():
+            result = run_workflow(STATE_LOOP, {}, host)
+            assert result.status == "completed", result.error
+
+        floor = median_ms(direct, REPEAT)
+        bridged = median_ms(through_workflow, REPEAT)
+        rows = [
+            row("workflow: 100 × fastn.state.set (PostgreSQL)", bridged, "ms",
+                "100 × state_set from Python", floor),
+            row("bridge overhead per host call", (bridged - floor) * 1000 / CALLS, "µs"),
+        ]  # fmt: skip
+        rows += instant_queue_rows(space)
+        return rows
+    finally:
+        space.delete()
+
+
+def instant_queue_rows(space) -> list[dict]:
+    import celery.contrib.testing.tasks  # noqa: F401  registers celery.ping
+    from celery.contrib.testing.worker import start_worker
+
+    from apps.executions.services import execution_run_sync
+    from apps.workflows.models import Workflow
+    from fastn_console.celery import app
+
+    workflow = Workflow.objects.create(
+        space=space, name="Bench", slug="bench", tier="instant", timeout_seconds=10,
+        draft_code="export default async () => ({ ok: true })",
+    )  # fmt: skip
+    with start_worker(app, pool="threads", concurrency=4, queues=["instant", "celery"],
+                      perform_ping_check=False):  # fmt: skip
+        ping = app.tasks["celery.ping"]
+        for _ in range(5):
+            ping.apply_async(queue="instant").get(timeout=10)
+        floor = median_ms(lambda: ping.apply_async(queue="instant").get(timeout=10), 50)
+
+        def draft_run():
+            execution = execution_run_sync(workflow, code=workflow.draft_code, input={},
+                                           headers={})  # fmt: skip
+            assert execution.status == "completed", execution.error
+
+        for _ in range(5):
+            draft_run()
+        value = median_ms(draft_run, 50)
+    return [row("instant draft run (record + queue + sandbox), p50", value, "ms",
+                "bare Celery round trip (no-op)", floor)]  # fmt: skip

@@ -1,0 +1,31 @@
+"""The floor views: a bare JSON view and the "Celery V8 view"."""
+
+from __future__ import annotations
+
+import json
+
+from django.http import HttpResponse, JsonResponse
+from django.urls import path
+from django.views.decorators.csrf import csrf_exempt
+
+from floors import TRIVIAL_FUNCTION
+from floors.celery_app import v8
+
+
+def json_view(request):
+    return JsonResponse({"ok": True})
+
+
+@csrf_exempt
+def celery_v8_view(request):
+    """Parse the same body as the console's execute endpoint, send the trivial function to the
+    bare Celery task, wait for it with `.get()` and answer its JSON."""
+    body = json.loads(request.body)
+    result = v8.apply_async(args=[TRIVIAL_FUNCTION, json.dumps(body["input"])]).get(timeout=30)
+    return HttpResponse(result, content_type="application/json")
+
+
+urlpatterns = [
+    path("json", json_view),
+    path("v8", celery_v8_view),
+]
