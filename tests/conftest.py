@@ -118,6 +118,7 @@ def release_test_database(request):
         yield
         return
     request.getfixturevalue("django_db_setup")
+    blocker = request.getfixturevalue("django_db_blocker")
     yield
     from django.db import connection
 
@@ -125,7 +126,7 @@ def release_test_database(request):
 
     tenantdb_close_connections()
     if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
+        with blocker.unblock(), connection.cursor() as cursor:
             cursor.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                 "WHERE datname = current_database() AND pid <> pg_backend_pid()"

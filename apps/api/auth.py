@@ -111,6 +111,8 @@ def mark_used(api_key: ApiKey) -> None:
     """Record last use at most once a minute: a write on every request would cost more than
     the answer is worth."""
     now = timezone.now()
+    if api_key.last_used_at and now - api_key.last_used_at < LAST_USED_RESOLUTION:
+        return
     ApiKey.objects.filter(pk=api_key.pk).filter(
         Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_RESOLUTION)
     ).update(last_used_at=now)

@@ -96,18 +96,17 @@ def execute(request, workflow_slug: str):
     if workflow is None:
         raise ApiError(404, f"No workflow {workflow_slug!r} in this Space.")
     input_value = read_input(request)
-    if auth.stage == DRAFT:
-        version = None
-    else:
+    version = None
+    if auth.stage != DRAFT:
         if not workflow.enabled:
             raise ApiError(404, f"The workflow {workflow_slug!r} is disabled.")
-        if not workflow.versions.exists():
+        version = resolve_version(workflow, auth.stage)
+        if version is None and not workflow.versions.exists():
             raise ApiError(
                 404,
                 f"The workflow {workflow_slug!r} has never been published.",
                 code="WORKFLOW_NOT_PUBLISHED",
             )
-        version = resolve_version(workflow, auth.stage)
         if version is None:
             raise ApiError(
                 404, f"The workflow {workflow_slug!r} is not deployed to {auth.stage!r}."

@@ -275,6 +275,7 @@ def execution_perform(execution_id: str) -> str:
         close_old_connections()
 
 
+@transaction.atomic
 def finish_attempt(execution: Execution, result: RunResult):
     """Record the attempt. Returns the delay in seconds before a retry, or None when final."""
     now = timezone.now()

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+
 import uuid
 
 from django.apps import apps as django_apps
@@ -268,7 +270,36 @@ def workflow_create(request):
 def workflow_editor(request, workflow_id):
     workflow = get_workflow_for_member(request, workflow_id, with_latest_number=True)
     form = WorkflowForm(initial=initial_of(workflow))
-    return render(request, EDITOR, editor_context(request, workflow, form, lazy=True))
+    context = editor_context(request, workflow, form, lazy=True)
+    replay = execution_to_replay(request, workflow)
+    if replay is not None:
+        # "Open in editor" from an execution: what ran, and its input, in the Test tab.
+        code = replay.version.code if replay.version else replay.draft_code
+        context.update(
+            code=code,
+            code_bytes=len(code.encode("utf-8")),
+            replay=replay,
+            test_input=json.dumps(replay.input, indent=2),
+            test_headers=json.dumps(replay.headers, indent=2),
+        )
+    return render(request, EDITOR, context)
+
+
+def execution_to_replay(request, workflow: Workflow):
+    from apps.executions.models import Execution
+
+    execution_id = request.GET.get("execution")
+    if not execution_id:
+        return None
+    try:
+        uuid.UUID(execution_id)
+    except ValueError:
+        return None
+    return (
+        Execution.objects.select_related("version")
+        .filter(space=request.space, workflow=workflow, id=execution_id)
+        .first()
+    )
 
 
 @require(Capability.VIEW)

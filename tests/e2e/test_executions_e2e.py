@@ -66,3 +66,17 @@ def test_detail_updates_live_and_cancel_stops_the_run(live_server, page, cast, c
     expect(page.locator("[data-testid=exec-status]")).to_have_text("Cancelled", timeout=10_000)
     execution.refresh_from_db()
     assert execution.status == "cancelled" and execution.attempts == 1
+
+
+def test_open_in_editor_loads_the_code_and_input_that_ran(live_server, page, cast, celery_worker):
+    workflow = make_workflow(cast.space, slug="replayed")
+    ran = "export default async (ctx) => ({ replayed: ctx.input.n })"
+    execution = execution_run_sync(workflow, code=ran, input={"n": 42}, headers={})
+    browser_login(page, live_server, "developer@example.com")
+    page.goto(f"{live_server.url}/s/{cast.space.slug}/activity/executions/{execution.id}/")
+    page.click("[data-testid=open-in-editor]")
+    expect(page.locator("[data-testid=replay-banner]")).to_be_visible()
+    expect(page.locator("[data-testid=ctx-input]")).to_have_value('{\n  "n": 42\n}')
+    expect(page.locator(".view-lines")).to_contain_text("replayed: ctx.input.n", timeout=15_000)
+    page.click("[data-testid=run]")
+    expect(page.locator("#wf-test-result")).to_contain_text("42", timeout=15_000)
