@@ -52,7 +52,13 @@ if str(BENCH_DIR) not in sys.path:
     sys.path.insert(0, str(BENCH_DIR))
 
 from floors import TRIVIAL_BODY, TRIVIAL_WORKFLOW  # noqa: E402
-from floors.procs import Service, Services, free_port, procfile_web_args  # noqa: E402
+from floors.procs import (  # noqa: E402
+    CpuMeter,
+    Service,
+    Services,
+    free_port,
+    procfile_web_args,
+)
 
 SEQUENTIAL = 300  # 1-client requests after warm-up
 CONCURRENT_CLIENTS = 16
@@ -142,6 +148,36 @@ def redis_db_url(url: str, avoid: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, f"/{db}", parts.query, parts.fragment))
 
 
+def infra_groups() -> dict:
+    """PostgreSQL (the postmaster of this database and its children) and Redis, for CpuMeter."""
+    import psutil
+    import redis
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        postmaster = psutil.Process(cursor.fetchone()[0]).parent()
+    client = redis.Redis.from_url(os.environ["REDIS_URL"])
+    redis_server = psutil.Process(int(client.info("server")["process_id"]))
+    client.close()
+    return {
+        "postgres": lambda: [postmaster, *postmaster.children()],
+        "redis": lambda: [redis_server],
+    }
+
+
+def is_sandbox(proc) -> bool:
+    return any(part.endswith("sandbox.py") for part in proc.cmdline())
+
+
+def per_request_ms(cpu: dict[str, float], requests: int) -> dict[str, float]:
+    return {name: seconds * 1000 / requests for name, seconds in cpu.items()} if requests else {}
+
+
+def cpu_text(cpu_ms: dict[str, float]) -> str:
+    return ", ".join(f"{name} {value:.2f}" for name, value in cpu_ms.items())
+
+
 # --- fixtures in the console's database --------------------------------------------------------
 
 
@@ -184,7 +220,7 @@ class Fixture:
 # --- the floors --------------------------------------------------------------------------------
 
 
-def measure_floors(env: dict, log_dir: Path) -> dict:
+def measure_floors(env: dict, log_dir: Path, infra: dict) -> dict:
     floors: dict = {}
     port = free_port()
     say("floors: fresh isolate in its own process …")
@@ -208,7 +244,10 @@ def measure_floors(env: dict, log_dir: Path) -> dict:
                 say(f"floor bare JSON view: p50 {floors['json_p50']:.3f} ms")
             floors[f"roundtrip_{variant}"] = p50(probe("roundtrip", 200, env))
             single = one_client(port, "/v8", env)
+            meter = CpuMeter({"web": web.processes, "worker": worker.processes, **infra})
+            before = meter.snapshot()
             burst = many_clients(port, "/v8", env)
+            cpu = meter.delta(before, meter.snapshot())
             floors[variant] = {
                 "p50": p50(single["latencies_ms"]),
                 "p95": p95(single["latencies_ms"]),
@@ -216,11 +255,14 @@ def measure_floors(env: dict, log_dir: Path) -> dict:
                 "rps": burst["rps"],
                 "errors_16": burst["errors"],
                 "kinds_16": burst["error_kinds"],
-            }
+                "cpu_ms": per_request_ms(cpu, burst["ok"] + burst["errors"]
+                                         + 3 * CONCURRENT_CLIENTS),
+            }  # fmt: skip
             f = floors[variant]
             say(f"floor Celery V8 view ({variant}): p50 {f['p50']:.2f} ms, p95 {f['p95']:.2f} ms;"
                 f" 16 clients {f['rps']:.1f} req/s, {f['errors_16']} errors; no-op round trip "
                 f"{floors[f'roundtrip_{variant}']:.2f} ms")  # fmt: skip
+            say(f"  CPU ms per request at 16 clients: {cpu_text(f['cpu_ms'])}")
     say(f"floor fresh isolate: p50 {floors['isolate']:.2f} ms")
     return floors
 
@@ -273,9 +315,7 @@ def wait_drained(fixture, ids: list[str], timeout: float) -> dict[str, int]:
 
     deadline = time.monotonic() + timeout
     while True:
-        statuses = dict(
-            Execution.objects.filter(pk__in=ids).values_list("id", "status").iterator()
-        )
+        statuses = dict(Execution.objects.filter(pk__in=ids).values_list("id", "status").iterator())
         open_ = [s for s in statuses.values() if s not in TERMINAL]
         if (not open_ and len(statuses) == len(set(ids))) or time.monotonic() > deadline:
             break
@@ -286,7 +326,30 @@ def wait_drained(fixture, ids: list[str], timeout: float) -> dict[str, int]:
     return counts
 
 
-def measure_console(fixture, env: dict, log_dir: Path) -> dict:
+def web_side_queries(fixture) -> tuple[float, list[str]]:
+    """SQL statements the web side of one instant request sends (the view run in this process
+    through the test Client, against the running instant worker): median count, and the
+    statements of the last request."""
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    client = Client(HTTP_HOST="localhost")
+    headers = fixture.headers
+    counts, statements = [], []
+    for _ in range(7):
+        with CaptureQueriesContext(connection) as captured:
+            response = client.post(f"/api/v1/{fixture.workflows['instant'].slug}",
+                                   data=TRIVIAL_BODY, content_type="application/json",
+                                   headers=headers)  # fmt: skip
+        if response.status_code != 200:
+            raise RuntimeError(f"in-process instant request answered {response.status_code}")
+        counts.append(len(captured.captured_queries))
+        statements = [q["sql"] for q in captured.captured_queries]
+    return p50(counts), statements
+
+
+def measure_console(fixture, env: dict, log_dir: Path, infra: dict) -> dict:
     from django.db import connection
 
     from apps.executions.models import Execution
@@ -328,18 +391,38 @@ def measure_console(fixture, env: dict, log_dir: Path) -> dict:
         say(f"console instant 1 client: p50 {out['instant_p50']:.2f} ms, "
             f"p95 {out['instant_p95']:.2f} ms, {single['errors']} errors")  # fmt: skip
 
+        queries, statements = web_side_queries(fixture)
+        out["web_queries"] = queries
+        say(f"web side of one instant request: {queries:.0f} SQL statements:")
+        for sql in statements:
+            say(f"    {sql[:150]}")
+
         # Instant, 16 clients.
+        meter = CpuMeter(
+            {"web": web.processes, "worker": instant.processes,
+             "standard worker (idle)": standard.processes, **infra},
+            split={"sandboxes": ("worker", is_sandbox)},
+        )  # fmt: skip
+        before = meter.snapshot()
         burst = many_clients(port, instant_path, env, headers=headers)
+        out["instant_cpu_ms"] = per_request_ms(
+            meter.delta(before, meter.snapshot()),
+            burst["ok"] + burst["errors"] + 3 * CONCURRENT_CLIENTS,
+        )
         out["instant_rps"] = burst["rps"]
         out["instant_errors_16"] = burst["errors"]
         out["instant_kinds_16"] = burst["error_kinds"]
         say(f"console instant 16 clients: {burst['rps']:.1f} req/s, {burst['errors']} errors "
             f"{burst['error_kinds'] or ''}")  # fmt: skip
+        say(f"  CPU ms per request at 16 clients: {cpu_text(out['instant_cpu_ms'])}")
         answered = 20 + single["ok"] + single["errors"] + burst["ok"] + burst["errors"]
         answered += 3 * CONCURRENT_CLIENTS  # warm-up requests of the 16 clients
-        recorded = Execution.objects.filter(
-            workflow=fixture.workflows["instant"], status="completed", triggered_by="api"
-        ).count() - before
+        recorded = (
+            Execution.objects.filter(
+                workflow=fixture.workflows["instant"], status="completed", triggered_by="api"
+            ).count()
+            - before
+        )
         # Every 200 must have its completed row; a request answered with an error may or may
         # not have one, so the check is: completed rows >= successful answers.
         successes = 20 + single["ok"] + burst["ok"] + 3 * CONCURRENT_CLIENTS
@@ -371,14 +454,27 @@ def measure_console(fixture, env: dict, log_dir: Path) -> dict:
         # Standard, sustained: 16 clients for 30 s, backlog bounded.
         backlog_sql = (f"SELECT count(*) FROM {table} WHERE space_id = '{fixture.space.id}' "
                        "AND status IN ('pending', 'running')")  # fmt: skip
+        meter = CpuMeter(
+            {"web": web.processes, "worker": standard.processes, **infra},
+            split={"sandboxes": ("worker", is_sandbox)},
+        )
+        before = meter.snapshot()
         sustained = many_clients(
-            port, standard_path, env, headers=headers, expect_json=None, expect_status=202,
-            seconds=SUSTAIN_SECONDS, warmup=1, collect="executionId",
+            port,
+            standard_path,
+            env,
+            headers=headers,
+            expect_json=None,
+            expect_status=202,
+            seconds=SUSTAIN_SECONDS,
+            warmup=1,
+            collect="executionId",
             gate={"database_url": database_url, "sql": backlog_sql, "max": BACKLOG_MAX},
         )
         window = (sustained["started_at"], sustained["started_at"] + SUSTAIN_SECONDS)
         ids = sustained["collected"]
         counts = wait_drained(fixture, ids, DRAIN_TIMEOUT)
+        out["standard_cpu_ms"] = per_request_ms(meter.delta(before, meter.snapshot()), len(ids))
         connection.close()  # a fresh connection sees every commit
         in_window = Execution.objects.filter(
             space=fixture.space, tier="standard", status="completed",
@@ -392,6 +488,7 @@ def measure_console(fixture, env: dict, log_dir: Path) -> dict:
         say(f"console standard sustained {SUSTAIN_SECONDS} s: {out['standard_per_s']:.1f} "
             f"completed/s, {len(ids)} accepted ({out['standard_accepted_per_s']:.1f}/s), "
             f"{sustained['errors']} errors; after the drain: {counts}")  # fmt: skip
+        say(f"  CPU ms per accepted run (load + drain): {cpu_text(out['standard_cpu_ms'])}")
     return out
 
 
@@ -414,10 +511,11 @@ def run() -> list[dict]:
         "FLOORS_REDIS_URL": redis_db_url(redis_url, urlsplit(redis_url).path.strip("/") or "0"),
     }
     started = time.monotonic()
-    floors = measure_floors(floor_env, log_dir)
+    infra = infra_groups()
+    floors = measure_floors(floor_env, log_dir, infra)
     fixture = Fixture()
     try:
-        console = measure_console(fixture, console_env, log_dir)
+        console = measure_console(fixture, console_env, log_dir, infra)
     finally:
         connection.close()
         fixture.delete()
@@ -455,6 +553,21 @@ def rows_for(floors: dict, c: dict) -> list[dict]:
         row("instant POST errors (1 + 16 clients)", c["instant_errors_1"] + c["instant_errors_16"],
             "errors", "Celery V8 view errors (prefork c2)", pf["errors_1"] + pf["errors_16"]),
         row("instant answered 200 but no completed row", c["instant_unrecorded"], "runs"),
+    ]  # fmt: skip
+    rows.append(row("instant: SQL statements on the web side per request", c["web_queries"],
+                    "queries"))  # fmt: skip
+    mine, theirs = c["instant_cpu_ms"], pf["cpu_ms"]
+    rows += [
+        row("instant @16: CPU per request, gunicorn", mine["web"], "ms",
+            f"{v8}: gunicorn", theirs["web"]),
+        row("instant @16: CPU per request, instant worker", mine["worker"], "ms",
+            f"{v8}: worker incl. V8", theirs["worker"]),
+        row("instant @16: CPU per request, sandboxes", mine["sandboxes"], "ms"),
+        row("instant @16: CPU per request, PostgreSQL", mine["postgres"], "ms"),
+        row("instant @16: CPU per request, Redis", mine["redis"], "ms",
+            f"{v8}: Redis", theirs["redis"]),
+        row("instant @16: CPU per request, whole machine", mine["machine"], "ms",
+            f"{v8}: whole machine", theirs["machine"]),
     ]  # fmt: skip
     s = c["stages"]
     if s.get("matched"):

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-
 import uuid
 
 from django.apps import apps as django_apps

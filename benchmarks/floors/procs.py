@@ -81,6 +81,11 @@ class Service:
         except psutil.Error:
             pass
 
+    def processes(self) -> list[psutil.Process]:
+        """The service's process and its live descendants (remembered for stop())."""
+        self._remember()
+        return [proc for proc in self._seen.values() if _alive(proc)]
+
     def _check_alive(self) -> None:
         assert self.process is not None
         if self.process.poll() is not None:
@@ -146,6 +151,74 @@ class Service:
                 if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
                     leftovers.append(proc.pid)
         return leftovers
+
+
+def _alive(proc: psutil.Process) -> bool:
+    try:
+        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def process_cpu(proc: psutil.Process) -> float:
+    """CPU seconds of a process and of its children that it has already reaped."""
+    try:
+        times = proc.cpu_times()
+    except psutil.Error:
+        return 0.0
+    return times.user + times.system + times.children_user + times.children_system
+
+
+class CpuMeter:
+    """CPU seconds per group of processes between two snapshots.
+
+    A group's figure is the change of the sum, over its live processes, of their own CPU plus
+    that of the children they have reaped: a process that ends inside the window still counts,
+    through its parent. `split` carves a part out of a group (e.g. a worker's sandboxes): that
+    part counts the processes matching the predicate that are alive at the end (their CPU
+    inside the window), and the group keeps the rest — including matching processes that
+    ended inside the window, whose CPU went to their parent."""
+
+    def __init__(self, groups: dict, split: dict | None = None) -> None:
+        self.groups = groups  # name -> callable answering [psutil.Process]
+        self.split = split or {}  # part name -> (group name, predicate(process) -> bool)
+
+    def snapshot(self) -> dict:
+        snap: dict = {"machine": _machine_busy()}
+        for name, find in self.groups.items():
+            snap[name] = {(p.pid, _created(p)): (process_cpu(p), p) for p in find()}
+        return snap
+
+    def delta(self, before: dict, after: dict) -> dict[str, float]:
+        out = {"machine": after["machine"] - before["machine"]}
+        for name in self.groups:
+            out[name] = sum(v for v, _ in after[name].values()) - sum(
+                v for v, _ in before[name].values()
+            )
+        for part, (origin, matches) in self.split.items():
+            total = 0.0
+            for key, (value, proc) in after[origin].items():
+                with contextlib.suppress(psutil.Error):
+                    if matches(proc):
+                        total += value - before[origin].get(key, (0.0, None))[0]
+            out[part] = total
+            out[origin] -= total
+        return out
+
+
+def _created(proc: psutil.Process) -> float:
+    try:
+        return proc.create_time()
+    except psutil.Error:
+        return 0.0
+
+
+def _machine_busy() -> float:
+    times = psutil.cpu_times()
+    return sum(
+        getattr(times, field, 0.0)
+        for field in ("user", "nice", "system", "irq", "softirq", "steal")
+    )
 
 
 class Services:
