@@ -100,5 +100,42 @@ def instant_queue_rows(space) -> list[dict]:
         for _ in range(5):
             draft_run()
         value = median_ms(draft_run, 50)
-    return [row("instant draft run (record + queue + sandbox), p50", value, "ms",
-                "bare Celery round trip (no-op)", floor)]  # fmt: skip
+        test_tab = test_tab_round_trip_ms(space, workflow)
+    return [
+        row("instant draft run (record + queue + sandbox), p50", value, "ms",
+            "bare Celery round trip (no-op)", floor),
+        row("Test tab Run through the view, p50", test_tab, "ms",
+            "bare Celery round trip (no-op)", floor),
+    ]  # fmt: skip
+
+
+def test_tab_round_trip_ms(space, workflow) -> float:
+    """The editor's Test tab: a logged-in POST of unsaved code to the view, through the
+    instant queue and a sandbox, rendered back as the result partial."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.test import Client
+    from django.urls import reverse
+
+    from apps.spaces.models import Membership
+    from apps.spaces.services import user_create
+
+    user = user_create(f"bench-{uuid.uuid4().hex[:8]}@example.com", "bench-password-123")
+    Membership.objects.create(space=space, user=user, role="developer")
+    client = Client(HTTP_HOST="127.0.0.1")
+    client.force_login(user)
+    url = reverse("workflow_test", kwargs={"space_slug": space.slug, "workflow_id": workflow.id})
+    code = workflow.draft_code.encode()
+
+    def post():
+        response = client.post(url, {
+            "code": SimpleUploadedFile("code.js", code, content_type="text/javascript"),
+            "input": "{}", "headers": "{}",
+        })  # fmt: skip
+        assert response.status_code == 200, response.status_code
+
+    for _ in range(5):
+        post()
+    try:
+        return median_ms(post, 40)
+    finally:
+        user.delete()

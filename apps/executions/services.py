@@ -7,13 +7,14 @@ attempt counter in the row — not Celery — decides when to stop retrying."""
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import threading
 import time
 from datetime import timedelta
 from typing import Any
 
-from celery.exceptions import TimeoutError as CeleryTimeoutError
+import redis
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
 from django.db.models import F
@@ -122,10 +123,8 @@ def execution_run_sync(
     )
     from apps.executions.tasks import run_execution
 
-    pending = run_execution.apply_async(args=[str(execution.id)], queue="instant")
-    try:
-        pending.get(timeout=execution.timeout_seconds + INSTANT_GRACE_S, propagate=False)
-    except CeleryTimeoutError:
+    run_execution.apply_async(args=[str(execution.id)], queue="instant")
+    if not wait_for_end(execution.id, timeout=execution.timeout_seconds + INSTANT_GRACE_S):
         Execution.objects.filter(pk=execution.pk, status=Status.PENDING).update(
             status=Status.TIMEOUT,
             finished_at=timezone.now(),
@@ -134,10 +133,37 @@ def execution_run_sync(
                 "message": "No instant worker picked the run up in time. Is it running?",
             },
         )
-    finally:
-        pending.forget()
     execution.refresh_from_db()
     return execution
+
+
+# A caller waiting for a run blocks on a Redis list that the worker pushes to when the run
+# ends: one round trip, and no Celery result backend (its per-task pub/sub subscription cost
+# more CPU than the rest of the web side of an instant request).
+END_KEY = "fastn:execution-ended:{}"
+END_KEY_TTL_S = 120
+_redis = None
+
+
+def redis_client():
+    global _redis
+    if _redis is None:
+        # No read timeout: BLPOP blocks for as long as its own timeout says.
+        _redis = redis.Redis.from_url(
+            settings.REDIS_URL, socket_timeout=None, socket_connect_timeout=5
+        )
+    return _redis
+
+
+def notify_end(execution_id) -> None:
+    key = END_KEY.format(execution_id)
+    with redis_client().pipeline(transaction=False) as pipe:
+        pipe.lpush(key, 1).expire(key, END_KEY_TTL_S).execute()
+
+
+def wait_for_end(execution_id, *, timeout: float) -> bool:
+    key = END_KEY.format(execution_id)
+    return redis_client().blpop([key], timeout=max(0.01, timeout)) is not None
 
 
 def execution_cancel(execution: Execution, *, actor: Actor) -> bool:
@@ -150,6 +176,7 @@ def execution_cancel(execution: Execution, *, actor: Actor) -> bool:
         error={"code": "CANCELLED", "message": f"Cancelled by {actor.label}."},
     )
     if cancelled:
+        notify_end(execution.id)
         return True
     return bool(
         Execution.objects.filter(pk=execution.pk, status=Status.RUNNING).update(
@@ -161,28 +188,48 @@ def execution_cancel(execution: Execution, *, actor: Actor) -> bool:
 # --- Running (the Celery task's body) -------------------------------------------------------
 
 
-class LeaseKeeper(threading.Thread):
-    """Renews the execution's lease while it runs and notices a cancel request."""
+class LeaseKeeper:
+    """One thread per worker process renews the leases of every run in progress there, and
+    notices cancel requests, with two queries a second whatever the number of runs."""
 
-    def __init__(self, execution_id, cancel: threading.Event):
-        super().__init__(daemon=True, name=f"lease-{execution_id}")
-        self.execution_id = execution_id
-        self.cancel = cancel
-        self.done = threading.Event()
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.runs: dict[str, threading.Event] = {}
+        self.thread: threading.Thread | None = None
+        self.pid = os.getpid()
 
-    def run(self) -> None:
-        try:
-            while not self.done.wait(WATCH_INTERVAL_S):
-                rows = Execution.objects.filter(pk=self.execution_id, status=Status.RUNNING)
-                rows.update(lease_expires_at=lease_until())
-                if rows.filter(cancel_requested=True).exists():
-                    self.cancel.set()
-                    return
-        finally:
-            connection.close()
+    def register(self, execution_id: str, cancel: threading.Event) -> None:
+        with self.lock:
+            self.runs[execution_id] = cancel
+            if self.thread is None or not self.thread.is_alive() or self.pid != os.getpid():
+                self.pid = os.getpid()
+                self.thread = threading.Thread(target=self.loop, daemon=True, name="leases")
+                self.thread.start()
 
-    def stop(self) -> None:
-        self.done.set()
+    def unregister(self, execution_id: str) -> None:
+        with self.lock:
+            self.runs.pop(execution_id, None)
+
+    def loop(self) -> None:
+        while True:
+            time.sleep(WATCH_INTERVAL_S)
+            with self.lock:
+                runs = dict(self.runs)
+            if not runs:
+                continue
+            try:
+                running = Execution.objects.filter(pk__in=list(runs), status=Status.RUNNING)
+                running.update(lease_expires_at=lease_until())
+                for execution_id in running.filter(cancel_requested=True).values_list(
+                    "pk", flat=True
+                ):
+                    runs[str(execution_id)].set()
+            except Exception:
+                logger.exception("Could not renew execution leases")
+                connection.close()
+
+
+LEASES = LeaseKeeper()
 
 
 def lease_until():
@@ -227,8 +274,7 @@ def workflow_context(execution: Execution) -> dict[str, Any]:
 def run_attempt(execution: Execution) -> RunResult:
     code = execution.version.code if execution.version else execution.draft_code
     cancel = threading.Event()
-    keeper = LeaseKeeper(execution.id, cancel)
-    keeper.start()
+    LEASES.register(str(execution.id), cancel)
     try:
         with DatabaseHost(
             execution.space,
@@ -245,7 +291,7 @@ def run_attempt(execution: Execution) -> RunResult:
                 cancel=cancel,
             )
     finally:
-        keeper.stop()
+        LEASES.unregister(str(execution.id))
 
 
 def execution_perform(execution_id: str) -> str:
@@ -260,6 +306,7 @@ def execution_perform(execution_id: str) -> str:
         result = run_attempt(execution)
         delay_s = finish_attempt(execution, result)
         if delay_s is None:
+            notify_end(execution_id)
             return result.status
         if execution.tier != "instant":
             execution_dispatch(execution, countdown=delay_s)
@@ -270,6 +317,7 @@ def execution_perform(execution_id: str) -> str:
             Execution.objects.filter(pk=execution.pk, status=Status.PENDING).update(
                 status=result.status, finished_at=timezone.now()
             )
+            notify_end(execution_id)
             return result.status
         time.sleep(delay_s)
         close_old_connections()

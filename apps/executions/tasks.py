@@ -5,7 +5,7 @@ from celery import shared_task
 from apps.executions.services import execution_perform, execution_purge_old, execution_reap
 
 
-@shared_task(name="executions.run", acks_late=True, reject_on_worker_lost=True)
+@shared_task(name="executions.run", acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def run_execution(execution_id: str) -> str:
     return execution_perform(execution_id)
 

@@ -34,7 +34,7 @@ from apps.runtime.pool import (
     get_pool,
 )
 from apps.runtime.redact import Redactor
-from apps.runtime.sandbox import EXIT_MEMORY
+from apps.runtime.sandbox import EXIT_MEMORY, ret_frame
 
 MB = 1024 * 1024
 # A run's resident memory may grow by memory_mb + RSS_HEADROOM_MB (V8 bookkeeping,
@@ -282,12 +282,10 @@ class _Run:
                     self._take_logs(frame)
                 elif frame.kind == "call":
                     call_id = frame.header.get("id")
-                    if not isinstance(call_id, int):
+                    if type(call_id) is not int:
                         raise SandboxGone("call without an id")
                     reply = self.bridge.serve(frame.blob)
-                    sandbox.send(
-                        {"t": "ret", "id": call_id}, reply, deadline=deadline, cancel=cancel
-                    )
+                    sandbox.send(ret_frame(call_id, reply), deadline=deadline, cancel=cancel)
                 elif frame.kind == "done":
                     self.logs_dropped |= bool(frame.header.get("dropped"))
                     return self._done(frame)

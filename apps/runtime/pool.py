@@ -193,7 +193,7 @@ class Sandbox:
     # ---- writing ----------------------------------------------------------------------------
     def send(
         self,
-        header: dict[str, Any],
+        header: dict[str, Any] | bytes,
         blob: bytes = b"",
         *,
         deadline: float | None = None,
@@ -203,8 +203,8 @@ class Sandbox:
 
         A sandbox stuck in synchronous JavaScript stops reading its input, so a large
         frame may never go through: give up (SendInterrupted) at `deadline` or on
-        `cancel`."""
-        view = memoryview(encode_frame(header, blob))
+        `cancel`. `header` may also be a whole encoded frame (then without `blob`)."""
+        view = memoryview(header if isinstance(header, bytes) else encode_frame(header, blob))
         while view:
             try:
                 written = os.write(self._out, view)

@@ -2,8 +2,8 @@
 //
 // It defines the globals a workflow sees (`fastn`, `Fastn`, `console`, `setTimeout`,
 // `btoa`, `atob`) and the entry points the sandbox process drives: `__fastnInstall`
-// (hands over the notification function, returns the shared log buffer), `__fastnRun`
-// (called by the rewritten user script), `__fastnPoll` and `__fastnReply`.
+// (hands over the host-call function, returns the shared log and channel buffer),
+// `__fastnRun` (called by the rewritten user script) and `__fastnPoll`.
 //
 // Everything the bookkeeping relies on is captured here, before user code can replace
 // a builtin, so a workflow that tampers with `JSON` or `Array.prototype` only breaks
@@ -64,27 +64,125 @@
   // UTF-16 units, 4 int32 "something was dropped", 8 float64 run start (epoch ms),
   // 16.. records of [level, ms-high, ms-low, length-high, length-low, ...UTF-16 units].
   const LOG_CAPACITY = 4 * 1024 * 1024;
-  const logBuffer = new SharedArrayBuffer(16 + LOG_CAPACITY * 2);
+  // The host-call channel (below) follows the log buffer in the same SharedArrayBuffer.
+  const LOG_BYTES = 16 + LOG_CAPACITY * 2;
+  const CHANNEL_CAPACITY = 65536;
+  const CHANNEL_HEADER_BYTES = 32;
+  const CHANNEL_BYTES = CHANNEL_HEADER_BYTES + CHANNEL_CAPACITY * 4;
+  const sharedBuffer = new SharedArrayBuffer(LOG_BYTES + CHANNEL_BYTES);
+  const logBuffer = sharedBuffer;
   const logHeader = new Int32Array(logBuffer, 0, 2);
   const logStart = new Float64Array(logBuffer, 8, 1);
   const logData = new Uint16Array(logBuffer, 16, LOG_CAPACITY);
   const LEVELS = freeze({ log: 0, info: 1, warn: 2, error: 3, debug: 4 });
 
-  let notify = null; // one-way message to the sandbox process, installed by it
+  // ---- the host-call channel ------------------------------------------------------------
+  // Host calls travel through the shared buffer (after the logs) and `notifyHost()`, a
+  // function whose Python side runs synchronously on V8's own thread while JavaScript
+  // waits in it: no round trip into the isolate and no hop through the event loop.
+  // Layout (bytes): a header of int32 [operation, request chunk length, more request
+  // chunks follow, pump wait (ms), reply status, reply id, reply chunk length, more reply
+  // chunks follow], then the request area and the reply area of CHANNEL_CAPACITY UTF-16
+  // units each. Operations:
+  // - CALL: a request chunk ("<id>\n<request JSON>" cut into pieces of at most
+  //   CHANNEL_CAPACITY units) is in the request area; the sandbox sends it on with the last.
+  // - PUMP: wait up to the given milliseconds for the next reply; status 1 means a reply
+  //   chunk is in the reply area (read it; more chunks follow while the flag is set).
+  // - DONE: the run has settled after waiting: the sandbox fetches the result with
+  //   `__fastnPoll()`.
+  // While calls are outstanding a pump runs after the current job (a microtask), and
+  // when no reply came within PUMP_WAIT_MS again after a 1 ms timer, so timers still fire
+  // while a slow host call is pending (at most PUMP_WAIT_MS late).
+  const OP_CALL = 1;
+  const OP_PUMP = 2;
+  const OP_DONE = 3;
+  const PUMP_WAIT_MS = 5;
+  const CHANNEL = LOG_BYTES;
+  const channelHeader = new Int32Array(sharedBuffer, CHANNEL, 8);
+  const requestArea = new Uint16Array(
+    sharedBuffer,
+    CHANNEL + CHANNEL_HEADER_BYTES,
+    CHANNEL_CAPACITY,
+  );
+  const replyArea = new Uint16Array(
+    sharedBuffer,
+    CHANNEL + CHANNEL_HEADER_BYTES + CHANNEL_CAPACITY * 2,
+    CHANNEL_CAPACITY,
+  );
+  const typedSubarray = ObjectCtor.getPrototypeOf(Uint16Array.prototype).subarray;
+  const stringFromCharCodes = String.fromCharCode;
+  const settledPromise = Promise.resolve();
+  const CHUNK = 8192;
+
+  let notifyHost = null; // the host-call channel's synchronous function, installed by it
   let run = null; // the state of the one run this isolate serves
   const pendingCalls = new MapCtor();
   let lastCallId = 0;
+  let outstanding = 0; // calls sent and not answered yet
+  let pumpScheduled = false;
 
-  // Messages are single strings ("c<id>\n<request>" or "d<result>") because the sandbox
-  // reads each argument with a round trip into the isolate.
-  function send(kind, payload) {
-    if (kind === "done") {
-      notify("d" + payload);
-      return undefined;
-    }
+  function send(payload) {
     const id = ++lastCallId;
-    notify("c" + id + "\n" + payload);
-    return new PromiseCtor((resolve) => pendingCalls.set(id, resolve));
+    const message = id + "\n" + payload;
+    const total = message.length;
+    let pos = 0;
+    do {
+      const n = total - pos < CHANNEL_CAPACITY ? total - pos : CHANNEL_CAPACITY;
+      for (let i = 0; i < n; i++) requestArea[i] = apply(charCodeAt, message, [pos + i]);
+      pos += n;
+      channelHeader[0] = OP_CALL;
+      channelHeader[1] = n;
+      channelHeader[2] = pos < total ? 1 : 0;
+      notifyHost();
+    } while (pos < total);
+    const promise = new PromiseCtor((resolve) => pendingCalls.set(id, resolve));
+    outstanding++;
+    if (!pumpScheduled) {
+      pumpScheduled = true;
+      apply(promiseThen, settledPromise, [pump]);
+    }
+    return promise;
+  }
+
+  function readReply(length) {
+    let out = "";
+    for (let pos = 0; pos < length; pos += CHUNK) {
+      const end = pos + CHUNK < length ? pos + CHUNK : length;
+      out += apply(stringFromCharCodes, null, apply(typedSubarray, replyArea, [pos, end]));
+    }
+    return out;
+  }
+
+  // Take the replies that arrive within PUMP_WAIT_MS (then those already there), resolve
+  // their calls, and make sure another pump follows while calls are outstanding.
+  function pump() {
+    pumpScheduled = false;
+    if (run === null || run.finished || outstanding === 0) return;
+    let delivered = false;
+    let text = "";
+    for (;;) {
+      channelHeader[0] = OP_PUMP;
+      channelHeader[3] = delivered ? 0 : PUMP_WAIT_MS;
+      notifyHost();
+      if (channelHeader[4] !== 1) break;
+      text += readReply(channelHeader[6]);
+      if (channelHeader[7] === 1) continue;
+      const id = channelHeader[5];
+      const resolve = pendingCalls.get(id);
+      if (resolve !== undefined) {
+        pendingCalls.delete(id);
+        outstanding--;
+        resolve(text);
+      }
+      text = "";
+      delivered = true;
+      if (outstanding === 0) break;
+    }
+    if (outstanding === 0 || pumpScheduled) return;
+    pumpScheduled = true;
+    // After a reply, right after the code it resumes; else give timers their turn first.
+    if (delivered) apply(promiseThen, settledPromise, [pump]);
+    else innerSetTimeout(pump, 1);
   }
 
   function markDropped() {
@@ -328,7 +426,7 @@
   }
 
   async function call(name, args) {
-    if (notify === null || run === null || run.finished) {
+    if (notifyHost === null || run === null || run.finished) {
       throw new ErrorCtor(name + " was called after the workflow finished");
     }
     let request;
@@ -337,7 +435,7 @@
     } catch (e) {
       throw new TypeErrorCtor(name + ": arguments are not JSON-serialisable (" + e.message + ")");
     }
-    const reply = parse(await send("call", request));
+    const reply = parse(await send(request));
     if (reply.err) throw hostError(reply.err);
     return reply.ok;
   }
@@ -670,8 +768,11 @@
     if (r.finished) return;
     r.finished = true;
     const text = stringify(meta) + "\n" + (outputJSON === undefined ? "" : outputJSON);
-    if (r.waiting) send("done", text);
-    else r.result = text;
+    r.result = text;
+    if (r.waiting) {
+      channelHeader[0] = OP_DONE;
+      notifyHost();
+    }
   }
 
   function onSettled(value) {
@@ -698,21 +799,10 @@
 
   defineProperty(G, "__fastnInstall", {
     configurable: true,
-    value: function (notifyFunction) {
-      notify = notifyFunction;
+    value: function (notifyHostFunction) {
+      notifyHost = notifyHostFunction;
       delete G.__fastnInstall;
-      return logBuffer;
-    },
-  });
-
-  // The sandbox answers a host call by evaluating `__fastnReply(id, "<reply JSON>")`.
-  defineProperty(G, "__fastnReply", {
-    value: function (id, text) {
-      const resolve = pendingCalls.get(id);
-      if (resolve !== undefined) {
-        pendingCalls.delete(id);
-        resolve(text);
-      }
+      return sharedBuffer;
     },
   });
 

@@ -24,7 +24,12 @@ One run:
 2. `run` arrives: apply the heap, memory and CPU limits, evaluate the script
    (which starts the default export) and poll once; a run that did no I/O has
    finished by then.
-3. Otherwise forward host calls until the JavaScript side reports it is done.
+3. Otherwise forward host calls until the JavaScript side reports it is done. This
+   happens on V8's own thread, inside `notifyHost()` (see prelude.js): it writes each
+   `call` to stdout and, while calls are outstanding, waits on stdin for the `ret`
+   frames and hands them to the JavaScript through a shared buffer, so a host call
+   costs no round trip into the isolate and no hop through the event loop. The event
+   loop watches stdin only between runs.
 4. Send the remaining logs and `done`, lift the limits, close the isolate, prepare the
    next one, then send `ready`.
 
@@ -45,11 +50,11 @@ dies or when cleanup after a run hangs (work left spinning after the run settled
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import re
 import resource
+import select
 import signal
 import struct
 import sys
@@ -79,7 +84,22 @@ MEMORY_META = '{"status":"failed","error":{"code":"MEMORY_LIMIT"}}\n'
 _PARSE_HEAD = re.compile(r"^.*?:(\d+): (.*)$")
 _LOG_RECORD = struct.Struct("<5H")
 _LOG_DATA_OFFSET = 16
+# The host-call channel (prelude.js): 8 int32 (operation, request chunk length, more
+# request chunks follow, pump wait in ms, reply status, reply id, reply chunk length,
+# more reply chunks follow), then the request and the reply areas of UTF-16 units.
+_CHANNEL_REQUEST = struct.Struct("<3i")
+_CHANNEL_WAIT = struct.Struct("<i")
+_CHANNEL_REPLY = struct.Struct("<4i")
+_REPLY_HEADER_OFFSET = 16
+_CHANNEL_CAPACITY = 65536
+_REQUEST_OFFSET = 32
+_REPLY_OFFSET = _REQUEST_OFFSET + _CHANNEL_CAPACITY * 2
+_CHANNEL_BYTES = _REPLY_OFFSET + _CHANNEL_CAPACITY * 2
+_OP_CALL = 1
+_OP_PUMP = 2
+_OP_DONE = 3
 _PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+_READ_CHUNK = 1 << 18
 
 
 def encode_frame(header: dict[str, Any], blob: bytes = b"") -> bytes:
@@ -87,6 +107,23 @@ def encode_frame(header: dict[str, Any], blob: bytes = b"") -> bytes:
     if blob:
         body = b"%s\n%s" % (body, blob)
     return FRAME_LENGTH.pack(len(body)) + body
+
+
+def call_frame(call_id: int, request: bytes) -> bytes:
+    """`encode_frame({"t": "call", "id": call_id}, request)`, without the JSON encoder."""
+    body = b'{"t":"call","id":%d}\n%s' % (call_id, request)
+    return FRAME_LENGTH.pack(len(body)) + body
+
+
+def ret_frame(call_id: int, reply: bytes) -> bytes:
+    """`encode_frame({"t": "ret", "id": call_id}, reply)`, without the JSON encoder."""
+    body = b'{"t":"ret","id":%d}\n%s' % (call_id, reply)
+    return FRAME_LENGTH.pack(len(body)) + body
+
+
+def _settled(done: asyncio.Future[None]) -> None:
+    if not done.done():
+        done.set_result(None)
 
 
 def split_body(body: bytes) -> tuple[dict[str, Any], bytes]:
@@ -133,13 +170,22 @@ def syntax_error_meta(text: str) -> str:
 class _Isolate:
     """One fresh MiniRacer with the prelude loaded, serving exactly one run."""
 
-    def __init__(self, racer: Any, stack: contextlib.ExitStack, log_view: memoryview):
+    def __init__(
+        self,
+        racer: Any,
+        log_view: memoryview,
+        channel: memoryview,
+    ):
         self.racer = racer
-        self.stack = stack
         self.log_view = log_view
+        self.channel = channel
         self.log_pos = 0
         self.finished = False
-        self.done: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self.partial: list[bytes] = []  # the chunks of a long request so far
+        self.reply_id = 0
+        self.reply_rest = b""  # what is left of a long reply (UTF-16), after its first chunk
+        # Set when the run settles after having waited (for host calls or timers).
+        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
 
 class _Server:
@@ -150,6 +196,9 @@ class _Server:
         self.cleanup_started: float | None = None
         self.rss_limit = 0
         self.runs: asyncio.Queue[tuple[dict[str, Any], bytes]] = asyncio.Queue()
+        self.input = bytearray()
+        self.input_poll = select.poll()
+        self.input_poll.register(0, select.POLLIN)
         self.hard_limits = {
             resource.RLIMIT_DATA: resource.getrlimit(resource.RLIMIT_DATA)[1],
             resource.RLIMIT_CPU: resource.getrlimit(resource.RLIMIT_CPU)[1],
@@ -257,56 +306,151 @@ class _Server:
         racer = MiniRacer()
         racer.eval(self.prelude)
         # py_mini_racer's public wrap_py_function costs ~10 round trips into the isolate
-        # per call (unpacking arguments, resolving a promise). A one-way notification
-        # carrying one string, answered by a single eval of `__fastnReply`, costs two.
-        # `_register_js_notification` is internal to py_mini_racer (pinned at 0.14.1);
-        # the runtime tests fail at once if it changes.
+        # per call (unpacking arguments, resolving a promise). Host calls use none: see
+        # `notifyHost` below. `mr_make_js_callback` and `handle_callback_from_v8` are
+        # internal to py_mini_racer (pinned at 0.14.1); the runtime tests fail at once
+        # if they change.
         context = racer._ctx
-        stack = contextlib.ExitStack()
+        loop = asyncio.get_running_loop()
         holder: list[_Isolate] = []
 
-        def on_message(handle: Any) -> None:
-            isolate = holder[0]
+        def on_host(raw_handle: Any) -> None:
+            # On V8's thread, while JavaScript waits in `notifyHost()` (see prelude.js).
+            # Nothing may escape into ctypes.
             try:
-                message = context.get_object_item(context._value_handle_to_python(handle), 0)
-            except Exception:
-                return
-            if isolate.finished or not isinstance(message, str) or not message:
-                return
-            if message[0] == "d":
-                if not isolate.done.done():
-                    isolate.done.set_result(message[1:])
-                return
-            call_id, _, request = message[1:].partition("\n")
-            self.write(encode_frame({"t": "call", "id": int(call_id)}, request.encode()))
+                context._free(raw_handle)
+                isolate = holder[0]
+                operation = isolate.channel[0]
+                if operation == _OP_CALL:
+                    self._forward_call(isolate)
+                elif operation == _OP_PUMP:
+                    self._pump(isolate)
+                elif operation == _OP_DONE:
+                    loop.call_soon_threadsafe(_settled, isolate.done)
+            except MemoryError:
+                os._exit(EXIT_MEMORY)
+            except BaseException:
+                os._exit(EXIT_PROTOCOL)
 
-        notify = stack.enter_context(context._register_js_notification(on_message))
-        log_view = racer.eval("__fastnInstall")(notify)
-        isolate = _Isolate(racer, stack, log_view)
+        # A function whose Python side runs synchronously on V8's thread, while its
+        # JavaScript caller waits (py_mini_racer's own dispatch would queue the callback
+        # to the event loop instead).
+        host_id = next(context._next_async_callback_id)
+        notify_host = context._value_handle_to_python(
+            context._wrap_raw_handle(context._dll.mr_make_js_callback(context._ctx, host_id))
+        )
+        dispatch = context.handle_callback_from_v8
+
+        def handle_callback(callback_id: int, raw_handle: Any) -> None:
+            if callback_id == host_id:
+                on_host(raw_handle)
+            else:
+                dispatch(callback_id, raw_handle)
+
+        object.__setattr__(context, "handle_callback_from_v8", handle_callback)
+        shared = racer.eval("__fastnInstall")(notify_host)
+        # The log buffer, then the host-call channel (prelude.js).
+        split = len(shared) - _CHANNEL_BYTES
+        isolate = _Isolate(racer, shared[:split], shared[split:])
+        shared.release()
         holder.append(isolate)
         return isolate
 
-    def reply(self, call_id: int, text: str) -> None:
-        from py_mini_racer import JSEvalException
-
-        isolate = self.active
-        if isolate is None or isolate.finished:
+    # ---- the host-call channel, on V8's thread ---------------------------------------------
+    def _forward_call(self, isolate: _Isolate) -> None:
+        """Send a request (once its last chunk is in the channel) to the parent."""
+        channel = isolate.channel
+        _op, length, more = _CHANNEL_REQUEST.unpack_from(channel, 0)
+        if not 0 <= length <= _CHANNEL_CAPACITY:
+            os._exit(EXIT_PROTOCOL)
+        chunk = channel[_REQUEST_OFFSET : _REQUEST_OFFSET + 2 * length].tobytes()
+        if more:
+            isolate.partial.append(chunk)
             return
+        if isolate.partial:
+            isolate.partial.append(chunk)
+            chunk = b"".join(isolate.partial)
+            isolate.partial.clear()
+        call_id, _, request = chunk.decode("utf-16-le", "replace").partition("\n")
+        frame = call_frame(int(call_id), request.encode())
+        with self.out_lock:
+            if not isolate.finished:
+                _write_all(1, frame)
+
+    def _pump(self, isolate: _Isolate) -> None:
+        """Put the next reply (or its next chunk) into the channel, waiting for it up to
+        the milliseconds JavaScript allows; status 0 when none came."""
+        channel = isolate.channel
+        rest = isolate.reply_rest
+        if not rest:
+            (wait_ms,) = _CHANNEL_WAIT.unpack_from(channel, 12)
+            reply = self._next_reply(max(0, min(wait_ms, 1000)) / 1000)
+            if reply is None:
+                _CHANNEL_REPLY.pack_into(channel, _REPLY_HEADER_OFFSET, 0, 0, 0, 0)
+                return
+            isolate.reply_id, text = reply
+            rest = text.encode("utf-16-le")
+        chunk, rest = rest[: 2 * _CHANNEL_CAPACITY], rest[2 * _CHANNEL_CAPACITY :]
+        isolate.reply_rest = rest
+        channel[_REPLY_OFFSET : _REPLY_OFFSET + len(chunk)] = chunk
+        _CHANNEL_REPLY.pack_into(
+            channel, _REPLY_HEADER_OFFSET, 1, isolate.reply_id, len(chunk) // 2, 1 if rest else 0
+        )
+
+    def _next_reply(self, wait_s: float) -> tuple[int, str] | None:
+        """The next `ret` frame from stdin, within `wait_s` seconds. During a run only V8's
+        thread reads stdin (the event loop stops watching it)."""
+        deadline = None
+        while True:
+            frame = self._next_frame()
+            if frame is not None:
+                header, blob = frame
+                if header.get("t") != "ret":
+                    os._exit(EXIT_PROTOCOL)  # the parent sends nothing else during a run
+                return int(header["id"]), blob.decode()
+            if deadline is None:
+                deadline = time.monotonic() + wait_s
+                remaining = wait_s
+            else:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return None
+            if not self.input_poll.poll(int(remaining * 1000 + 0.999)):
+                return None
+            self._read_input()
+
+    def _next_frame(self) -> tuple[dict[str, Any], bytes] | None:
+        buffer = self.input
+        if len(buffer) < FRAME_LENGTH.size:
+            return None
+        (length,) = FRAME_LENGTH.unpack_from(buffer, 0)
+        if length > MAX_FRAME_BYTES:
+            os._exit(EXIT_PROTOCOL)
+        end = FRAME_LENGTH.size + length
+        if len(buffer) < end:
+            return None
+        body = bytes(buffer[FRAME_LENGTH.size : end])
+        del buffer[:end]
+        return split_body(body)
+
+    def _read_input(self) -> None:
         try:
-            # Resuming the workflow runs its code inside this eval, up to its next await.
-            isolate.racer.eval(f"__fastnReply({call_id},{json.dumps(text)})")
-        except JSEvalException:
-            # Only a terminated isolate makes this eval throw: user errors reject promises.
-            if isolate.racer.was_hard_memory_limit_reached():
-                self.finish(isolate, MEMORY_META)
-                os._exit(EXIT_MEMORY)
+            chunk = os.read(0, _READ_CHUNK)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            os._exit(0)
+        if not chunk:
+            # The parent closed the pipe: nobody is left to serve.
+            os._exit(0)
+        self.input += chunk
 
     def close(self, isolate: _Isolate) -> None:
         with self.out_lock:
             if self.active is isolate:
                 self.active = None
-        isolate.stack.close()
         isolate.log_view.release()
+        isolate.channel.release()
         isolate.racer.close()
 
     async def execute(self, isolate: _Isolate, header: dict[str, Any], script: str) -> None:
@@ -320,6 +464,9 @@ class _Server:
         try:
             racer.eval(script)
             result = racer.eval("__fastnPoll()")
+            if not isinstance(result, str):
+                await isolate.done
+                result = racer.eval("__fastnPoll()")
         except JSParseException as exc:
             self.finish(isolate, syntax_error_meta(str(exc)))
             return
@@ -335,43 +482,33 @@ class _Server:
             self.finish(isolate, json.dumps({"status": "failed", "error": error}) + "\n")
             return
         if not isinstance(result, str):
-            result = await isolate.done
+            os._exit(EXIT_PROTOCOL)
         self.finish(isolate, result)
 
     # ---- the main loop --------------------------------------------------------------------
-    async def read_frames(self, reader: asyncio.StreamReader) -> None:
+    def on_input(self) -> None:
+        """stdin is readable (the event loop watches it only between runs)."""
         try:
-            await self._read_frames(reader)
+            self._read_input()
+            while (frame := self._next_frame()) is not None:
+                header, blob = frame
+                # A `ret` now answers a call made just before its run ended: dropped.
+                if header.get("t") == "run":
+                    self.runs.put_nowait((header, blob))
         except Exception:
             # Nothing can be served without the input: let the parent see the exit.
             os._exit(EXIT_PROTOCOL)
 
-    async def _read_frames(self, reader: asyncio.StreamReader) -> None:
-        while True:
-            try:
-                (length,) = FRAME_LENGTH.unpack(await reader.readexactly(FRAME_LENGTH.size))
-                if length > MAX_FRAME_BYTES:
-                    os._exit(EXIT_PROTOCOL)
-                header, blob = split_body(await reader.readexactly(length))
-            except (asyncio.IncompleteReadError, ConnectionError):
-                # The parent closed the pipe: nobody is left to serve.
-                os._exit(0)
-            kind = header.get("t")
-            if kind == "ret":
-                self.reply(int(header["id"]), blob.decode())
-            elif kind == "run":
-                self.runs.put_nowait((header, blob))
-
     async def serve(self) -> None:
         loop = asyncio.get_running_loop()
-        reader = asyncio.StreamReader(limit=MAX_FRAME_BYTES)
-        stdin = os.fdopen(0, "rb", buffering=0)
-        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), stdin)
-        reading = asyncio.create_task(self.read_frames(reader))
+        os.set_blocking(0, False)
         isolate = self.prepare()
         self.write(encode_frame({"t": "ready", "pid": os.getpid()}))
-        while not reading.done():
+        while True:
+            loop.add_reader(0, self.on_input)
             header, blob = await self.runs.get()
+            # From here until the isolate is closed, V8's thread reads the replies.
+            loop.remove_reader(0)
             await self.execute(isolate, header, blob.decode())
             self.cleanup_started = time.monotonic()
             self.lift_limits()

@@ -2,19 +2,24 @@
 result on stdout. The same code drives the floors and the console.
 
 Each client is a process of its own (multiprocessing, `spawn`) holding one keep-alive
-`http.client` connection to 127.0.0.1. Clients send `warmup` requests each, meet at a barrier,
-then send requests until `requests` (per client) or `duration` seconds are done.
+`http.client` connection to 127.0.0.1 per target. With several targets a client alternates
+between them request by request (rotating which goes first), so that a noisy machine weighs
+on all of them alike. Clients send `warmup` requests to each target, meet at a barrier, then
+send until `requests` (per target and client) or `duration` seconds are done.
 
-Spec keys: port, path, method ("POST"), headers ({}), body (str), clients (1), requests (None),
-duration (None), warmup (10), expect_status (200), expect_json (None: any body), collect (None:
-a key of the JSON answer whose values are returned, e.g. "executionId"), wait_done (None, or
-{"database_url", "sql"}: after each request poll `sql` with the collected value until it
-answers a terminal status), gate (None, or {"database_url", "sql", "max"}: pause sending while
-`sql` counts more than `max` rows — a bounded backlog for throughput runs).
+Spec: clients (1), requests (None), duration (None), warmup (10), gate (None, or
+{"database_url", "sql", "max"}: pause sending while `sql` counts more than `max` rows — a
+bounded backlog for throughput runs), and targets: a list of
+  {port, path, method ("POST"), headers ({}), body (str or None), expect_status (200),
+   expect_json (None: any body), collect (None: a key of the JSON answer whose values are
+   returned, e.g. "executionId"), wait_done (None, or {"database_url", "sql"}: after each
+   request poll `sql` with the collected value until it answers a terminal status)}.
 
-Result: ok, errors, error_kinds ({kind: count}), elapsed_s (barrier to the last answer),
-latencies_ms (successful requests only), spans ([[sent, answered]] wall-clock seconds, only
-with one client), collected ([values]), started_at / ended_at (wall clock).
+Result: {"elapsed_s": barrier to the last answer, "started_at", "ended_at" (wall clock),
+with a gate "backlog_median" and "gate_closed_fraction" (of the gate's polls, warm-up included),
+"targets": [per target: ok, errors, error_kinds ({kind: count}), warmup_ok (successful
+warm-up requests, not in the other figures), latencies_ms (successful requests), spans
+([[sent, answered]] wall-clock seconds, one client only), collected (warm-up included)]}.
 """
 
 from __future__ import annotations
@@ -29,108 +34,134 @@ import time
 TERMINAL = {"completed", "failed", "timeout", "cancelled"}
 
 
-def _client(index, spec, barriers, start_at, out):
-    headers = {"Content-Type": "application/json", **spec.get("headers", {})}
-    body = spec.get("body")
-    body = body.encode() if isinstance(body, str) else body
-    method = spec.get("method", "POST")
-    expect_status = spec.get("expect_status", 200)
-    expect_json = spec.get("expect_json")
-    collect = spec.get("collect")
-    wait_done = spec.get("wait_done")
-    gate = spec.get("gate_event")
-    conn = None
-    poll = None
-    if wait_done:
-        import psycopg
+class _Target:
+    def __init__(self, spec: dict) -> None:
+        self.spec = spec
+        self.headers = {"Content-Type": "application/json", **spec.get("headers", {})}
+        body = spec.get("body")
+        self.body = body.encode() if isinstance(body, str) else body
+        self.method = spec.get("method", "POST")
+        self.expect_status = spec.get("expect_status", 200)
+        self.expect_json = spec.get("expect_json")
+        self.collect = spec.get("collect")
+        self.wait_done = spec.get("wait_done")
+        self.conn: http.client.HTTPConnection | None = None
+        self.poll = None
+        if self.wait_done:
+            import psycopg
 
-        poll = psycopg.connect(wait_done["database_url"], autocommit=True)
+            self.poll = psycopg.connect(self.wait_done["database_url"], autocommit=True)
+        self.ok = self.errors = self.warm_ok = 0
+        self.kinds: dict[str, int] = {}
+        self.latencies: list[float] = []
+        self.spans: list[list[float]] = []
+        self.collected: list = []
 
-    def one():
+    def request(self):
         """One request; answers (error kind or None, collected value)."""
-        nonlocal conn
-        if conn is None:
-            conn = http.client.HTTPConnection("127.0.0.1", spec["port"], timeout=60)
+        if self.conn is None:
+            self.conn = http.client.HTTPConnection("127.0.0.1", self.spec["port"], timeout=60)
         try:
-            conn.request(method, spec["path"], body=body, headers=headers)
-            response = conn.getresponse()
+            self.conn.request(self.method, self.spec["path"], body=self.body, headers=self.headers)
+            response = self.conn.getresponse()
             data = response.read()
             if response.getheader("connection", "").lower() == "close":
-                conn.close()
-                conn = None
+                self.conn.close()
+                self.conn = None
         except (OSError, http.client.HTTPException) as exc:
-            conn.close()
-            conn = None
+            self.conn.close()
+            self.conn = None
             return f"connection: {type(exc).__name__}", None
-        if response.status != expect_status:
+        if response.status != self.expect_status:
             return f"status {response.status}", None
-        if expect_json is not None or collect:
+        value = None
+        if self.expect_json is not None or self.collect:
             try:
                 parsed = json.loads(data)
             except ValueError:
                 return "body not JSON", None
-            if expect_json is not None and parsed != expect_json:
+            if self.expect_json is not None and parsed != self.expect_json:
                 return "unexpected body", None
-            if collect:
-                return None, parsed.get(collect)
-        return None, None
+            if self.collect:
+                value = parsed.get(self.collect)
+        if self.wait_done and value:
+            while True:
+                row = self.poll.execute(self.wait_done["sql"], [value]).fetchone()
+                if row and row[0] in TERMINAL:
+                    if row[0] != "completed":
+                        return f"run {row[0]}", value
+                    break
+                time.sleep(0.001)
+        return None, value
 
-    def finish(value):
-        if not (wait_done and value):
-            return None
-        while True:
-            row = poll.execute(wait_done["sql"], [value]).fetchone()
-            if row and row[0] in TERMINAL:
-                return None if row[0] == "completed" else f"run {row[0]}"
-            time.sleep(0.001)
+    def warmup(self) -> None:
+        kind, value = self.request()
+        self.warm_ok += kind is None
+        if value is not None:
+            self.collected.append(value)
 
+    def measured(self, record_spans: bool) -> None:
+        wall = time.time()
+        started = time.perf_counter()
+        kind, value = self.request()
+        elapsed = time.perf_counter() - started
+        if value is not None:
+            self.collected.append(value)
+        if kind is None:
+            self.ok += 1
+            self.latencies.append(elapsed * 1000)
+            if record_spans:
+                self.spans.append([wall, wall + elapsed])
+        else:
+            self.errors += 1
+            self.kinds[kind] = self.kinds.get(kind, 0) + 1
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+        if self.poll is not None:
+            self.poll.close()
+
+    def result(self) -> dict:
+        return {"ok": self.ok, "errors": self.errors, "error_kinds": self.kinds,
+                "warmup_ok": self.warm_ok,
+                "latencies_ms": self.latencies, "spans": self.spans,
+                "collected": self.collected}  # fmt: skip
+
+
+def _client(spec, barriers, start_at, gate, out):
+    targets = [_Target(t) for t in spec["targets"]]
     for _ in range(spec.get("warmup", 10)):
-        kind, value = one()
-        finish(value)
+        for target in targets:
+            target.warmup()
     barriers[0].wait()  # everyone warmed up; the parent now sets start_at
     barriers[1].wait()
     deadline = start_at.value + spec["duration"] if spec.get("duration") else float("inf")
     limit = spec.get("requests") or sys.maxsize
-    ok, errors, kinds, latencies, spans, collected = 0, 0, {}, [], [], []
-    last = None
     record_spans = spec.get("clients", 1) == 1
-    sent = 0
-    while sent < limit and time.monotonic() < deadline:
+    rounds = 0
+    last = None
+    while rounds < limit and time.monotonic() < deadline:
         if gate is not None and not gate.is_set():
             gate.wait(0.05)
             continue
-        wall = time.time()
-        started = time.perf_counter()
-        kind, value = one()
-        if kind is None:
-            kind = finish(value)
-        ended = time.perf_counter()
-        sent += 1
+        first = rounds % len(targets)
+        for target in targets[first:] + targets[:first]:
+            target.measured(record_spans)
+        rounds += 1
         last = time.monotonic()
-        if value is not None:
-            collected.append(value)
-        if kind is None:
-            ok += 1
-            latencies.append((ended - started) * 1000)
-            if record_spans:
-                spans.append([wall, wall + (ended - started)])
-        else:
-            errors += 1
-            kinds[kind] = kinds.get(kind, 0) + 1
-    if conn is not None:
-        conn.close()
-    if poll is not None:
-        poll.close()
-    out.put({"ok": ok, "errors": errors, "kinds": kinds, "latencies": latencies,
-             "spans": spans, "collected": collected, "last": last})  # fmt: skip
+    for target in targets:
+        target.close()
+    out.put({"last": last, "targets": [t.result() for t in targets]})
 
 
-def _gatekeeper(gate_spec, event, stop):
+def _gatekeeper(gate_spec, event, stop, seen):
     import psycopg
 
     with psycopg.connect(gate_spec["database_url"], autocommit=True) as db:
         while not stop.is_set():
             (count,) = db.execute(gate_spec["sql"]).fetchone()
+            seen.append(count)
             if count > gate_spec["max"]:
                 event.clear()
             else:
@@ -144,17 +175,17 @@ def run(spec: dict) -> dict:
     barriers = (ctx.Barrier(clients + 1), ctx.Barrier(clients + 1))
     start_at = ctx.Value("d", 0.0)
     out = ctx.Queue()
-    gate_thread = stop = None
+    gate = gate_thread = stop = None
+    backlog: list[int] = []
     if spec.get("gate"):
-        event = ctx.Event()
-        event.set()
+        gate = ctx.Event()
+        gate.set()
         stop = threading.Event()
-        spec = {**spec, "gate_event": event}
-        gate_thread = threading.Thread(target=_gatekeeper, args=(spec["gate"], event, stop))
+        gate_thread = threading.Thread(target=_gatekeeper, args=(spec["gate"], gate, stop, backlog))
         gate_thread.start()
     procs = [
-        ctx.Process(target=_client, args=(i, spec, barriers, start_at, out), daemon=True)
-        for i in range(clients)
+        ctx.Process(target=_client, args=(spec, barriers, start_at, gate, out), daemon=True)
+        for _ in range(clients)
     ]
     try:
         for proc in procs:
@@ -175,20 +206,33 @@ def run(spec: dict) -> dict:
                 proc.kill()
                 proc.join()
     lasts = [r["last"] for r in results if r["last"]]
-    kinds: dict[str, int] = {}
-    for r in results:
-        for kind, n in r["kinds"].items():
-            kinds[kind] = kinds.get(kind, 0) + n
+    merged = []
+    for index in range(len(spec["targets"])):
+        parts = [r["targets"][index] for r in results]
+        kinds: dict[str, int] = {}
+        for part in parts:
+            for kind, n in part["error_kinds"].items():
+                kinds[kind] = kinds.get(kind, 0) + n
+        merged.append({
+            "ok": sum(p["ok"] for p in parts),
+            "errors": sum(p["errors"] for p in parts),
+            "warmup_ok": sum(p["warmup_ok"] for p in parts),
+            "error_kinds": kinds,
+            "latencies_ms": [x for p in parts for x in p["latencies_ms"]],
+            "spans": [s for p in parts for s in p["spans"]],
+            "collected": [c for p in parts for c in p["collected"]],
+        })  # fmt: skip
+    gated = {}
+    if backlog:
+        gated = {"backlog_median": sorted(backlog)[len(backlog) // 2],
+                 "gate_closed_fraction": sum(n > spec["gate"]["max"] for n in backlog)
+                 / len(backlog)}  # fmt: skip
     return {
-        "ok": sum(r["ok"] for r in results),
-        "errors": sum(r["errors"] for r in results),
-        "error_kinds": kinds,
+        **gated,
         "elapsed_s": (max(lasts) - start_at.value) if lasts else 0.0,
-        "latencies_ms": [x for r in results for x in r["latencies"]],
-        "spans": [s for r in results for s in r["spans"]],
-        "collected": [c for r in results for c in r["collected"]],
         "started_at": started_wall,
         "ended_at": time.time(),
+        "targets": merged,
     }
 
 

@@ -1,10 +1,11 @@
-"""Floors measured in a process of their own: `python -m floors.probe isolate|roundtrip N`
-prints a JSON list of N timings in milliseconds (after a warm-up).
+"""Floors measured in a process of their own: `python -m floors.probe isolate N` or
+`python -m floors.probe roundtrip N QUEUE` prints a JSON list of N timings in milliseconds
+(after a warm-up).
 
 - isolate: a fresh `MiniRacer()` + eval of the trivial function + `.get()` of its promise
   (`JSON.stringify` of the result) + close — the cost of one fresh-isolate run, in-process.
-- roundtrip: `floors.noop.apply_async().get()` against the running floor worker
-  (FLOORS_REDIS_URL) — the bare Celery round trip.
+- roundtrip: `floors.noop.apply_async(queue=QUEUE).get()` against the running floor worker
+  that consumes QUEUE (FLOORS_REDIS_URL) — the bare Celery round trip.
 """
 
 from __future__ import annotations
@@ -24,10 +25,10 @@ def isolate_once() -> None:
         assert promise.get(timeout=10) == '{"ok":true}'
 
 
-def roundtrip_once() -> None:
+def roundtrip_once(queue: str) -> None:
     from floors.celery_app import noop
 
-    noop.apply_async().get(timeout=10)
+    noop.apply_async(queue=queue).get(timeout=10)
 
 
 def timings(fn, count: int, warmup: int) -> list[float]:
@@ -43,5 +44,12 @@ def timings(fn, count: int, warmup: int) -> list[float]:
 
 if __name__ == "__main__":
     what, count = sys.argv[1], int(sys.argv[2])
-    fn = {"isolate": isolate_once, "roundtrip": roundtrip_once}[what]
+    if what == "isolate":
+        fn = isolate_once
+    else:
+        queue = sys.argv[3]
+
+        def fn() -> None:
+            roundtrip_once(queue)
+
     json.dump(timings(fn, count, warmup=20), sys.stdout)

@@ -17,15 +17,16 @@ def json_view(request):
 
 
 @csrf_exempt
-def celery_v8_view(request):
+def celery_v8_view(request, queue: str):
     """Parse the same body as the console's execute endpoint, send the trivial function to the
-    bare Celery task, wait for it with `.get()` and answer its JSON."""
+    bare Celery task on `queue` (each floor worker variant consumes its own queue), wait for it
+    with `.get()` and answer its JSON."""
     body = json.loads(request.body)
-    result = v8.apply_async(args=[TRIVIAL_FUNCTION, json.dumps(body["input"])]).get(timeout=30)
-    return HttpResponse(result, content_type="application/json")
+    pending = v8.apply_async(args=[TRIVIAL_FUNCTION, json.dumps(body["input"])], queue=queue)
+    return HttpResponse(pending.get(timeout=30), content_type="application/json")
 
 
 urlpatterns = [
     path("json", json_view),
-    path("v8", celery_v8_view),
+    path("v8/<slug:queue>", celery_v8_view),
 ]

@@ -248,6 +248,91 @@ def test_large_ctx_and_output_round_trip():
     assert result.output == ctx["input"]
 
 
+def test_host_calls_of_every_size_cross_the_channel_intact():
+    # The request and reply areas hold 65536 UTF-16 units: longer requests go in chunks
+    # (a surrogate pair may straddle two), longer replies by the slower path.
+    code = textwrap.dedent(
+        """
+        export default async function () {
+          const sizes = [0, 1, 65500, 65535, 65536, 65537, 140000];
+          const out = [];
+          for (const n of sizes) {
+            for (const pad of ["", "x"]) {
+              const value = pad + "😀é".repeat(Math.floor(n / 3)) + "a".repeat(n % 3);
+              await fastn.state.set("k", value);
+              const back = await fastn.state.get("k");
+              out.push(back === value ? "ok" : "bad " + n + " " + String(back).length);
+            }
+          }
+          const many = await Promise.all(
+            Array.from({ length: 50 }, (_, i) => fastn.state.set("p" + i, "v".repeat(i * 3000))),
+          );
+          const got = await Promise.all(
+            Array.from({ length: 50 }, (_, i) => fastn.state.get("p" + i)),
+          );
+          out.push(many.length, got.every((v, i) => v === "v".repeat(i * 3000)));
+          return out;
+        }
+        """
+    )
+    host = InMemoryHost()
+    result = run_workflow(code, {}, host, Limits(max_step_value_bytes=100))
+    assert result.status == "completed", result.error
+    assert result.output == ["ok"] * 14 + [50, True]
+    assert host.state[("ORG", "k")][0] == "x" + "😀é" * (140000 // 3) + "a" * (140000 % 3)
+    calls = [step["name"] for step in result.steps]
+    assert calls[:28] == ["state.set", "state.get"] * 14
+    assert calls[28:] == ["state.set"] * 50 + ["state.get"] * 50
+
+
+def test_timers_fire_while_a_slow_host_call_is_pending():
+    code = textwrap.dedent(
+        """
+        export default async function () {
+          const started = Date.now();
+          const ticks = [];
+          for (const ms of [20, 60, 100]) setTimeout(() => ticks.push(ms), ms);
+          const slow = fastn.connector.slow.wait({});
+          const winner = await Promise.race([
+            slow.then(() => "host"),
+            new Promise((resolve) => setTimeout(() => resolve("timer"), 40)),
+          ]);
+          const elapsed = Date.now() - started;
+          const answer = await slow;
+          return { winner, elapsed, ticks, answer };
+        }
+        """
+    )
+
+    def wait(_params: object) -> str:
+        time.sleep(0.4)
+        return "done"
+
+    result = run_workflow(code, {}, InMemoryHost(connectors={"slow.wait": wait}))
+    assert result.status == "completed", result.error
+    assert result.output["winner"] == "timer"
+    assert result.output["elapsed"] < 300
+    assert result.output["ticks"] == [20, 60, 100]
+    assert result.output["answer"] == "done"
+
+
+def test_many_calls_issued_without_awaiting_do_not_block_either_side():
+    code = textwrap.dedent(
+        """
+        export default async function () {
+          const calls = [];
+          for (let i = 0; i < 3000; i++) calls.push(fastn.state.get("big"));
+          const values = await Promise.all(calls);
+          return values.every((v) => v === "b".repeat(4000)) ? values.length : -1;
+        }
+        """
+    )
+    host = InMemoryHost(state={("ORG", "big"): "b" * 4000})
+    result = run_workflow(code, {}, host, Limits(timeout_s=30))
+    assert result.status == "completed", result.error
+    assert result.output == 3000
+
+
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_a_forked_child_builds_its_own_pool():
     assert _ok(run_workflow(TRIVIAL, {}, InMemoryHost()))
