@@ -15,7 +15,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fastn_console.settings")
 
-MODULES = ["bench_runtime", "bench_state", "bench_workflows", "bench_api", "bench_activity"]
+MODULES = [
+    "bench_runtime",
+    "bench_state",
+    "bench_workflows",
+    "bench_api",
+    "bench_activity",
+    "bench_executions",
+]
 
 
 def fmt(value, unit) -> str:

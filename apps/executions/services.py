@@ -6,12 +6,13 @@ attempt counter in the row — not Celery — decides when to stop retrying."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
 import threading
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import redis
@@ -124,7 +125,7 @@ def execution_run_sync(
     from apps.executions.tasks import run_execution
 
     run_execution.apply_async(args=[str(execution.id)], queue="instant")
-    if not wait_for_end(execution.id, timeout=execution.timeout_seconds + INSTANT_GRACE_S):
+    if not wait_for_end(execution, timeout=execution.timeout_seconds + INSTANT_GRACE_S):
         Execution.objects.filter(pk=execution.pk, status=Status.PENDING).update(
             status=Status.TIMEOUT,
             finished_at=timezone.now(),
@@ -133,7 +134,7 @@ def execution_run_sync(
                 "message": "No instant worker picked the run up in time. Is it running?",
             },
         )
-    execution.refresh_from_db()
+        execution.refresh_from_db()
     return execution
 
 
@@ -155,15 +156,28 @@ def redis_client():
     return _redis
 
 
-def notify_end(execution_id) -> None:
+def notify_end(execution_id, final: dict | None = None) -> None:
+    """Wake whoever waits on the run; `final` (the fields just written) spares it a read."""
     key = END_KEY.format(execution_id)
+    message = json.dumps(final, default=str) if final else "{}"
     with redis_client().pipeline(transaction=False) as pipe:
-        pipe.lpush(key, 1).expire(key, END_KEY_TTL_S).execute()
+        pipe.lpush(key, message).expire(key, END_KEY_TTL_S).execute()
 
 
-def wait_for_end(execution_id, *, timeout: float) -> bool:
-    key = END_KEY.format(execution_id)
-    return redis_client().blpop([key], timeout=max(0.01, timeout)) is not None
+def wait_for_end(execution: Execution, *, timeout: float) -> bool:
+    """Block until the run ends; fill `execution` with its final fields. False on timeout."""
+    popped = redis_client().blpop([END_KEY.format(execution.id)], timeout=max(0.01, timeout))
+    if popped is None:
+        return False
+    final = json.loads(popped[1])
+    if not final:
+        execution.refresh_from_db()
+        return True
+    for name in ("started_at", "finished_at"):
+        final[name] = datetime.fromisoformat(final[name])
+    for name, value in final.items():
+        setattr(execution, name, value)
+    return True
 
 
 def execution_cancel(execution: Execution, *, actor: Actor) -> bool:
@@ -304,9 +318,9 @@ def execution_perform(execution_id: str) -> str:
             "space", "customer", "workflow", "version"
         ).get(pk=execution_id)
         result = run_attempt(execution)
-        delay_s = finish_attempt(execution, result)
+        delay_s, final = finish_attempt(execution, result)
         if delay_s is None:
-            notify_end(execution_id)
+            notify_end(execution_id, final)
             return result.status
         if execution.tier != "instant":
             execution_dispatch(execution, countdown=delay_s)
@@ -323,9 +337,12 @@ def execution_perform(execution_id: str) -> str:
         close_old_connections()
 
 
-@transaction.atomic
-def finish_attempt(execution: Execution, result: RunResult):
-    """Record the attempt. Returns the delay in seconds before a retry, or None when final."""
+def finish_attempt(execution: Execution, result: RunResult) -> tuple[float | None, dict | None]:
+    """Record the attempt. Returns the delay in seconds before a retry (None when final) and,
+    when this call ended the execution, the final fields for whoever waits on it.
+
+    Two statements, each its own commit, in this order: if the worker dies between them the
+    lease expires and the reaper finds the attempt already recorded."""
     now = timezone.now()
     ExecutionAttempt.objects.create(
         execution=execution,
@@ -356,9 +373,18 @@ def finish_attempt(execution: Execution, result: RunResult):
         delay_ms = delays[min(execution.attempts - 1, len(delays) - 1)]
         due = now + timedelta(milliseconds=delay_ms)
         if rows.filter(cancel_requested=False).update(status=Status.PENDING, due_at=due, **fields):
-            return delay_ms / 1000
-    rows.update(status=result.status, finished_at=now, **fields)
-    return None
+            return delay_ms / 1000, None
+    if not rows.update(status=result.status, finished_at=now, **fields):
+        return None, None  # someone else (the reaper, a cancel) decided the end
+    final = {
+        **fields,
+        "status": result.status,
+        "finished_at": now.isoformat(),
+        "attempts": execution.attempts,
+        "started_at": execution.started_at.isoformat(),
+    }
+    final.pop("lease_expires_at")
+    return None, final
 
 
 # --- Keeping runs alive and history bounded -------------------------------------------------
