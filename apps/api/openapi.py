@@ -26,7 +26,57 @@ AUTH_PARAMETERS = [
     {"name": "stage", "in": "header", "required": False, "schema": {"type": "string"}},
 ]
 
-PATHS: dict[str, Any] = {}
+
+def error_response(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+
+
+PATHS: dict[str, Any] = {
+    "/{workflow_slug}": {
+        "post": {
+            "summary": "Execute a workflow",
+            "description": (
+                "Instant workflows answer 200 with the workflow's return value; standard and "
+                "long ones answer 202 with the execution id. `stage` picks the environment "
+                "(default `live`; `DRAFT` runs the unpublished draft)."
+            ),
+            "parameters": [
+                {"name": "workflow_slug", "in": "path", "required": True,
+                 "schema": {"type": "string"}},
+                *AUTH_PARAMETERS,
+            ],
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["input"],
+                    "properties": {"input": {"description": "ctx.input of the run"}},
+                }}},
+            },
+            "responses": {
+                "200": {"description": "The instant workflow's return value (any JSON)."},
+                "202": {
+                    "description": "Accepted: a standard or long run was queued.",
+                    "content": {"application/json": {"schema": {
+                        "type": "object",
+                        "properties": {"executionId": {"type": "string", "format": "uuid"},
+                                       "status": {"type": "string", "example": "pending"}},
+                    }}},
+                },
+                "400": error_response("BAD_REQUEST, or DATASOURCE_CONNECTION_ERROR when a "
+                                      "connector call failed (with step and datasourceDebug)"),
+                "401": error_response("UNAUTHORIZED: missing, invalid or revoked API key"),
+                "403": error_response("FORBIDDEN: key of another Space, or a test key on live"),
+                "404": error_response("NOT_FOUND / WORKFLOW_NOT_PUBLISHED"),
+                "408": error_response("TIMED_OUT: the instant run exceeded its timeout"),
+                "413": error_response("PAYLOAD_TOO_LARGE"),
+                "500": error_response("INTERNAL_ERROR: the workflow failed (message, step)"),
+            },
+        }
+    }
+}  # fmt: skip
 
 
 def openapi_document() -> dict[str, Any]:
