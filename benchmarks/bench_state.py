@@ -5,7 +5,7 @@ upserts done directly from Python; the runtime bridge adds its own cost on top o
 so the service itself has to sit well below 3×. (The runtime figure is measured elsewhere.)
 
 Setup: needs DATABASE_URL pointing at a migrated PostgreSQL database. `make bench`
-(scripts/bench.sh) starts a throwaway server, creates and migrates `fastn_bench`, and
+(scripts/bench.sh) starts a throwaway server, creates and migrates `fastn`, and
 benchmarks/run.py calls `django.setup()` before importing this module. Standalone:
 
     DATABASE_URL=postgres://… python manage.py migrate && python benchmarks/bench_state.py

@@ -79,6 +79,39 @@ PATHS: dict[str, Any] = {
 }  # fmt: skip
 
 
+EXECUTION_PARAMETERS = [
+    {"name": "space_id", "in": "path", "required": True, "schema": {"type": "string"}},
+    {"name": "execution_id", "in": "path", "required": True, "schema": {"type": "string"}},
+    AUTH_PARAMETERS[0],
+    AUTH_PARAMETERS[2],
+]
+PATHS["/tenants/{space_id}/executions/{execution_id}"] = {
+    "get": {
+        "summary": "An execution's full trace",
+        "description": "Status, input, output, error, logs, steps, attempts and timings.",
+        "parameters": EXECUTION_PARAMETERS,
+        "responses": {
+            "200": {"description": "The execution."},
+            "401": error_response("UNAUTHORIZED"),
+            "403": error_response("FORBIDDEN: the key belongs to another Space"),
+            "404": error_response("NOT_FOUND"),
+        },
+    }
+}
+PATHS["/tenants/{space_id}/executions/{execution_id}/cancel"] = {
+    "post": {
+        "summary": "Cancel a pending or running execution",
+        "description": "A running V8 run is stopped; no further retries.",
+        "parameters": EXECUTION_PARAMETERS,
+        "responses": {
+            "200": {"description": "{executionId, status}: cancelled, or running while it stops."},
+            "404": error_response("NOT_FOUND"),
+            "409": error_response("CONFLICT: the execution has already ended"),
+        },
+    }
+}
+
+
 def openapi_document() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",

@@ -1,8 +1,18 @@
 from django.urls import path
 
-from apps.api import execute, views
+from apps.api import execute, executions, views
 
 urlpatterns = [
     path("openapi.json", views.openapi, name="api_openapi"),
+    path(
+        "tenants/<str:space_id>/executions/<str:execution_id>",
+        executions.execution_detail,
+        name="api_execution_detail",
+    ),
+    path(
+        "tenants/<str:space_id>/executions/<str:execution_id>/cancel",
+        executions.execution_cancel_view,
+        name="api_execution_cancel",
+    ),
     path("<slug:workflow_slug>", execute.execute, name="api_execute"),
 ]

@@ -337,12 +337,12 @@ def execution_perform(execution_id: str) -> str:
         close_old_connections()
 
 
+@transaction.atomic
 def finish_attempt(execution: Execution, result: RunResult) -> tuple[float | None, dict | None]:
-    """Record the attempt. Returns the delay in seconds before a retry (None when final) and,
-    when this call ended the execution, the final fields for whoever waits on it.
-
-    Two statements, each its own commit, in this order: if the worker dies between them the
-    lease expires and the reaper finds the attempt already recorded."""
+    """Record the attempt and the execution's new state in one transaction (a worker dying in
+    between must not leave a recorded attempt on a still-running execution). Returns the delay
+    in seconds before a retry (None when final) and, when this call ended the execution, the
+    final fields for whoever waits on it."""
     now = timezone.now()
     ExecutionAttempt.objects.create(
         execution=execution,

@@ -172,3 +172,42 @@ def test_tenant_header_scopes_the_run(celery_worker, api, cast):
     response = api("echo", **{"x-fastn-space-tenantid": "tenant-a"})
     assert response.json() == {"tenant": "tenant-a"}
     assert Execution.objects.get(space=cast.space).customer.external_id == "tenant-a"
+
+
+def test_execution_trace_and_cancel_through_the_api(celery_worker, client, api, cast):
+    endless = "export default async () => { await null; while (true) {} }"
+    publish(make_workflow(cast.space, tier="standard", timeout=60, code=endless))
+    _, key = apikey_create(cast.space, name="ops", mode="live", actor=Actor.system())
+    headers = {"x-fastn-api-key": key}
+    execution_id = api("echo").json()["executionId"]
+    base = f"/api/v1/tenants/{cast.space.id}/executions/{execution_id}"
+    deadline = time.monotonic() + 10
+    while client.get(base, headers=headers).json()["status"] != "running":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    response = client.post(f"{base}/cancel", headers=headers)
+    assert response.status_code == 200
+    deadline = time.monotonic() + 5
+    while (doc := client.get(base, headers=headers).json())["status"] != "cancelled":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert doc["attempts"] == 1 and doc["error"]["code"] == "CANCELLED"
+    again = client.post(f"{base}/cancel", headers=headers)
+    assert again.status_code == 409 and again.json()["code"] == "CONFLICT"
+
+
+def test_execution_api_is_scoped_to_the_space(client, cast):
+    other = make_workflow(cast.other_space, slug="theirs")
+    from apps.executions.services import execution_create
+
+    theirs = execution_create(other, version=None, code=None, input={}, headers={},
+                              triggered_by="api", actor=None)  # fmt: skip
+    _, key = apikey_create(cast.space, name="k", mode="live", actor=Actor.system())
+    headers = {"x-fastn-api-key": key}
+    mine = f"/api/v1/tenants/{cast.space.id}/executions/{theirs.id}"
+    assert client.get(mine, headers=headers).status_code == 404
+    assert client.post(f"{mine}/cancel", headers=headers).status_code == 404
+    foreign = f"/api/v1/tenants/{cast.other_space.id}/executions/{theirs.id}"
+    assert client.get(foreign, headers=headers).status_code == 403
+    assert client.get(f"/api/v1/tenants/{cast.space.id}/executions/nope",
+                      headers=headers).status_code == 404  # fmt: skip
