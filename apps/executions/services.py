@@ -314,9 +314,11 @@ def execution_perform(execution_id: str) -> str:
     while True:
         if not claim(execution_id):
             return "skipped"
-        execution = Execution.objects.select_related(
-            "space", "customer", "workflow", "version"
-        ).get(pk=execution_id)
+        execution = (
+            Execution.objects.select_related("space", "customer", "workflow", "version")
+            .defer("workflow__draft_code")  # a draft run's code is on the execution itself
+            .get(pk=execution_id)
+        )
         result = run_attempt(execution)
         delay_s, final = finish_attempt(execution, result)
         if delay_s is None:
