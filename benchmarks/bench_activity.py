@@ -26,6 +26,8 @@ import time
 import uuid
 from pathlib import Path
 
+from common import p50_pair
+
 LARGE, SMALL = 1_000_000, 10_000
 SPAN_HOURS = 23
 WORKFLOWS = 20
@@ -123,8 +125,9 @@ def run() -> list[dict]:
                 response = client.get(target)
                 if response.status_code != 200:
                     raise RuntimeError(f"{target} answered {response.status_code}")
-            large, small = _p50_pair(lambda u=large_url: client.get(u),
-                                     lambda u=small_url: client.get(u))  # fmt: skip
+            large, small = p50_pair(lambda u=large_url: client.get(u),
+                                    lambda u=small_url: client.get(u),
+                                    repetitions=REPETITIONS)  # fmt: skip
             sql = {name: _sql_profile(connection, client, url)
                    for name, url in (("large", large_url), ("small", small_url))}  # fmt: skip
             results[tab] = (large, small)
@@ -179,21 +182,6 @@ def _sql_profile(connection, client, url, repeat: int = 5):
         slowest.append(top[0])
         slowest_sql = top[1]
     return count, statistics.median(totals), statistics.median(slowest), slowest_sql
-
-
-def _p50_pair(measure, floor) -> tuple[float, float]:
-    """Median milliseconds of the figure and of its floor, alternating request by request after
-    a warm-up."""
-    for _ in range(3):
-        measure()
-        floor()
-    timings: tuple[list[float], list[float]] = ([], [])
-    for _ in range(REPETITIONS):
-        for call, samples in ((measure, timings[0]), (floor, timings[1])):
-            started = time.perf_counter()
-            call()
-            samples.append((time.perf_counter() - started) * 1000)
-    return statistics.median(timings[0]), statistics.median(timings[1])
 
 
 if __name__ == "__main__":

@@ -50,6 +50,8 @@ import uuid
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from common import row
+
 ROOT = Path(__file__).resolve().parents[1]
 BENCH_DIR = ROOT / "benchmarks"
 if str(BENCH_DIR) not in sys.path:
@@ -75,12 +77,6 @@ BACKLOG_MAX = 64  # pending + running executions allowed while sustaining the st
 DRAIN_TIMEOUT = 90
 OK_BODY = {"ok": True}
 VARIANTS = {"prefork2": ("prefork", "2"), "threads4": ("threads", "4")}  # floor workers
-
-
-def row(name, value, unit, floor_name=None, floor_value=None) -> dict:
-    ratio = value / floor_value if floor_value else None
-    return {"name": name, "value": value, "unit": unit, "floor_name": floor_name,
-            "floor_value": floor_value, "ratio": ratio}  # fmt: skip
 
 
 def p50(values) -> float:

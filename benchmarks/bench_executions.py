@@ -16,6 +16,8 @@ import statistics
 import time
 import uuid
 
+from common import row
+
 CALLS = 100
 REPEAT = 15
 STATE_LOOP = (
@@ -31,12 +33,6 @@ def median_ms(fn, repeat: int) -> float:
         fn()
         samples.append((time.perf_counter() - started) * 1000)
     return statistics.median(samples)
-
-
-def row(name, value, unit, floor_name=None, floor_value=None) -> dict:
-    ratio = value / floor_value if floor_value else None
-    return {"name": name, "value": value, "unit": unit, "floor_name": floor_name,
-            "floor_value": floor_value, "ratio": ratio}  # fmt: skip
 
 
 def run() -> list[dict]:

@@ -16,12 +16,12 @@ The benchmark creates one Space of its own and deletes it (and its state) afterw
 from __future__ import annotations
 
 import os
-import statistics
 import sys
 import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
+
+from common import p50_pair
 
 CALLS = 100
 REPETITIONS = 21
@@ -86,8 +86,12 @@ def run() -> list[dict]:
                 for key in keys:
                     raw.execute(select, [space.id, floor_workflow, key]).fetchone()
 
-            set_value, set_floor = _p50_pair(service_sets, raw_sets)
-            get_value, get_floor = _p50_pair(service_gets, raw_gets)
+            set_value, set_floor = p50_pair(
+                service_sets, raw_sets, repetitions=REPETITIONS, warmup=1
+            )
+            get_value, get_floor = p50_pair(
+                service_gets, raw_gets, repetitions=REPETITIONS, warmup=1
+            )
     finally:
         space.delete()
 
@@ -122,23 +126,6 @@ def _ts(epoch: float):
     from datetime import UTC, datetime
 
     return datetime.fromtimestamp(epoch, tz=UTC)
-
-
-def _p50_pair(batch: Callable[[], None], floor: Callable[[], None]) -> tuple[float, float]:
-    """Median milliseconds of one batch of CALLS calls, for the figure and its floor.
-
-    The two alternate batch by batch, after a warm-up of each, so that the noise of a busy
-    machine falls on both alike.
-    """
-    batch()
-    floor()
-    timings: tuple[list[float], list[float]] = ([], [])
-    for _ in range(REPETITIONS):
-        for measured, samples in ((batch, timings[0]), (floor, timings[1])):
-            started = time.perf_counter()
-            measured()
-            samples.append((time.perf_counter() - started) * 1000)
-    return statistics.median(timings[0]), statistics.median(timings[1])
 
 
 def _row(name: str, value: float, floor_name: str, floor_value: float) -> dict:

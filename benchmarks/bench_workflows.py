@@ -17,12 +17,11 @@ The benchmark creates its own Spaces and user and deletes them afterwards.
 from __future__ import annotations
 
 import os
-import statistics
 import sys
-import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
+
+from common import p50_pair
 
 REPETITIONS = 31
 SMALL, LARGE = 20, 2000
@@ -117,10 +116,16 @@ def run() -> list[dict]:
             if abs(len(bare.content) - len(FILLER_HTML)) > 200:
                 raise RuntimeError("the bare page is not the editor's size")
 
-            table_large, table_small = _p50_pair(
-                lambda: client.get(large_url), lambda: client.get(small_url)
+            table_large, table_small = p50_pair(
+                lambda: client.get(large_url),
+                lambda: client.get(small_url),
+                repetitions=REPETITIONS,
             )
-            editor, floor = _p50_pair(lambda: client.get(editor_url), lambda: client.get(bare_url))
+            editor, floor = p50_pair(
+                lambda: client.get(editor_url),
+                lambda: client.get(bare_url),
+                repetitions=REPETITIONS,
+            )
     finally:
         small.delete()
         large.delete()
@@ -187,21 +192,6 @@ def _populate(space, count: int, user):
     WorkflowVersion.objects.bulk_create(versions)
     Deployment.objects.bulk_create(deployments)
     return workflows[1]
-
-
-def _p50_pair(measure: Callable, floor: Callable) -> tuple[float, float]:
-    """Median milliseconds of the figure and of its floor, alternating request by request after
-    a warm-up, so that the noise of a busy machine falls on both alike."""
-    for _ in range(3):
-        measure()
-        floor()
-    timings: tuple[list[float], list[float]] = ([], [])
-    for _ in range(REPETITIONS):
-        for call, samples in ((measure, timings[0]), (floor, timings[1])):
-            started = time.perf_counter()
-            call()
-            samples.append((time.perf_counter() - started) * 1000)
-    return statistics.median(timings[0]), statistics.median(timings[1])
 
 
 if __name__ == "__main__":

@@ -41,7 +41,9 @@ class CurrentSpaceMiddleware:
             raise Http404("No such Space.")
         request.space = membership.space
         request.membership = membership
-        request.session["space_slug"] = slug
+        if request.session.get("space_slug") != slug:
+            # Remembered for "/" — written only on a switch, not on every page view.
+            request.session["space_slug"] = slug
         touch_last_active(membership)
         return None
 
