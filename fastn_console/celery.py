@@ -11,7 +11,7 @@ app = Celery("fastn_console")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.task_queues = (Queue("instant"), Queue("standard"), Queue("long"))
 # Celery's Django fixup closes every database connection after every task unless told to reuse
-# them: that costs a fresh PostgreSQL connection (several ms) per run. Connections are still
-# recycled periodically and health-checked by Django (CONN_HEALTH_CHECKS).
+# them: that costs a fresh PostgreSQL connection (several ms) per run. The run task itself
+# closes connections that saw errors or outlived CONN_MAX_AGE, as Django does per request.
 app.conf["CELERY_DB_REUSE_MAX"] = 1000
 app.autodiscover_tasks()

@@ -154,7 +154,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
 else:
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # Off by default: a health check is one more round trip (SELECT 1) on every request. A
+    # connection that broke (PostgreSQL restarted) fails the request that finds it and is then
+    # replaced: Django closes connections that saw errors at the end of a request, and the
+    # Celery tasks do the same before each run.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = env_bool("FASTN_DB_HEALTH_CHECKS", False)
+    if env_bool("FASTN_DB_PREPARED_STATEMENTS", True):
+        # A statement run five times on a connection is prepared once: PostgreSQL stops
+        # planning it again (planning the API's key-and-deployment join costs more than
+        # running it). Turn off behind a transaction-pooling PgBouncer older than 1.21.
+        DATABASES["default"]["OPTIONS"] = {"server_side_binding": True, "prepare_threshold": 5}
     test_db_name = env_str("FASTN_TEST_DB_NAME", "test_fastn")
     DATABASES["default"].setdefault("TEST", {})["NAME"] = test_db_name
 

@@ -8,6 +8,7 @@ with 401 / 403 / 404."""
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -16,9 +17,17 @@ from django.db.models import Q
 from django.utils import timezone
 
 from apps.api.errors import ApiError
+from apps.environments.models import TEST
 from apps.spaces.audit import Actor, audit_record
 from apps.spaces.models import ApiKey, ApiKeyMode, Customer, Outcome, Space
 from apps.spaces.services import sha256_hex
+from apps.workflows.models import Workflow, WorkflowVersion
+from apps.workflows.selectors import (
+    deployed_target_columns,
+    deployed_target_from_row,
+    deployed_target_join,
+)
+from fastn_console import rawsql
 
 DRAFT = "DRAFT"
 TEST_KEY_STAGES = {DRAFT, "test"}
@@ -31,6 +40,8 @@ class ApiContext:
     api_key: ApiKey
     customer: Customer | None
     stage: str
+    # The workflow the request runs and its deployed version, when read with the key.
+    target: tuple[Workflow, WorkflowVersion] | None = None
 
     @property
     def actor(self) -> Actor:
@@ -53,15 +64,22 @@ def raw_api_key(request) -> str:
     return credentials.strip() if scheme.lower() == "bearer" else ""
 
 
-def authenticate(request, *, space_id: str | None = None) -> ApiContext:
+def authenticate(
+    request, *, space_id: str | None = None, workflow_slug: str | None = None
+) -> ApiContext:
+    """`workflow_slug`: the request runs that workflow; when the stage is an environment
+    with deployments, the version deployed there is read in the same statement as the key
+    (`ApiContext.target`)."""
     raw = raw_api_key(request)
     if not raw:
         raise ApiError(401, "Missing API key: send it in the x-fastn-api-key header.")
-    api_key = (
-        ApiKey.objects.select_related("space")
-        .filter(key_hash=sha256_hex(raw), revoked_at__isnull=True)
-        .first()
-    )
+    stage = header(request, "stage", "x-fastn-env") or "live"
+    if stage.upper() == DRAFT:
+        stage = DRAFT
+    if workflow_slug and stage != DRAFT and stage.lower() != TEST:
+        api_key, target = live_api_key_and_target(sha256_hex(raw), workflow_slug, stage.lower())
+    else:
+        api_key, target = live_api_key(sha256_hex(raw)), None
     if api_key is None:
         raise ApiError(401, "Invalid or revoked API key.")
 
@@ -81,9 +99,6 @@ def authenticate(request, *, space_id: str | None = None) -> ApiContext:
         )
         raise ApiError(403, "This API key does not belong to that Space.")
 
-    stage = header(request, "stage", "x-fastn-env") or "live"
-    if stage.upper() == DRAFT:
-        stage = DRAFT
     if api_key.mode == ApiKeyMode.TEST and stage not in TEST_KEY_STAGES:
         raise ApiError(
             403, f"A test API key can reach only DRAFT and the test environment, not {stage!r}."
@@ -97,7 +112,51 @@ def authenticate(request, *, space_id: str | None = None) -> ApiContext:
             raise ApiError(404, f"No customer with the id {tenant!r} in this Space.")
 
     mark_used(api_key)
-    return ApiContext(space=api_key.space, api_key=api_key, customer=customer, stage=stage)
+    return ApiContext(
+        space=api_key.space, api_key=api_key, customer=customer, stage=stage, target=target
+    )
+
+
+# Every API request starts here, so these are hand-written (see fastn_console/rawsql.py).
+def live_api_key(key_hash: str) -> ApiKey | None:
+    """The unrevoked key with this hash, its Space loaded."""
+    row = rawsql.fetchone(_live_api_key_sql(), [key_hash])
+    return _api_key_from_row(row) if row else None
+
+
+def live_api_key_and_target(
+    key_hash: str, workflow_slug: str, environment_slug: str
+) -> tuple[ApiKey | None, tuple[Workflow, WorkflowVersion] | None]:
+    """`live_api_key`, and the enabled workflow `workflow_slug` of the key's Space with its
+    version deployed to the environment (None when there is none): one round trip."""
+    sql = _live_api_key_sql(
+        join=deployed_target_join("k.space_id"), also=f", {deployed_target_columns()}"
+    )
+    row = rawsql.fetchone(sql, [workflow_slug, environment_slug, key_hash])
+    if row is None:
+        return None, None
+    width = _key_and_space_width()
+    return _api_key_from_row(row[:width]), deployed_target_from_row(row[width:])
+
+
+def _key_and_space_width() -> int:
+    return len(ApiKey._meta.concrete_fields) + len(Space._meta.concrete_fields)
+
+
+def _api_key_from_row(row) -> ApiKey:
+    width = len(ApiKey._meta.concrete_fields)
+    api_key = rawsql.instance(ApiKey, row[:width])
+    api_key.space = rawsql.instance(Space, row[width : _key_and_space_width()])
+    return api_key
+
+
+@functools.cache
+def _live_api_key_sql(join: str = "", also: str = "") -> str:
+    return (
+        f"SELECT {rawsql.columns(ApiKey, 'k')}, {rawsql.columns(Space, 's')}{also}"
+        f" FROM {rawsql.table(ApiKey)} k JOIN {rawsql.table(Space)} s ON s.id = k.space_id"
+        f"{join} WHERE k.key_hash = %s AND k.revoked_at IS NULL"
+    )
 
 
 def is_same_uuid(text: str, expected: uuid.UUID) -> bool:

@@ -15,10 +15,9 @@ from django.views.decorators.http import require_POST
 
 from apps.api.auth import DRAFT, authenticate
 from apps.api.errors import ApiError
-from apps.environments.models import TEST
 from apps.executions.models import Status, TriggeredBy
 from apps.executions.services import execution_create, execution_dispatch, execution_run_sync
-from apps.workflows.models import Deployment, Workflow, WorkflowVersion
+from apps.workflows.models import Workflow, WorkflowVersion
 from apps.workflows.selectors import resolve_version
 
 # Never forwarded to the workflow: credentials of the caller.
@@ -91,21 +90,10 @@ def failing_step(execution) -> dict | None:
 
 def run_target(auth, workflow_slug: str) -> tuple[Workflow, WorkflowVersion | None]:
     """The workflow and the version the stage serves (None: the draft). The common case — an
-    enabled workflow deployed to the stage — is one query; the rest explains the 404."""
-    if auth.stage not in (DRAFT, TEST):
-        deployment = (
-            Deployment.objects.filter(
-                workflow__space=auth.space,
-                workflow__slug=workflow_slug,
-                workflow__enabled=True,
-                environment__slug=auth.stage.lower(),
-            )
-            .select_related("workflow", "version")
-            .defer("workflow__draft_code", "version__code", "version__config")
-            .first()
-        )
-        if deployment is not None:
-            return deployment.workflow, deployment.version
+    enabled workflow deployed to the stage — came with the key (`auth.target`); the rest
+    explains the 404."""
+    if auth.target is not None:
+        return auth.target
     workflow = Workflow.objects.filter(space=auth.space, slug=workflow_slug).first()
     if workflow is None:
         raise ApiError(404, f"No workflow {workflow_slug!r} in this Space.")
@@ -128,7 +116,7 @@ def run_target(auth, workflow_slug: str) -> tuple[Workflow, WorkflowVersion | No
 @csrf_exempt
 @require_POST
 def execute(request, workflow_slug: str):
-    auth = authenticate(request)
+    auth = authenticate(request, workflow_slug=workflow_slug)
     workflow, version = run_target(auth, workflow_slug)
     input_value = read_input(request)
     common = dict(

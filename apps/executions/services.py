@@ -6,19 +6,20 @@ attempt counter in the row — not Celery — decides when to stop retrying."""
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
 import socket
 import threading
 import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import redis
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
-from django.db.models import F
 from django.utils import timezone
 
 from apps.executions.host import DatabaseHost
@@ -31,8 +32,9 @@ from apps.executions.models import (
 )
 from apps.runtime import Limits, RunResult, run_workflow
 from apps.spaces.audit import Actor
-from apps.spaces.models import Customer
+from apps.spaces.models import Customer, Space
 from apps.workflows.models import Workflow, WorkflowVersion
+from fastn_console import rawsql
 
 logger = logging.getLogger("fastn.executions")
 
@@ -61,7 +63,7 @@ def execution_create(
         code = workflow.draft_code
     retry = retry and workflow.retry_enabled
     max_attempts = workflow.retry_max_attempts if retry else 1
-    return Execution.objects.create(
+    execution = Execution(
         space_id=workflow.space_id,
         workflow=workflow,
         workflow_name=workflow.name,
@@ -79,6 +81,8 @@ def execution_create(
         max_attempts=max_attempts,
         retry_delays_ms=workflow.retry_delays_ms() if retry else [],
     )
+    rawsql.insert(execution)  # on every run's path: see fastn_console/rawsql.py
+    return execution
 
 
 def execution_dispatch(execution: Execution, *, countdown: float = 0):
@@ -250,43 +254,76 @@ def lease_until():
     return timezone.now() + timedelta(seconds=settings.FASTN_EXECUTION_LEASE_SECONDS)
 
 
-def claim(execution_id: str) -> bool:
-    now = timezone.now()
-    return bool(
-        Execution.objects.filter(
-            pk=execution_id,
-            status=Status.PENDING,
-            cancel_requested=False,
-            attempts__lt=F("max_attempts"),
-        ).update(
-            status=Status.RUNNING,
-            attempts=F("attempts") + 1,
-            started_at=now,
-            lease_expires_at=lease_until(),
-        )
+@functools.cache
+def claim_sql() -> str:
+    """The claim answers the row and the few things of its workflow a run needs, in one
+    statement (see fastn_console/rawsql.py)."""
+    e = rawsql.table(Execution)
+    return (
+        f"UPDATE {e} SET status = %s, attempts = attempts + 1, started_at = %s,"
+        " lease_expires_at = %s"
+        " WHERE id = %s AND status = %s AND NOT cancel_requested AND attempts < max_attempts"
+        f" RETURNING {rawsql.columns(Execution, Execution._meta.db_table)},"
+        f" (SELECT slug FROM {rawsql.table(Workflow)} WHERE id = {e}.workflow_id),"
+        f" (SELECT code FROM {rawsql.table(WorkflowVersion)} WHERE id = {e}.version_id),"
+        f" (SELECT external_id FROM {rawsql.table(Customer)} WHERE id = {e}.customer_id)"
     )
 
 
-def workflow_context(execution: Execution) -> dict[str, Any]:
-    workflow = execution.workflow
+@dataclass
+class Claimed:
+    """A claimed execution (attempts already counted) and what its run needs besides."""
+
+    execution: Execution
+    workflow_slug: str | None
+    code: str
+    tenant: str | None
+
+
+def claim(execution_id: str) -> Claimed | None:
+    """pending → running, if the run may still start: a conditional UPDATE, so a duplicate
+    delivery or a second worker finds nothing to claim."""
+    row = rawsql.fetchone(
+        claim_sql(),
+        [
+            Status.RUNNING.value,
+            rawsql.db_value(Execution, "started_at", timezone.now()),
+            rawsql.db_value(Execution, "lease_expires_at", lease_until()),
+            rawsql.db_value(Execution, "id", execution_id),
+            Status.PENDING.value,
+        ],
+    )
+    if row is None:
+        return None
+    *fields, workflow_slug, version_code, tenant = row
+    execution = rawsql.instance(Execution, fields)
+    execution.space = rawsql.reference(Space, execution.space_id)
+    if execution.customer_id is not None:
+        execution.customer = rawsql.reference(Customer, execution.customer_id)
+    code = version_code if execution.version_id else execution.draft_code
+    return Claimed(execution, workflow_slug, code, tenant)
+
+
+def workflow_context(claimed: Claimed) -> dict[str, Any]:
+    execution = claimed.execution
     return {
         "input": execution.input,
         "headers": execution.headers,
         "execution": {"id": str(execution.id), "attempt": execution.attempts},
         "workflow": {
-            "id": str(workflow.id) if workflow else None,
-            "slug": workflow.slug if workflow else None,
+            "id": str(execution.workflow_id) if execution.workflow_id else None,
+            "slug": claimed.workflow_slug,
             "version": execution.version_number or "draft",
         },
         "tier": execution.tier,
         "environment": execution.environment,
         "trigger": {"type": execution.triggered_by},
-        "tenant": execution.customer.external_id if execution.customer else None,
+        "tenant": claimed.tenant,
     }
 
 
-def run_attempt(execution: Execution) -> RunResult:
-    code = execution.version.code if execution.version else execution.draft_code
+def run_attempt(claimed: Claimed) -> RunResult:
+    execution = claimed.execution
     cancel = threading.Event()
     LEASES.register(str(execution.id), cancel)
     try:
@@ -298,8 +335,8 @@ def run_attempt(execution: Execution) -> RunResult:
             environment=execution.environment,
         ) as host:
             return run_workflow(
-                code,
-                workflow_context(execution),
+                claimed.code,
+                workflow_context(claimed),
                 host,
                 Limits(timeout_s=execution.timeout_seconds, memory_mb=settings.FASTN_MEMORY_MB),
                 cancel=cancel,
@@ -312,14 +349,11 @@ def execution_perform(execution_id: str) -> str:
     """1. claim the pending execution (a conditional UPDATE: duplicates stop here);
     2. run one attempt in a sandbox; 3. record it; 4. finish, or schedule the next attempt."""
     while True:
-        if not claim(execution_id):
+        claimed = claim(execution_id)
+        if claimed is None:
             return "skipped"
-        execution = (
-            Execution.objects.select_related("space", "customer", "workflow", "version")
-            .defer("workflow__draft_code")  # a draft run's code is on the execution itself
-            .get(pk=execution_id)
-        )
-        result = run_attempt(execution)
+        execution = claimed.execution
+        result = run_attempt(claimed)
         delay_s, final = finish_attempt(execution, result)
         if delay_s is None:
             notify_end(execution_id, final)
@@ -339,14 +373,13 @@ def execution_perform(execution_id: str) -> str:
         close_old_connections()
 
 
-@transaction.atomic
 def finish_attempt(execution: Execution, result: RunResult) -> tuple[float | None, dict | None]:
     """Record the attempt and the execution's new state in one transaction (a worker dying in
     between must not leave a recorded attempt on a still-running execution). Returns the delay
     in seconds before a retry (None when final) and, when this call ended the execution, the
     final fields for whoever waits on it."""
     now = timezone.now()
-    ExecutionAttempt.objects.create(
+    attempt = ExecutionAttempt(
         execution=execution,
         number=execution.attempts,
         status=result.status,
@@ -356,37 +389,66 @@ def finish_attempt(execution: Execution, result: RunResult) -> tuple[float | Non
         error=result.error,
         worker=WORKER_NAME,
     )
-    retry = (
-        result.status in (Status.FAILED, Status.TIMEOUT)
-        and result.retryable
-        and execution.attempts < execution.max_attempts
-    )
     fields = dict(
         output=result.output,
         error=result.error,
         logs=result.logs,
         steps=result.steps,
         duration_ms=result.duration_ms,
-        lease_expires_at=None,
     )
-    rows = Execution.objects.filter(pk=execution.pk, status=Status.RUNNING)
+    retry = (
+        result.status in (Status.FAILED, Status.TIMEOUT)
+        and result.retryable
+        and execution.attempts < execution.max_attempts
+    )
     if retry:
         delays = execution.retry_delays_ms or [0]
         delay_ms = delays[min(execution.attempts - 1, len(delays) - 1)]
         due = now + timedelta(milliseconds=delay_ms)
-        if rows.filter(cancel_requested=False).update(status=Status.PENDING, due_at=due, **fields):
-            return delay_ms / 1000, None
-    if not rows.update(status=result.status, finished_at=now, **fields):
-        return None, None  # someone else (the reaper, a cancel) decided the end
-    final = {
-        **fields,
-        "status": result.status,
-        "finished_at": now.isoformat(),
+        with transaction.atomic():
+            rows = Execution.objects.filter(
+                pk=execution.pk, status=Status.RUNNING, cancel_requested=False
+            )
+            if rows.update(status=Status.PENDING, due_at=due, lease_expires_at=None, **fields):
+                attempt.save(force_insert=True)
+                return delay_ms / 1000, None
+    final = {"status": result.status, "finished_at": now, **fields}
+    if not end_running(execution, final, attempt):
+        return None, None  # someone else (the reaper) decided the end and recorded the attempt
+    final["finished_at"] = now.isoformat()
+    return None, {
+        **final,
         "attempts": execution.attempts,
         "started_at": execution.started_at.isoformat(),
     }
-    final.pop("lease_expires_at")
-    return None, final
+
+
+@functools.cache
+def _end_running_sql(names: tuple[str, ...]) -> str:
+    columns = (Execution._meta.get_field(name).column for name in names)
+    assignments = ", ".join(f"{rawsql.quote(column)} = %s" for column in columns)
+    return (
+        f"UPDATE {rawsql.table(Execution)} SET {assignments}, lease_expires_at = NULL"
+        " WHERE id = %s AND status = %s"
+    )
+
+
+def end_running(execution: Execution, final: dict[str, Any], attempt: ExecutionAttempt) -> bool:
+    """running → its final state with the run's outcome (`final`, by field name), and the
+    attempt recorded, both or neither. Every run ends here, so it is hand-written (see
+    fastn_console/rawsql.py): on PostgreSQL one statement, atomic by itself (one round trip
+    instead of BEGIN, UPDATE, INSERT, COMMIT); elsewhere a transaction."""
+    update = _end_running_sql(tuple(final))
+    params = [
+        *(rawsql.db_value(Execution, name, value) for name, value in final.items()),
+        rawsql.db_value(Execution, "id", execution.pk),
+        Status.RUNNING.value,
+    ]
+    if connection.vendor == "postgresql":
+        with_ = (f"WITH ended AS ({update} RETURNING id)", params)
+        return rawsql.insert(attempt, with_=with_, from_="ended")
+    with transaction.atomic():
+        return bool(rawsql.execute(update, params)) and rawsql.insert(attempt)
 
 
 # --- Keeping runs alive and history bounded -------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -12,6 +13,7 @@ from apps.environments.models import LIVE, TEST, Environment
 from apps.environments.selectors import ensure_builtin_environments
 from apps.spaces.models import Space
 from apps.workflows.models import Deployment, Tier, Workflow, WorkflowVersion
+from fastn_console import rawsql
 
 DRAFT = "DRAFT"
 
@@ -35,6 +37,65 @@ def resolve_version(workflow: Workflow, stage: str) -> WorkflowVersion | Literal
         .first()
     )
     return deployment.version if deployment else None
+
+
+# What an API call needs of a workflow and its version: never the (possibly large) code.
+_TARGET_WORKFLOW_FIELDS = tuple(
+    f.name for f in Workflow._meta.concrete_fields if f.name not in {"draft_code"}
+)
+_TARGET_VERSION_FIELDS = ("id", "workflow", "number", "created_at")
+
+
+def deployed_target(
+    space_id, slug: str, environment_slug: str
+) -> tuple[Workflow, WorkflowVersion] | None:
+    """The enabled workflow `slug` of the Space and the version deployed to the environment,
+    or None. Hand-written: the public API's run path asks on every call (see
+    fastn_console/rawsql.py; `apps.api.auth` reads it in the same statement as the key)."""
+    space = rawsql.db_value(Workflow, "space", space_id)
+    row = rawsql.fetchone(
+        f"SELECT {deployed_target_columns()} FROM {rawsql.table(Space)} s"
+        f" {deployed_target_join('s.id')} WHERE s.id = %s",
+        [slug, environment_slug, space],
+    )
+    return deployed_target_from_row(row) if row else None
+
+
+@functools.cache
+def deployed_target_columns() -> str:
+    """The select list of what `deployed_target_join` adds, in `deployed_target_from_row`'s
+    order."""
+    w, v = _TARGET_WORKFLOW_FIELDS, _TARGET_VERSION_FIELDS
+    return (
+        f"{rawsql.columns(Workflow, 'w', only=w)}, {rawsql.columns(WorkflowVersion, 'v', only=v)}"
+    )
+
+
+@functools.cache
+def deployed_target_join(space_column: str) -> str:
+    """A LEFT JOIN adding, as `w` and `v`, the enabled workflow (slug: first parameter) of the
+    Space in `space_column` and the version deployed to its environment (slug: second
+    parameter); NULLs when there is none."""
+    return (
+        f" LEFT JOIN ({rawsql.table(Deployment)} d"
+        f" JOIN {rawsql.table(Workflow)} w ON w.id = d.workflow_id"
+        f" JOIN {rawsql.table(Environment)} e ON e.id = d.environment_id"
+        f" JOIN {rawsql.table(WorkflowVersion)} v ON v.id = d.version_id)"
+        f" ON w.space_id = {space_column} AND w.slug = %s AND w.enabled"
+        f" AND e.space_id = {space_column} AND e.slug = %s"
+    )
+
+
+def deployed_target_from_row(row) -> tuple[Workflow, WorkflowVersion] | None:
+    """The workflow and version from a row of `deployed_target_columns()` (None: the join
+    found none)."""
+    w, v = _TARGET_WORKFLOW_FIELDS, _TARGET_VERSION_FIELDS
+    if row[0] is None:
+        return None
+    workflow = rawsql.instance(Workflow, row[: len(w)], only=w)
+    version = rawsql.instance(WorkflowVersion, row[len(w) :], only=v)
+    version.workflow = workflow
+    return workflow, version
 
 
 def workflow_is_active(workflow: Workflow, stage: str = LIVE) -> bool:
