@@ -186,6 +186,10 @@ class _Isolate:
         self.reply_rest = b""  # what is left of a long reply (UTF-16), after its first chunk
         # Set when the run settles after having waited (for host calls or timers).
         self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        # The process's footprint with this isolate ready, the base of the run's memory
+        # limits: read here, while idle, not on the run's path.
+        self.rss_base = _rss_bytes()
+        self.data_base = _vm_data_bytes()
 
 
 class _Server:
@@ -275,12 +279,12 @@ class _Server:
                 os._exit(EXIT_CLEANUP_HUNG)
 
     # ---- limits ---------------------------------------------------------------------------
-    def apply_limits(self, header: dict[str, Any]) -> None:
+    def apply_limits(self, isolate: _Isolate, header: dict[str, Any]) -> None:
         rss = int(header.get("rss") or 0)
-        self.rss_limit = _rss_bytes() + rss if rss > 0 else 0
+        self.rss_limit = isolate.rss_base + rss if rss > 0 else 0
         data = int(header.get("data") or 0)
         if data > 0:
-            soft = _vm_data_bytes() + data
+            soft = isolate.data_base + data
             hard = self.hard_limits[resource.RLIMIT_DATA]
             if hard != resource.RLIM_INFINITY:
                 soft = min(soft, hard)
@@ -458,7 +462,7 @@ class _Server:
 
         racer = isolate.racer
         racer.set_hard_memory_limit(int(header["heap"]))
-        self.apply_limits(header)
+        self.apply_limits(isolate, header)
         with self.out_lock:
             self.active = isolate
         try:
