@@ -3,10 +3,13 @@ Ctrl-C stops every process it started."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
+import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -34,6 +37,76 @@ def wait_for(url: str, deadline: float) -> bytes:
             last_error = exc
             time.sleep(0.3)
     raise AssertionError(f"{url} never answered: {last_error}")
+
+
+# Run in the embedded instance (its SQLite file): a live key and two deployed workflows.
+SETUP = """
+from apps.environments.selectors import environment_by_slug
+from apps.spaces.audit import Actor
+from apps.spaces.models import Space
+from apps.spaces.services import apikey_create
+from apps.workflows.services import workflow_create, workflow_deploy, workflow_publish
+space = Space.objects.get(name="Demo Space")
+actor = Actor.system("test")
+_key, raw = apikey_create(space, name="boot test", mode="live", actor=actor)
+code = "export default async (ctx) => ({sum: ctx.input.a + ctx.input.b, tier: ctx.tier})"
+for tier in ("instant", "standard"):
+    workflow = workflow_create(space, actor=actor, name=f"Boot {tier}", slug=f"boot-{tier}",
+                               tier=tier, code=code)
+    version = workflow_publish(workflow, actor=actor)
+    workflow_deploy(workflow, version=version, environment=environment_by_slug(space, "live"),
+                    actor=actor)
+print(raw, space.id)
+"""
+
+
+def api(port: int, path: str, headers: dict, body: dict | None = None) -> tuple[int, dict]:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}",
+        data=data,
+        headers=headers,
+        method="POST" if data else "GET",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def run_through_the_api(port: int, env: dict) -> None:
+    """The execute API end to end on SQLite: authenticate + deployed version, the execution
+    record, the claim and the finish (the hot path's hand-written SQL) on this backend."""
+    setup = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", SETUP],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert setup.returncode == 0, setup.stderr
+    raw_key, space_id = setup.stdout.split()[-2:]
+    headers = {"x-fastn-api-key": raw_key, "x-fastn-space-id": space_id,
+               "Content-Type": "application/json"}  # fmt: skip
+    status, body = api(port, "/api/v1/boot-instant", headers, {"input": {"a": 2, "b": 3}})
+    assert (status, body) == (200, {"sum": 5, "tier": "instant"})
+    status, body = api(port, "/api/v1/boot-standard", headers, {"input": {"a": 1, "b": 1}})
+    assert status == 202, body
+    path = f"/api/v1/tenants/{space_id}/executions/{body['executionId']}"
+    deadline = time.monotonic() + 30
+    while (detail := api(port, path, headers)[1])["status"] not in ("completed", "failed"):
+        assert time.monotonic() < deadline, detail
+        time.sleep(0.2)
+    assert detail["status"] == "completed", detail
+    assert detail["output"] == {"sum": 2, "tier": "standard"}
+    assert detail["attempts"] == 1
+    attempts = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c",
+         "from apps.executions.models import ExecutionAttempt as A; "
+         "print(sorted(A.objects.values_list('execution__tier', 'status')))"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert (
+        attempts.stdout.split("\n")[-2] == "[('instant', 'completed'), ('standard', 'completed')]"
+    )
 
 
 @pytest.mark.slow
@@ -64,6 +137,7 @@ def test_make_run_boots_the_embedded_default_and_stops_on_ctrl_c(tmp_path):
         assert "gunicorn" in names and "redis-server" in names
         for queue in ("instant", "standard", "long"):
             assert f"-Q {queue}" in names
+        run_through_the_api(port, env)
     finally:
         os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C sends to the foreground group
         output = process.communicate(timeout=60)[0].decode(errors="replace")

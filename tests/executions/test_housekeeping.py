@@ -8,8 +8,15 @@ import pytest
 from django.utils import timezone
 
 from apps.executions.models import Execution, ExecutionAttempt
-from apps.executions.services import execution_create, execution_purge_old, execution_reap
+from apps.executions.services import (
+    claim,
+    execution_create,
+    execution_purge_old,
+    execution_reap,
+    finish_attempt,
+)
 from apps.executions.tasks import purge_old_executions
+from apps.runtime import RunResult
 from tests.executions.factories import make_workflow
 
 pytestmark = pytest.mark.django_db
@@ -62,3 +69,47 @@ def test_reaper_leaves_live_leases_and_fresh_pending_runs_alone(cast):
     assert execution_reap() == {"redispatched": 0, "failed": 0, "requeued": 0}
     assert Execution.objects.get(pk=running.pk).status == "running"
     assert Execution.objects.get(pk=pending.pk).status == "pending"
+
+
+def test_claim_answers_the_run_and_what_it_needs_and_only_once(cast):
+    workflow = make_workflow(cast.space, slug="claimed", retry_enabled=False)
+    execution = create(workflow)
+    claimed = claim(str(execution.pk))
+    assert claimed.execution.status == "running" and claimed.execution.attempts == 1
+    assert claimed.workflow_slug == "claimed" and claimed.code == workflow.draft_code
+    assert claimed.execution.space_id == cast.space.id and claimed.tenant is None
+    assert claim(str(execution.pk)) is None  # a duplicate delivery finds nothing to claim
+
+
+def test_a_worker_finishing_after_the_reaper_took_over_changes_nothing(cast):
+    workflow = make_workflow(cast.space, retry_enabled=False)
+    execution = create(workflow)
+    claimed = claim(str(execution.pk))
+    Execution.objects.filter(pk=execution.pk).update(
+        lease_expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    assert execution_reap()["failed"] == 1
+    late = RunResult("completed", {"late": True}, None, duration_ms=1.0)
+    assert finish_attempt(claimed.execution, late) == (None, None)
+    execution.refresh_from_db()
+    assert execution.status == "failed" and execution.output is None
+    attempts = ExecutionAttempt.objects.filter(execution=execution)
+    assert [(a.number, a.error["code"]) for a in attempts] == [(1, "WORKER_LOST")]
+
+
+def test_finishing_records_the_attempt_and_the_final_state_together(cast):
+    workflow = make_workflow(cast.space, retry_enabled=False)
+    execution = create(workflow)
+    claimed = claim(str(execution.pk))
+    result = RunResult("completed", {"ok": 1}, None, logs=[{"level": "log"}], duration_ms=2.5)
+    delay, final = finish_attempt(claimed.execution, result)
+    assert delay is None and final["status"] == "completed" and final["output"] == {"ok": 1}
+    execution.refresh_from_db()
+    assert (execution.status, execution.output, execution.duration_ms) == (
+        "completed",
+        {"ok": 1},
+        2.5,
+    )
+    assert execution.lease_expires_at is None and execution.finished_at is not None
+    attempt = ExecutionAttempt.objects.get(execution=execution)
+    assert (attempt.number, attempt.status, attempt.duration_ms) == (1, "completed", 2.5)
