@@ -300,7 +300,8 @@ def claim(execution_id: str) -> Claimed | None:
     execution.space = rawsql.reference(Space, execution.space_id)
     if execution.customer_id is not None:
         execution.customer = rawsql.reference(Customer, execution.customer_id)
-    code = version_code if execution.version_id else execution.draft_code
+    # A version deleted since (with its workflow) leaves no code: the run then fails plainly.
+    code = (version_code if execution.version_id else execution.draft_code) or ""
     return Claimed(execution, workflow_slug, code, tenant)
 
 

@@ -46,21 +46,8 @@ _TARGET_WORKFLOW_FIELDS = tuple(
 _TARGET_VERSION_FIELDS = ("id", "workflow", "number", "created_at")
 
 
-def deployed_target(
-    space_id, slug: str, environment_slug: str
-) -> tuple[Workflow, WorkflowVersion] | None:
-    """The enabled workflow `slug` of the Space and the version deployed to the environment,
-    or None. Hand-written: the public API's run path asks on every call (see
-    fastn_console/rawsql.py; `apps.api.auth` reads it in the same statement as the key)."""
-    space = rawsql.db_value(Workflow, "space", space_id)
-    row = rawsql.fetchone(
-        f"SELECT {deployed_target_columns()} FROM {rawsql.table(Space)} s"
-        f" {deployed_target_join('s.id')} WHERE s.id = %s",
-        [slug, environment_slug, space],
-    )
-    return deployed_target_from_row(row) if row else None
-
-
+# The public API reads the workflow a request runs, and its deployed version, in the same
+# statement as the API key (apps.api.auth); hand-written, see fastn_console/rawsql.py.
 @functools.cache
 def deployed_target_columns() -> str:
     """The select list of what `deployed_target_join` adds, in `deployed_target_from_row`'s
