@@ -113,11 +113,8 @@ def insert(obj: Model, *, with_: tuple[str, Sequence[Any]] | None = None, from_:
     connection = db()
     with_pk = obj.pk is not None
     prefix, params = with_ or ("", ())
-    sql = (
-        f"{prefix} {_insert_sql(model, with_pk, from_)}"
-        if prefix
-        else _insert_sql(model, with_pk, from_)
-    )
+    statement = _insert_sql(model, with_pk, from_)
+    sql = f"{prefix} {statement}" if prefix else statement
     params = [
         *params,
         *(
