@@ -28,6 +28,14 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
 fi
 
+# 1b. The unprivileged user sandbox processes drop to (apps/runtime/confine.py). Without root
+# the sandboxes run as the console's own user, and the console logs what that leaves open.
+if [ "$(id -u)" = 0 ] && ! id -u fastn-sandbox >/dev/null 2>&1; then
+  say "Creating the system user fastn-sandbox (workflow sandboxes run as it)"
+  useradd --system --user-group --no-create-home --home-dir /nonexistent \
+    --shell /usr/sbin/nologin --comment "Fastn Console workflow sandbox" fastn-sandbox
+fi
+
 # 2. Python >= 3.12 (Django 6 needs it).
 find_python() {
   for candidate in "${PY:-}" python3.13 python3.12 python3; do

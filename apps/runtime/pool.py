@@ -3,6 +3,9 @@
 Sandboxes are started with subprocess (spawn + exec, never fork: V8 is not fork-safe)
 as `python -I apps/runtime/sandbox.py`, in their own session, with only PATH and LANG
 in the environment: no DATABASE_URL, no keys, nothing from the caller's settings.
+Each then confines itself (`confine.py`: as root, the `fastn-sandbox` user, its own
+mount and network namespaces, a read-only filesystem; always seccomp and rlimits) and
+lists what it could not apply in its first `ready`; the pool logs that once per process.
 
 The pool keeps `FASTN_SANDBOX_POOL_SIZE` (default 2) sandboxes warm and grows on
 demand to `FASTN_SANDBOX_POOL_MAX` (default 8) while callers are waiting; extra
@@ -77,9 +80,29 @@ def _env_int(name: str, default: int, minimum: int) -> int:
     return max(minimum, value)
 
 
-def _sandbox_command() -> list[str]:
+def _sandbox_command(*args: str) -> list[str]:
     python = os.environ.get("FASTN_SANDBOX_PYTHON") or sys.executable
-    return [python, "-I", str(SANDBOX_SCRIPT)]
+    return [python, "-I", str(SANDBOX_SCRIPT), *args]
+
+
+_confinement_reported = False
+_confinement_lock = threading.Lock()
+
+
+def _report_confinement(missing: Any) -> None:
+    """Say once per process which protections the sandboxes run without."""
+    global _confinement_reported
+    if not missing:
+        return
+    with _confinement_lock:  # sandboxes start on several threads at once
+        if _confinement_reported:
+            return
+        _confinement_reported = True
+    logger.warning(
+        "sandbox processes run without: %s. Run the console as root (make run does, with "
+        "scripts/bootstrap.sh creating the fastn-sandbox user) for full confinement.",
+        "; ".join(str(item) for item in missing),
+    )
 
 
 def _sandbox_env() -> dict[str, str]:
@@ -111,15 +134,16 @@ class Sandbox:
         self.killed = False
         self.gone = False
         self._stderr_mark = 0
+        self.missing: list[str] = []  # protections its confinement could not apply
 
     @classmethod
-    def spawn(cls) -> Sandbox:
+    def spawn(cls, args: tuple[str, ...] = ()) -> Sandbox:
         # stderr goes to an unnamed file: V8 prints "Fatal ... out of memory" there
         # before it aborts, which is how a crash is told from an exhausted limit.
         stderr = tempfile.TemporaryFile(prefix="fastn-sandbox-")  # noqa: SIM115 - lives with the sandbox
         try:
             process = subprocess.Popen(
-                _sandbox_command(),
+                _sandbox_command(*args),
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=stderr,
@@ -238,6 +262,7 @@ class Sandbox:
             # Anything else before `ready` belongs to a run that is over.
             if frame is not None and frame.kind == "ready":
                 self.ready = True
+                self.missing = frame.header.get("missing") or self.missing
             elif remaining <= 0 or (cancel is not None and cancel.is_set()):
                 return False
         return True
@@ -347,6 +372,7 @@ class SandboxPool:
             if sandbox is not None:
                 sandbox.reap()
             return
+        _report_confinement(sandbox.missing)
         with self._cond:
             self._starting -= 1
             self._failures = 0

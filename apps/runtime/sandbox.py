@@ -6,13 +6,20 @@ project, never Django), holds no credentials, and speaks only to its parent over
 stdin/stdout. The parent kills it at a run's deadline, which is the only reliable way
 to stop JavaScript spinning after an `await`.
 
+Before its first run it confines itself (`confine.py`, loaded by path): as root, its own
+mount, network and IPC namespaces, a read-only filesystem with a private /tmp, then the
+`fastn-sandbox` user; in every case rlimits, no new privileges and a seccomp filter
+refusing sockets, new processes and exec. What could not be applied is listed in the
+first `ready` frame (`"missing"`), which the pool logs once.
+
 Protocol: frames of a 4-byte big-endian length and a body. The body is one line of
 JSON (the header), optionally followed by a newline and a raw blob that is passed on
 without re-encoding::
 
     parent -> sandbox  run    {"t": "run", "heap": B, "rss": B, "data": B, "cpu": s} + script
                        ret    {"t": "ret", "id": n} + reply JSON text
-    sandbox -> parent  ready  {"t": "ready", "pid": n}  (after start and after every run)
+    sandbox -> parent  ready  {"t": "ready", "pid": n}  (after start and after every run;
+                              the first also has "missing": [...] when confinement is partial)
                        log    {"t": "log", "dropped": 0|1} + [[level, epoch ms, text, cut], ...]
                        call   {"t": "call", "id": n} + request JSON text
                        done   {"t": "done", "dropped": 0|1} + meta JSON + "\\n" + output JSON
@@ -193,8 +200,9 @@ class _Isolate:
 
 
 class _Server:
-    def __init__(self, prelude: str) -> None:
+    def __init__(self, prelude: str, missing: list[str] | None = None) -> None:
         self.prelude = prelude
+        self.missing = missing or []
         self.out_lock = threading.Lock()
         self.active: _Isolate | None = None
         self.cleanup_started: float | None = None
@@ -507,7 +515,10 @@ class _Server:
         loop = asyncio.get_running_loop()
         os.set_blocking(0, False)
         isolate = self.prepare()
-        self.write(encode_frame({"t": "ready", "pid": os.getpid()}))
+        first: dict[str, Any] = {"t": "ready", "pid": os.getpid()}
+        if self.missing:
+            first["missing"] = self.missing
+        self.write(encode_frame(first))
         while True:
             loop.add_reader(0, self.on_input)
             header, blob = await self.runs.get()
@@ -522,15 +533,65 @@ class _Server:
             self.write(encode_frame({"t": "ready", "pid": os.getpid()}))
 
 
+def _load_confine() -> Any:
+    """confine.py, by path: this process never imports the project's package."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "fastn_sandbox_confine", Path(__file__).with_name("confine.py")
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _read_frame_blocking() -> tuple[dict[str, Any], bytes]:
+    def exactly(count: int) -> bytes:
+        data = b""
+        while len(data) < count:
+            chunk = os.read(0, count - len(data))
+            if not chunk:
+                os._exit(EXIT_PROTOCOL)
+            data += chunk
+        return data
+
+    (length,) = FRAME_LENGTH.unpack(exactly(FRAME_LENGTH.size))
+    if length > MAX_FRAME_BYTES:
+        os._exit(EXIT_PROTOCOL)
+    return split_body(exactly(length))
+
+
+def _probe(confine: Any, confinement: Any) -> None:
+    """`sandbox.py --probe` (tests only; the pool never passes it): confined exactly like
+    a serving sandbox, try what an escaped workflow would and report the outcomes."""
+    header, _blob = _read_frame_blocking()
+    report = confine.probe(header)
+    report["missing"] = confinement.missing
+    _write_all(1, encode_frame({"t": "probe"}, json.dumps(report).encode()))
+    os._exit(0)
+
+
 def main() -> None:
     # The parent owns this process's lifetime: a Ctrl-C in its terminal is for it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    # Namespaces first, while this is the only thread; the rest once V8 has read its
+    # ICU data, before any run.
+    confine = _load_confine()
+    confinement = confine.isolate()
     from py_mini_racer import init_mini_racer
 
     init_mini_racer(flags=V8_FLAGS)
     prelude = Path(__file__).with_name("prelude.js").read_text(encoding="utf-8")
-    server = _Server(prelude)
+    # The one module a run imports lazily (host calls travel as UTF-16): load it while
+    # every file is readable, in case the confined user cannot reach the standard library.
+    "".encode("utf-16-le")
+    confine.lock(confinement)
+    if sys.argv[1:] == ["--probe"]:
+        _probe(confine, confinement)
+    server = _Server(prelude, confinement.missing)
     threading.Thread(target=server.watch, name="sandbox-watch", daemon=True).start()
     try:
         asyncio.run(server.serve())

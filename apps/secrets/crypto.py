@@ -128,7 +128,8 @@ def read_or_create_key_file(path: Path) -> str:
     private temporary file and hard-linked into place, so two processes starting at once
     agree on one key and nobody ever reads a half-written file."""
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
+        # Owner-only, like settings.private_var_dir: the sandbox's user must not get in.
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".master-key-")  # mode 0o600
         try:
             with os.fdopen(fd, "w") as handle:

@@ -7,7 +7,9 @@ These tests need no database and no Django settings; they run with or without
 from __future__ import annotations
 
 import copy
+import json
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -48,6 +50,7 @@ class InMemoryHost:
         self.connectors = dict(connectors or {})
         self.state: dict[tuple[str, str], tuple[Any, float | None]] = {}
         self.calls: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
+        self.lock = threading.Lock()
         for (scope, key), value in (state or {}).items():
             self.state[(scope, key)] = (copy.deepcopy(value), None)
 
@@ -77,6 +80,52 @@ class InMemoryHost:
         self.calls.append(("state_delete", (key,), {"scope": scope}))
         self._check_scope(scope)
         self.state.pop((scope, key), None)
+
+    # The conditional writes hold a lock for their read-modify-write, like the real host's
+    # row lock, so the in-memory host is atomic under concurrent runs too.
+    def _live(self, scope: str, key: str) -> tuple[bool, Any, float | None]:
+        entry = self.state.get((scope, key))
+        if entry is None:
+            return False, None, None
+        value, expires_at = entry
+        if expires_at is not None and self.clock() >= expires_at:
+            return False, None, None
+        return True, value, expires_at
+
+    def state_incr(self, key: str, by: int | float, *, scope: str, ttl: int | None) -> int | float:
+        self.calls.append(("state_incr", (key, by), {"scope": scope, "ttl": ttl}))
+        self._check_scope(scope)
+        with self.lock:
+            present, current, expires_at = self._live(scope, key)
+            if not present:
+                current, expires_at = 0, self.clock() + ttl if ttl else None
+            elif isinstance(current, bool) or not isinstance(current, int | float):
+                raise HostError("STATE_NOT_A_NUMBER", f"State key {key!r} is not a number")
+            self.state[(scope, key)] = (current + by, expires_at)
+            return current + by
+
+    def state_set_if_absent(self, key: str, value: Any, *, scope: str, ttl: int | None) -> bool:
+        self.calls.append(("state_set_if_absent", (key, value), {"scope": scope, "ttl": ttl}))
+        self._check_scope(scope)
+        with self.lock:
+            if self._live(scope, key)[0]:
+                return False
+            self.state[(scope, key)] = (copy.deepcopy(value), self.clock() + ttl if ttl else None)
+            return True
+
+    def state_compare_and_set(
+        self, key: str, expected: Any, value: Any, *, scope: str, ttl: int | None
+    ) -> bool:
+        self.calls.append(
+            ("state_compare_and_set", (key, expected, value), {"scope": scope, "ttl": ttl})
+        )
+        self._check_scope(scope)
+        with self.lock:
+            present, current, _ = self._live(scope, key)
+            if not _same_json(current if present else None, expected):
+                return False
+            self.state[(scope, key)] = (copy.deepcopy(value), self.clock() + ttl if ttl else None)
+            return True
 
     def end_invocation(self) -> None:
         for scope, key in list(self.state):
@@ -112,6 +161,21 @@ class InMemoryHost:
         if callable(answer):
             return answer(params)
         return copy.deepcopy(answer)
+
+
+def _same_json(a: Any, b: Any) -> bool:
+    """JSON equality: key order does not matter, 1 equals 1.0, true is not 1."""
+    return json.dumps(_doubles(a), sort_keys=True) == json.dumps(_doubles(b), sort_keys=True)
+
+
+def _doubles(value: Any) -> Any:
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, list):
+        return [_doubles(item) for item in value]
+    return {key: _doubles(item) for key, item in value.items()}
 
 
 def host_from_setup(setup: HostSetup) -> InMemoryHost:
