@@ -11,12 +11,17 @@ from typing import Any
 from apps.configs.services import config_get
 from apps.connectors.http_client import ConnectorError, HttpPolicy, http_request
 from apps.datastore.state import (
+    StateBusy,
     StateError,
+    StateNotANumber,
     StateScope,
     state_clear_invocation,
+    state_compare_and_set,
     state_delete,
     state_get,
+    state_incr,
     state_set,
+    state_set_if_absent,
 )
 from apps.datastore.tenantdb import TenantDbError, db_query
 from apps.executions.models import DRAFT
@@ -37,6 +42,14 @@ def call_builtin_connector(connector: str, action: str, params: Any) -> Any:
         "CONNECTOR_NOT_FOUND",
         f"No connector {connector!r} with an action {action!r} is available in this Space.",
     )
+
+
+def _state_host_error(exc: StateError) -> HostError:
+    if isinstance(exc, StateNotANumber):
+        return HostError("STATE_NOT_A_NUMBER", str(exc))
+    if isinstance(exc, StateBusy):
+        return HostError("STATE_BUSY", str(exc), permanent=False)
+    return HostError("STATE_ERROR", str(exc))
 
 
 class DatabaseHost:
@@ -88,6 +101,31 @@ class DatabaseHost:
         except StateError as exc:
             raise HostError("STATE_ERROR", str(exc)) from None
 
+    def state_incr(self, key: str, by: int | float, *, scope: str, ttl: int | None) -> int | float:
+        self.wrote_invocation_state |= scope.upper() == "INVOCATION"
+        try:
+            return state_incr(self.state_scope, key, by, scope=scope, ttl=ttl)
+        except StateError as exc:
+            raise _state_host_error(exc) from None
+
+    def state_set_if_absent(self, key: str, value: Any, *, scope: str, ttl: int | None) -> bool:
+        self.wrote_invocation_state |= scope.upper() == "INVOCATION"
+        try:
+            return state_set_if_absent(self.state_scope, key, value, scope=scope, ttl=ttl)
+        except StateError as exc:
+            raise _state_host_error(exc) from None
+
+    def state_compare_and_set(
+        self, key: str, expected: Any, value: Any, *, scope: str, ttl: int | None
+    ) -> bool:
+        self.wrote_invocation_state |= scope.upper() == "INVOCATION"
+        try:
+            return state_compare_and_set(
+                self.state_scope, key, expected, value, scope=scope, ttl=ttl
+            )
+        except StateError as exc:
+            raise _state_host_error(exc) from None
+
     def secret_get(self, name: str) -> tuple[str, str]:
         try:
             return secret_resolve(self.space, name=name, customer=self.customer)
@@ -107,7 +145,9 @@ class DatabaseHost:
                 self.space.id, self.customer.id if self.customer else None, sql, params or []
             )
         except TenantDbError as exc:
-            raise HostError("DB_ERROR", str(exc)) from None
+            # A failure of the database itself (not of the query) may carry `transient`.
+            transient = bool(getattr(exc, "transient", False))
+            raise HostError("DB_ERROR", str(exc), permanent=not transient) from None
 
     def connector_call(self, connector: str, action: str, params: Any) -> Any:
         return call_builtin_connector(connector, action, params)
@@ -132,6 +172,15 @@ class DetachedHost:
         self.refuse("fastn.state")
 
     def state_delete(self, key, *, scope):
+        self.refuse("fastn.state")
+
+    def state_incr(self, key, by, *, scope, ttl):
+        self.refuse("fastn.state")
+
+    def state_set_if_absent(self, key, value, *, scope, ttl):
+        self.refuse("fastn.state")
+
+    def state_compare_and_set(self, key, expected, value, *, scope, ttl):
         self.refuse("fastn.state")
 
     def secret_get(self, name):

@@ -22,9 +22,19 @@ ArrayBuffers and other off-heap memory; RLIMIT_DATA (3 x `memory_mb` + 256 MB) m
 absurd allocations fail at once. The CPU rlimit sits 2 s above `timeout_s`.
 
 Error codes: SYNTAX_ERROR, NO_DEFAULT_EXPORT, RUNTIME_ERROR, TIMEOUT, MEMORY_LIMIT,
-OUTPUT_TOO_LARGE, NOT_SERIALIZABLE, CANCELLED, SANDBOX_CRASHED. `retryable` is False
-for SYNTAX_ERROR, NO_DEFAULT_EXPORT, NOT_SERIALIZABLE, OUTPUT_TOO_LARGE and cancelled
-runs. Error lines and columns, and the stack, are in the user's file (`<slug>.js`).
+OUTPUT_TOO_LARGE, NOT_SERIALIZABLE, CANCELLED, SANDBOX_CRASHED. Error lines and columns,
+and the stack, are in the user's file (`<slug>.js`).
+
+`retryable` says whether a retry can succeed; only transient failures are retried ("never
+code, data, or out-of-memory errors"). It is True for TIMEOUT, SANDBOX_CRASHED, and a
+RUNTIME_ERROR whose thrown value has `retryable === true`: one marked with
+`throw fastn.retryable(err)` (an Error is marked and returned as it is, a message becomes an
+Error) or `err.retryable = true`, or a host error for a transient failure
+(`HostError(permanent=False)`: a connector's network error, timeout, 429 or 5xx) that the
+code let escape or rethrew. It is False for everything else: other thrown errors (TypeErrors
+included), a host error the host called permanent, SYNTAX_ERROR, NO_DEFAULT_EXPORT,
+MEMORY_LIMIT, OUTPUT_TOO_LARGE, NOT_SERIALIZABLE, completed and cancelled runs. (A worker
+lost with its run is the executions reaper's business, not the runtime's.)
 
 The `Host` protocol (all synchronous, called in the caller's thread; raise
 `HostError(code, message, permanent=True)` for failures the workflow may catch —
@@ -33,6 +43,9 @@ it sees `Error(message)` with `.code` and `.retryable`):
     state_get(key, *, scope) -> JSON | None        scope is "ORG" or "INVOCATION"
     state_set(key, value, *, scope, ttl) -> None   ttl: whole seconds or None
     state_delete(key, *, scope) -> None
+    state_incr(key, by, *, scope, ttl) -> number   atomic; missing/expired counts as 0
+    state_set_if_absent(key, value, *, scope, ttl) -> bool             atomic; True = wrote
+    state_compare_and_set(key, expected, value, *, scope, ttl) -> bool  atomic; True = wrote
     secret_get(name) -> (type, raw)                type "text" or "json"
     env_config_get(key) -> str | None
     db_query(sql, params) -> {"rows": [...], "rowCount": n}
@@ -41,15 +54,19 @@ it sees `Error(message)` with `.code` and `.retryable`):
 What workflows see: `export default async function (ctx) {...}` (also arrow, named
 and non-async functions, `export { main as default }`, top-level await); the global
 `fastn` — `state.get/set/delete(key, {scope, ttl})` (get answers null for a missing
-key), `secrets.get(name)`, `envConfig.get(key)` (undefined when unset),
-`db.query(sql, params)`, `connector.<slug>.<action>(params)` (alias `connectors`) —
-and `new Fastn({...})` returning it; `console.*` (Node-like formatting), `setTimeout`,
-`btoa`/`atob`. There is no `require`, `process`, `fetch`, `import`, `eval`,
-`new Function` or `WebAssembly` (each fails with a clear error). Every run gets a
-fresh V8 isolate. Secret values read during a run (and their base64, URL-encoded and
-JSON-escaped forms, if 4+ characters) are replaced by `[REDACTED]` in logs, output,
-steps and errors. Work still pending when the default export settles is discarded,
-and the caller clears INVOCATION-scoped state when the run is over.
+key), the atomic `state.incr(key, by = 1, opts)` (the new number; a non-number rejects with
+code STATE_NOT_A_NUMBER), `state.setIfAbsent(key, value, opts)` and
+`state.compareAndSet(key, expected, value, opts)` (whether they wrote; values compare as
+JSON, null expects a missing key), `secrets.get(name)`, `envConfig.get(key)` (undefined
+when unset), `db.query(sql, params)`, `connector.<slug>.<action>(params)` (alias
+`connectors`), `retryable(err)` — and `new Fastn({...})` returning it; `console.*`
+(Node-like formatting), `setTimeout`, `btoa`/`atob`. There is no `require`, `process`,
+`fetch`, `import`, `eval`, `new Function` or `WebAssembly` (each fails with a clear
+error). Every run gets a fresh V8 isolate. Secret values read during a run (and their
+base64, URL-encoded and JSON-escaped forms, if 4+ characters) are replaced by
+`[REDACTED]` in logs, output, steps and errors. Work still pending when the default
+export settles is discarded, and the caller clears INVOCATION-scoped state when the run
+is over.
 
 Where the JavaScript runs: never in the caller's process. A pool of warm sandbox
 processes (`python -I apps/runtime/sandbox.py`, minimal environment, length-prefixed

@@ -54,9 +54,12 @@ MAX_ERROR_MESSAGE = 16_000
 MAX_ERROR_STACK = 64_000
 
 COMPLETED, FAILED, TIMEOUT, CANCELLED = "completed", "failed", "timeout", "cancelled"
-NOT_RETRYABLE = frozenset(
-    {"SYNTAX_ERROR", "NO_DEFAULT_EXPORT", "NOT_SERIALIZABLE", "OUTPUT_TOO_LARGE", "CANCELLED"}
-)
+# Only transient failures are retried (the reference: "never code, data, or out-of-memory
+# errors"): the run ran out of time or its sandbox died under it. A RUNTIME_ERROR is retryable
+# only when the thrown value says so (`fastn.retryable(err)`, `retryable: true`, or a host error
+# for a transient failure that the code let escape); syntax errors, a missing default export,
+# thrown errors, memory and output limits and cancelled runs never are.
+TRANSIENT = frozenset({"TIMEOUT", "SANDBOX_CRASHED"})
 NO_DEFAULT_MESSAGE = (
     "The module has no default export: add `export default async function (ctx) {...}`"
 )
@@ -126,7 +129,7 @@ def _failed(code: str, message: str, started: float, **where: Any) -> RunResult:
         output=None,
         error=_error(code, message, **where),
         duration_ms=(time.monotonic() - started) * 1000,
-        retryable=code not in NOT_RETRYABLE,
+        retryable=code in TRANSIENT,
     )
 
 
@@ -175,6 +178,7 @@ class _Outcome:
     output: Any = None
     error: dict[str, Any] | None = None
     healthy: bool = False  # the sandbox may serve another run
+    marked_retryable: bool = False  # the thrown value asked for a retry
 
 
 class _Run:
@@ -420,9 +424,15 @@ class _Run:
         return _Outcome(FAILED, error=_error("SYNTAX_ERROR", message, line, column), healthy=True)
 
     def _runtime_error(self, error: dict[str, Any]) -> _Outcome:
+        marked = error.get("retryable") is True
         if "thrown" in error:
             message = f"Uncaught {error['thrown']}"
-            return _Outcome(FAILED, error=_error("RUNTIME_ERROR", message), healthy=True)
+            return _Outcome(
+                FAILED,
+                error=_error("RUNTIME_ERROR", message),
+                healthy=True,
+                marked_retryable=marked,
+            )
         name = str(error.get("name") or "Error")
         text = str(error.get("message") or "")
         if name == "RangeError" and text.startswith("Array buffer allocation failed"):
@@ -433,6 +443,7 @@ class _Run:
             FAILED,
             error=_error("RUNTIME_ERROR", message, line, column, stack or None),
             healthy=True,
+            marked_retryable=marked,
         )
 
     # ---- positions --------------------------------------------------------------------------
@@ -531,5 +542,6 @@ class _Run:
             logs=self._final_logs(),
             steps=self.bridge.final_steps(),
             duration_ms=(time.monotonic() - started) * 1000,
-            retryable=outcome.status in (FAILED, TIMEOUT) and code not in NOT_RETRYABLE,
+            retryable=outcome.status in (FAILED, TIMEOUT)
+            and (code in TRANSIENT or (code == "RUNTIME_ERROR" and outcome.marked_retryable)),
         )

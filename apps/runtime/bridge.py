@@ -11,6 +11,7 @@ import datetime as dt
 import decimal
 import json
 import logging
+import math
 import time
 import uuid
 from collections.abc import Callable
@@ -31,8 +32,9 @@ SCOPES = ("ORG", "INVOCATION")
 class HostError(Exception):
     """Raised by host services; user code sees `Error(message)` with `.code` set.
 
-    `permanent=False` marks a failure that may succeed later (a connector's 503):
-    the JS error gets `retryable = true`."""
+    `permanent=False` marks a transient failure that may succeed later (a network error,
+    a timeout, a service's 429 or 5xx): the JS error gets `retryable = true`, and a run that
+    lets it escape ends retryable (the executions' retry policy may try it again)."""
 
     def __init__(self, code: str, message: str, *, permanent: bool = True) -> None:
         super().__init__(message)
@@ -47,6 +49,13 @@ class Host(Protocol):
     def state_get(self, key: str, *, scope: str) -> Any: ...
     def state_set(self, key: str, value: Any, *, scope: str, ttl: int | None) -> None: ...
     def state_delete(self, key: str, *, scope: str) -> None: ...
+    def state_incr(
+        self, key: str, by: int | float, *, scope: str, ttl: int | None
+    ) -> int | float: ...
+    def state_set_if_absent(self, key: str, value: Any, *, scope: str, ttl: int | None) -> bool: ...
+    def state_compare_and_set(
+        self, key: str, expected: Any, value: Any, *, scope: str, ttl: int | None
+    ) -> bool: ...
     def secret_get(self, name: str) -> tuple[str, str]: ...
     def env_config_get(self, key: str) -> str | None: ...
     def db_query(self, sql: str, params: list[Any]) -> dict[str, Any]: ...
@@ -101,6 +110,13 @@ def _ttl(args: dict[str, Any]) -> int | None:
     return int(-(-ttl // 1))
 
 
+def _number(args: dict[str, Any], field: str) -> int | float:
+    value = args.get(field)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise _Invalid(f"{field} must be a finite number")
+    return value
+
+
 @dataclass(frozen=True)
 class _Call:
     kind: str
@@ -130,6 +146,33 @@ def _parse(name: str, args: dict[str, Any]) -> _Call:
         return _Call(
             "state", name, {"key": key, "scope": scope}, lambda h: h.state_delete(key, scope=scope)
         )
+    if name == "state.incr":
+        key, scope, ttl = _text(args, "key", MAX_KEY_LENGTH), _scope(args), _ttl(args)
+        by = _number(args, "by")
+        return _Call(
+            "state",
+            name,
+            {"key": key, "by": by, "scope": scope, "ttl": ttl},
+            lambda h: _checked_number(h.state_incr(key, by, scope=scope, ttl=ttl)),
+        )
+    if name == "state.setIfAbsent":
+        key, scope, ttl = _text(args, "key", MAX_KEY_LENGTH), _scope(args), _ttl(args)
+        value = args.get("value")
+        return _Call(
+            "state",
+            name,
+            {"key": key, "value": value, "scope": scope, "ttl": ttl},
+            lambda h: bool(h.state_set_if_absent(key, value, scope=scope, ttl=ttl)),
+        )
+    if name == "state.compareAndSet":
+        key, scope, ttl = _text(args, "key", MAX_KEY_LENGTH), _scope(args), _ttl(args)
+        expected, value = args.get("expected"), args.get("value")
+        return _Call(
+            "state",
+            name,
+            {"key": key, "expected": expected, "value": value, "scope": scope, "ttl": ttl},
+            lambda h: bool(h.state_compare_and_set(key, expected, value, scope=scope, ttl=ttl)),
+        )
     if name == "secrets.get":
         secret = _text(args, "name", MAX_NAME_LENGTH)
         return _Call("secrets", name, {"name": secret}, lambda h: h.secret_get(secret), secret=True)
@@ -153,6 +196,12 @@ def _parse(name: str, args: dict[str, Any]) -> _Call:
             lambda h: h.connector_call(connector, action, params),
         )
     raise _Invalid(f"unknown call {name!r}")
+
+
+def _checked_number(answer: Any) -> int | float:
+    if isinstance(answer, bool) or not isinstance(answer, int | float):
+        raise TypeError("state_incr must return a number")
+    return answer
 
 
 def _secret_value(name: str, answer: Any, redactor: Redactor) -> Any:

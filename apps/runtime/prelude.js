@@ -511,6 +511,36 @@
       const { scope } = stateOptions("fastn.state.delete", options);
       await call("state.delete", { key, scope });
     },
+    // Atomic: 200 concurrent runs each adding 1 add 200. A missing or expired key counts
+    // as 0; `ttl` applies when the call creates the key (a fixed window).
+    async incr(key, by, options) {
+      checkText("fastn.state.incr", "key", key, 256);
+      let amount = 1;
+      if (by !== undefined && by !== null) {
+        if (typeof by !== "number" || !numberIsFinite(by)) {
+          throw new TypeErrorCtor(
+            "fastn.state.incr: by must be a finite number (got " + describe(by) + "); " +
+              "options go third: incr(key, 1, {ttl: 60})",
+          );
+        }
+        amount = by;
+      }
+      const { scope, ttl } = stateOptions("fastn.state.incr", options);
+      return await call("state.incr", { key, by: amount, scope, ttl });
+    },
+    async setIfAbsent(key, value, options) {
+      checkText("fastn.state.setIfAbsent", "key", key, 256);
+      const { scope, ttl } = stateOptions("fastn.state.setIfAbsent", options);
+      const json = jsonValue("fastn.state.setIfAbsent", value);
+      return await call("state.setIfAbsent", { key, value: json, scope, ttl });
+    },
+    async compareAndSet(key, expected, value, options) {
+      checkText("fastn.state.compareAndSet", "key", key, 256);
+      const { scope, ttl } = stateOptions("fastn.state.compareAndSet", options);
+      const expectedJson = jsonValue("fastn.state.compareAndSet", expected);
+      const json = jsonValue("fastn.state.compareAndSet", value);
+      return await call("state.compareAndSet", { key, expected: expectedJson, value: json, scope, ttl });
+    },
   });
 
   const secrets = freeze({
@@ -606,7 +636,30 @@
     has: () => true,
   });
 
-  const fastn = freeze({ state, secrets, envConfig, db, connector, connectors: connector });
+  // `throw fastn.retryable(err)`: the run may be retried by the workflow's retry policy
+  // (only transient failures are). An Error is marked and returned as it is, keeping its
+  // stack; a message (or any other value) becomes a new Error.
+  function retryable(err) {
+    let e = err;
+    if (!(err instanceof ErrorCtor)) {
+      const text = err === undefined || err === null ? "Retryable error" : formatValue(err, true);
+      e = new ErrorCtor(text);
+      errorCaptureStackTrace(e, retryable);
+    }
+    try {
+      e.retryable = true;
+      if (e.retryable === true) return e;
+    } catch {
+      // a frozen Error: wrap it below
+    }
+    const wrapped = new ErrorCtor(StringCtor(err.message), { cause: err });
+    errorCaptureStackTrace(wrapped, retryable);
+    wrapped.retryable = true;
+    return wrapped;
+  }
+  freeze(retryable);
+
+  const fastn = freeze({ state, secrets, envConfig, db, connector, connectors: connector, retryable });
 
   // The reference examples start with `const fastn = new Fastn({connectors: {...}})`;
   // the options only document which connectors are used, so both spellings return the
@@ -749,8 +802,8 @@
     } catch {
       isError = false;
     }
-    if (!isError) return { code: "RUNTIME_ERROR", thrown: formatValue(e, false) };
-    const out = { code: "RUNTIME_ERROR" };
+    if (!isError) return { code: "RUNTIME_ERROR", thrown: formatValue(e, false), retryable: markedRetryable(e) };
+    const out = { code: "RUNTIME_ERROR", retryable: markedRetryable(e) };
     try {
       out.name = StringCtor(e.name);
       out.message = StringCtor(e.message);
@@ -761,6 +814,16 @@
       out.message = out.message || "";
     }
     return out;
+  }
+
+  // Marked by fastn.retryable(), by the code itself (`err.retryable = true`), or by the host
+  // for a transient failure (a network error, a timeout, a 429 or 5xx) the code let escape.
+  function markedRetryable(e) {
+    try {
+      return e !== null && (typeof e === "object" || typeof e === "function") && e.retryable === true;
+    } catch {
+      return false;
+    }
   }
 
   function finish(meta, outputJSON) {

@@ -9,12 +9,16 @@ from apps.datastore.models import StateEntry
 from apps.datastore.state import (
     MAX_TTL_SECONDS,
     StateError,
+    StateNotANumber,
     StateScope,
     state_clear_invocation,
+    state_compare_and_set,
     state_delete,
     state_get,
+    state_incr,
     state_purge_expired,
     state_set,
+    state_set_if_absent,
 )
 from apps.datastore.tasks import purge_expired_state
 
@@ -319,3 +323,230 @@ def test_set_is_a_single_statement(run, django_assert_num_queries):
 
     with django_assert_num_queries(1):
         state_set(run, "k", {"v": 1}, ttl=60)
+
+
+# --- Atomic operations: incr, set_if_absent, compare_and_set ----------------------------------
+
+
+def test_incr_counts_a_missing_key_from_zero_and_returns_the_new_value(run):
+    assert state_incr(run, "n") == 1
+    assert state_incr(run, "n") == 2
+    assert state_incr(run, "n", 10) == 12
+    assert state_incr(run, "n", -2.5) == 9.5
+    assert state_get(run, "n") == 9.5
+    assert StateEntry.objects.filter(key="n").count() == 1
+
+
+def test_incr_adds_to_a_number_stored_with_set(run):
+    state_set(run, "n", 41)
+
+    assert state_incr(run, "n") == 42
+
+
+def test_incr_respects_scopes(run):
+    state_incr(run, "n", 5)
+    assert state_incr(run, "n", scope="invocation") == 1
+    assert state_incr(another_run(run, "exec-2"), "n", scope="INVOCATION") == 1
+    assert state_get(run, "n") == 5
+
+
+@pytest.mark.parametrize(
+    "value, kind",
+    [
+        pytest.param("7", "a string", id="string"),
+        pytest.param(True, "a boolean", id="bool"),
+        pytest.param(None, "null", id="null"),
+        pytest.param([1], "an array", id="array"),
+        pytest.param({"n": 1}, "an object", id="object"),
+    ],
+)
+def test_incr_of_a_non_number_is_a_clear_error_and_changes_nothing(run, value, kind):
+    state_set(run, "k", value)
+
+    with pytest.raises(StateNotANumber) as caught:
+        state_incr(run, "k")
+
+    assert caught.value.message == (
+        f'State key "k" holds {kind}, not a number: incr can only add to a number '
+        "(or to a missing key)."
+    )
+    assert state_get(run, "k") == value
+
+
+@pytest.mark.parametrize("by", [True, "1", None, float("nan"), float("inf")])
+def test_incr_refuses_an_amount_that_is_not_a_finite_number(run, by):
+    with pytest.raises(StateError, match="by must be a finite number"):
+        state_incr(run, "n", by)
+
+    assert not StateEntry.objects.exists()
+
+
+def test_incr_refuses_to_overflow_a_double(run):
+    state_set(run, "n", 1.5e308)
+
+    with pytest.raises(StateError, match="largest number JSON can hold"):
+        state_incr(run, "n", 1e308)
+
+    assert float(state_get(run, "n")) == 1.5e308  # jsonb may answer it as an exact integer
+
+
+def test_incr_ttl_is_a_fixed_window_from_the_first_increment(run, time_machine):
+    time_machine.move_to(START, tick=False)
+    assert state_incr(run, "hits", ttl=60) == 1
+    time_machine.move_to(START + timedelta(seconds=50), tick=False)
+    assert state_incr(run, "hits", ttl=60) == 2  # the window is not pushed back
+
+    time_machine.move_to(START + timedelta(seconds=60), tick=False)
+    assert state_get(run, "hits") is None
+    assert state_incr(run, "hits", ttl=60) == 1  # an expired counter starts again from 0
+    entry = StateEntry.objects.get(key="hits")
+    assert entry.expires_at == START + timedelta(seconds=120)
+
+
+def test_set_if_absent_writes_only_the_first_time(run):
+    assert state_set_if_absent(run, "seen", {"at": 1}) is True
+    assert state_set_if_absent(run, "seen", {"at": 2}) is False
+
+    assert state_get(run, "seen") == {"at": 1}
+
+
+def test_set_if_absent_counts_a_stored_null_as_present(run):
+    state_set(run, "k", None)
+
+    assert state_set_if_absent(run, "k", 1) is False
+
+
+def test_set_if_absent_treats_an_expired_key_as_absent(run, time_machine):
+    time_machine.move_to(START, tick=False)
+    assert state_set_if_absent(run, "lock", "a", ttl=30) is True
+    time_machine.move_to(START + timedelta(seconds=29), tick=False)
+    assert state_set_if_absent(run, "lock", "b", ttl=30) is False
+
+    time_machine.move_to(START + timedelta(seconds=30), tick=False)
+    assert state_set_if_absent(run, "lock", "c") is True
+    assert state_get(run, "lock") == "c"
+    assert StateEntry.objects.get(key="lock").expires_at is None
+
+
+def test_set_if_absent_is_per_scope(run):
+    state_set(run, "k", "org")
+
+    assert state_set_if_absent(run, "k", "run", scope="INVOCATION") is True
+
+
+def test_set_if_absent_is_a_single_statement(run, django_assert_num_queries):
+    state_set(run, "warm", 0)
+
+    with django_assert_num_queries(1):
+        assert state_set_if_absent(run, "k", {"v": 1}, ttl=60) is True
+
+
+def test_compare_and_set_writes_only_when_the_value_matches(run):
+    state_set(run, "cursor", {"page": 1})
+
+    assert state_compare_and_set(run, "cursor", {"page": 2}, {"page": 3}) is False
+    assert state_get(run, "cursor") == {"page": 1}
+    assert state_compare_and_set(run, "cursor", {"page": 1}, {"page": 2}) is True
+    assert state_get(run, "cursor") == {"page": 2}
+
+
+@pytest.mark.parametrize(
+    "stored, expected",
+    [
+        pytest.param({"a": 1, "b": [1, {"c": None}]}, {"b": [1, {"c": None}], "a": 1}, id="order"),
+        pytest.param(1, 1.0, id="int-float"),
+        pytest.param(1e300, 1e300, id="huge"),
+        pytest.param([0.1, -0.0], [0.1, 0], id="negative-zero"),
+        pytest.param("✓", "✓", id="unicode"),
+    ],
+)
+def test_compare_and_set_compares_json_values_deeply(run, stored, expected):
+    state_set(run, "k", stored)
+
+    assert state_compare_and_set(run, "k", expected, "next") is True
+
+
+@pytest.mark.parametrize(
+    "stored, expected",
+    [
+        pytest.param(True, 1, id="true-is-not-1"),
+        pytest.param(0, False, id="0-is-not-false"),
+        pytest.param({"a": 1}, {"a": 1, "b": None}, id="extra-member"),
+        pytest.param([1, 2], [2, 1], id="array-order"),
+        pytest.param("1", 1, id="string-number"),
+        pytest.param(None, {}, id="null-object"),
+    ],
+)
+def test_compare_and_set_does_not_confuse_json_types(run, stored, expected):
+    state_set(run, "k", stored)
+
+    assert state_compare_and_set(run, "k", expected, "next") is False
+    assert state_get(run, "k") == stored
+
+
+def test_compare_and_set_with_null_expected_matches_a_missing_or_expired_key(run, time_machine):
+    time_machine.move_to(START, tick=False)
+    assert state_compare_and_set(run, "k", None, "first", ttl=10) is True
+    assert state_compare_and_set(run, "k", None, "second") is False
+
+    time_machine.move_to(START + timedelta(seconds=10), tick=False)
+    assert state_compare_and_set(run, "k", "first", "stale") is False  # expired = absent
+    assert state_compare_and_set(run, "k", None, "again") is True
+    assert state_get(run, "k") == "again"
+    assert StateEntry.objects.get(key="k").expires_at is None  # ttl as in set: none given
+
+
+def test_compare_and_set_sets_the_ttl_like_set(run, time_machine):
+    time_machine.move_to(START, tick=False)
+    state_set(run, "k", 1)
+
+    assert state_compare_and_set(run, "k", 1, 2, ttl=5) is True
+    assert StateEntry.objects.get(key="k").expires_at == START + timedelta(seconds=5)
+
+
+def test_conditional_writes_validate_like_set(run):
+    with pytest.raises(StateError, match="JSON-serialisable"):
+        state_compare_and_set(run, "k", {1}, 1)
+    with pytest.raises(StateError, match="JSON-serialisable"):
+        state_set_if_absent(run, "k", object())
+    with pytest.raises(StateError, match="ttl must be"):
+        state_incr(run, "k", ttl=0)
+    with pytest.raises(StateError, match="State key must not be empty"):
+        state_incr(run, "")
+
+    assert not StateEntry.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_conditional_writes_never_lose_an_update(space):
+    """Real threads, each with its own database connection, racing on one key."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connection
+
+    scope = StateScope(space.id, None, WORKFLOW, "exec-1")
+
+    def in_thread(fn):
+        def call(*args):
+            try:
+                return fn(*args)
+            finally:
+                connection.close()
+
+        return call
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        counted = list(pool.map(in_thread(lambda _: state_incr(scope, "n")), range(100)))
+        first = list(
+            pool.map(in_thread(lambda i: state_set_if_absent(scope, "once", i)), range(20))
+        )
+        swapped = list(
+            pool.map(in_thread(lambda i: state_compare_and_set(scope, "v", None, i)), range(20))
+        )
+
+    assert sorted(counted) == list(range(1, 101))
+    assert state_get(scope, "n") == 100
+    assert first.count(True) == 1
+    assert state_get(scope, "once") == first.index(True)
+    assert swapped.count(True) == 1
+    assert state_get(scope, "v") == swapped.index(True)

@@ -188,6 +188,23 @@ def _check_counter(result: RunResult, host: Host) -> None:
     assert host.state_get("counter", scope="ORG") == 42
 
 
+def _check_atomic_steps(result: RunResult, host: Host) -> None:
+    assert [(step["name"], step["args"], step["result"]) for step in result.steps] == [
+        ("state.incr", {"key": "n", "by": 2, "scope": "ORG", "ttl": 10}, 2),
+        (
+            "state.setIfAbsent",
+            {"key": "once", "value": "x", "scope": "INVOCATION", "ttl": None},
+            True,
+        ),
+        (
+            "state.compareAndSet",
+            {"key": "once", "expected": "x", "value": "y", "scope": "INVOCATION", "ttl": None},
+            True,
+        ),
+    ]
+    assert host.state_get("once", scope="INVOCATION") == "y"
+
+
 def _check_secret_step(result: RunResult, host: Host) -> None:
     (step,) = result.steps
     assert step["kind"] == "secrets" and step["name"] == "secrets.get"
@@ -667,6 +684,206 @@ CASES: list[Case] = [
             " (Do not know how to serialize a BigInt)",
         ],
     ),
+    # ---- atomic state: incr, setIfAbsent, compareAndSet ------------------------------------------
+    Case(
+        "state_incr_counts_from_zero",
+        js(
+            """
+            export default async () => {
+              const seen = [await fastn.state.incr('n'), await fastn.state.incr('n')];
+              seen.push(await fastn.state.incr('n', 5), await fastn.state.incr('n', -1.5));
+              seen.push(await fastn.state.incr('n', 0), await fastn.state.get('n'));
+              return seen;
+            }
+            """
+        ),
+        output=[1, 2, 7, 5.5, 5.5, 5.5],
+    ),
+    Case(
+        "state_incr_adds_to_a_stored_number",
+        js(
+            """
+            export default async () => [await fastn.state.incr('counter', 1, { ttl: 60 })];
+            """
+        ),
+        host=HostSetup(state={("ORG", "counter"): 41}),
+        output=[42],
+    ),
+    Case(
+        "state_incr_scopes_are_separate",
+        js(
+            """
+            export default async () => {
+              await fastn.state.incr('n', 10);
+              const mine = await fastn.state.incr('n', 1, { scope: 'invocation' });
+              return [mine, await fastn.state.get('n')];
+            }
+            """
+        ),
+        output=[1, 10],
+    ),
+    Case(
+        "state_incr_of_a_non_number_is_catchable",
+        js(
+            """
+            export default async () => {
+              try {
+                await fastn.state.incr('name');
+              } catch (e) {
+                return [e instanceof Error, e.code, e.retryable, await fastn.state.get('name')];
+              }
+            }
+            """
+        ),
+        host=HostSetup(state={("ORG", "name"): "Ada"}),
+        output=[True, "STATE_NOT_A_NUMBER", False, "Ada"],
+    ),
+    Case(
+        "state_incr_of_a_non_number_uncaught_is_not_retried",
+        "export default async () => { await fastn.state.incr('flag'); };",
+        host=HostSetup(state={("ORG", "flag"): True}),
+        status="failed",
+        error="RUNTIME_ERROR",
+        line=1,
+        retryable=False,
+    ),
+    Case(
+        "state_incr_validation",
+        js(
+            """
+            export default async () => {
+              const errors = [];
+              for (const args of [['k', 'x'], ['k', { ttl: 60 }], ['k', NaN], ['k', 1 / 0],
+                                  ['', 1], ['k', 1, { ttl: 0 }]]) {
+                try {
+                  await fastn.state.incr(...args);
+                } catch (e) {
+                  errors.push(e.name + ': ' + e.message);
+                }
+              }
+              return errors;
+            }
+            """
+        ),
+        output=[
+            'TypeError: fastn.state.incr: by must be a finite number (got "x");'
+            " options go third: incr(key, 1, {ttl: 60})",
+            "TypeError: fastn.state.incr: by must be a finite number (got an object);"
+            " options go third: incr(key, 1, {ttl: 60})",
+            "TypeError: fastn.state.incr: by must be a finite number (got NaN);"
+            " options go third: incr(key, 1, {ttl: 60})",
+            "TypeError: fastn.state.incr: by must be a finite number (got Infinity);"
+            " options go third: incr(key, 1, {ttl: 60})",
+            'TypeError: fastn.state.incr: key must be a non-empty string (got "")',
+            "TypeError: fastn.state.incr: ttl must be a positive number of seconds (got 0)",
+        ],
+        check=lambda result, host: _assert_no_steps(result),
+    ),
+    Case(
+        "state_set_if_absent",
+        js(
+            """
+            export default async () => {
+              const first = await fastn.state.setIfAbsent('deal:7', { at: 1 }, { ttl: 3600 });
+              const second = await fastn.state.setIfAbsent('deal:7', { at: 2 });
+              const other = await fastn.state.setIfAbsent('deal:7', 'run', { scope: 'INVOCATION' });
+              return [first, second, other, await fastn.state.get('deal:7')];
+            }
+            """
+        ),
+        output=[True, False, True, {"at": 1}],
+    ),
+    Case(
+        "state_set_if_absent_sees_existing_keys",
+        "export default async () => [await fastn.state.setIfAbsent('counter', 0)];",
+        host=HostSetup(state={("ORG", "counter"): 41}),
+        output=[False],
+    ),
+    Case(
+        "state_compare_and_set",
+        js(
+            """
+            export default async () => {
+              const first = { page: 1, seen: [1] };
+              const created = await fastn.state.compareAndSet('cursor', null, first);
+              const stale = await fastn.state.compareAndSet('cursor', { page: 0 }, { page: 9 });
+              // JSON equality: member order does not matter, 1 and 1.0 are one number
+              const moved = await fastn.state.compareAndSet(
+                'cursor', { seen: [1.0], page: 1 }, { page: 2 }, { ttl: 60 });
+              return [created, stale, moved, await fastn.state.get('cursor')];
+            }
+            """
+        ),
+        output=[True, False, True, {"page": 2}],
+    ),
+    Case(
+        "state_compare_and_set_keeps_json_types_apart",
+        js(
+            """
+            export default async () => {
+              await fastn.state.set('flag', true);
+              await fastn.state.set('text', '1');
+              return [
+                await fastn.state.compareAndSet('flag', 1, 'no'),
+                await fastn.state.compareAndSet('text', 1, 'no'),
+                await fastn.state.compareAndSet('flag', null, 'no'),
+                await fastn.state.compareAndSet('flag', true, false),
+                await fastn.state.get('flag'),
+                await fastn.state.get('text'),
+              ];
+            }
+            """
+        ),
+        output=[False, False, False, True, False, "1"],
+    ),
+    Case(
+        "state_conditional_write_validation",
+        js(
+            """
+            export default async () => {
+              const errors = [];
+              const calls = [
+                () => fastn.state.setIfAbsent('k', 1n),
+                () => fastn.state.compareAndSet('k', 1n, 1),
+                () => fastn.state.compareAndSet('k', 1, 2, { scope: 'GLOBAL' }),
+                () => fastn.state.setIfAbsent(7, 1),
+              ];
+              for (const call of calls) {
+                try {
+                  await call();
+                } catch (e) {
+                  errors.push(e.name + ': ' + e.message);
+                }
+              }
+              return errors;
+            }
+            """
+        ),
+        output=[
+            "TypeError: fastn.state.setIfAbsent: value is not JSON-serialisable"
+            " (Do not know how to serialize a BigInt)",
+            "TypeError: fastn.state.compareAndSet: value is not JSON-serialisable"
+            " (Do not know how to serialize a BigInt)",
+            'TypeError: fastn.state.compareAndSet: scope must be "ORG" or "INVOCATION"'
+            ' (got "GLOBAL")',
+            "TypeError: fastn.state.setIfAbsent: key must be a non-empty string (got 7)",
+        ],
+        check=lambda result, host: _assert_no_steps(result),
+    ),
+    Case(
+        "state_atomic_steps_are_recorded",
+        js(
+            """
+            export default async () => {
+              await fastn.state.incr('n', 2, { ttl: 9.5 });
+              await fastn.state.setIfAbsent('once', 'x', { scope: 'invocation' });
+              await fastn.state.compareAndSet('once', 'x', 'y', { scope: 'invocation' });
+            }
+            """
+        ),
+        output=None,
+        check=_check_atomic_steps,
+    ),
     # ---- secrets and redaction ------------------------------------------------------------------
     Case(
         "secret_text",
@@ -1016,8 +1233,161 @@ CASES: list[Case] = [
         error="RUNTIME_ERROR",
         message="Error: Deal 1 not found",
         line=2,
-        retryable=True,
+        retryable=False,  # the host said it is permanent: retrying cannot find the deal
         check=_check_async_stack,
+    ),
+    # ---- what is retried: transient failures and errors the code marks retryable ------------
+    Case(
+        "transient_host_error_uncaught_is_retryable",
+        "export default async () => fastn.connector.crm.sync({});",
+        host=HostSetup(
+            connectors={"crm.sync": HostError_("HTTP_503", "Service unavailable", permanent=False)}
+        ),
+        status="failed",
+        error="RUNTIME_ERROR",
+        message="Error: Service unavailable",
+        retryable=True,
+    ),
+    Case(
+        "transient_host_error_rethrown_is_retryable",
+        js(
+            """
+            export default async () => {
+              try {
+                await fastn.connector.crm.sync({});
+              } catch (e) {
+                console.log('sync failed', e.code);
+                throw e;
+              }
+            }
+            """
+        ),
+        host=HostSetup(
+            connectors={"crm.sync": HostError_("HTTP_429", "Too many requests", permanent=False)}
+        ),
+        status="failed",
+        error="RUNTIME_ERROR",
+        logs=(("log", "sync failed HTTP_429"),),
+        retryable=True,
+    ),
+    Case(
+        "transient_host_error_wrapped_in_a_new_error_is_not_retryable",
+        js(
+            """
+            export default async () => {
+              try {
+                await fastn.connector.crm.sync({});
+              } catch (e) {
+                throw new Error('sync failed: ' + e.message);
+              }
+            }
+            """
+        ),
+        host=HostSetup(
+            connectors={"crm.sync": HostError_("HTTP_503", "Service unavailable", permanent=False)}
+        ),
+        status="failed",
+        error="RUNTIME_ERROR",
+        message="Error: sync failed: Service unavailable",
+        retryable=False,
+    ),
+    Case(
+        "thrown_error_is_not_retryable",
+        js(
+            """
+            export default async (ctx) => {
+              if (!ctx.input.email) {
+                throw new Error('email is required');
+              }
+            }
+            """
+        ),
+        status="failed",
+        error="RUNTIME_ERROR",
+        message="Error: email is required",
+        line=3,
+        retryable=False,
+    ),
+    Case(
+        "fastn_retryable_marks_an_error",
+        js(
+            """
+            export default async () => {
+              const res = { status: 503 };
+              if (res.status >= 500) {
+                throw fastn.retryable(new Error('upstream answered ' + res.status));
+              }
+            }
+            """
+        ),
+        status="failed",
+        error="RUNTIME_ERROR",
+        message="Error: upstream answered 503",
+        line=4,
+        column=27,  # where the Error was made
+        retryable=True,
+    ),
+    Case(
+        "fastn_retryable_wraps_a_message",
+        js(
+            """
+            export default async () => {
+              throw fastn.retryable('rate limited, try later');
+            }
+            """
+        ),
+        status="failed",
+        error="RUNTIME_ERROR",
+        message="Error: rate limited, try later",
+        line=2,
+        column=15,  # the call of fastn.retryable: the runtime's own frame is dropped
+        retryable=True,
+    ),
+    Case(
+        "fastn_retryable_returns_an_error",
+        js(
+            """
+            export default async () => {
+              const e = new TypeError('x');
+              e.code = 'MINE';
+              const marked = fastn.retryable(e);
+              const made = fastn.retryable('busy');
+              const frozen = fastn.retryable(Object.freeze(new Error('cold')));
+              return [marked === e, e.retryable, e.code, made instanceof Error, made.message,
+                      made.retryable, frozen.message, frozen.retryable, typeof fastn.retryable];
+            }
+            """
+        ),
+        output=[True, True, "MINE", True, "busy", True, "cold", True, "function"],
+    ),
+    Case(
+        "error_with_retryable_true_is_retryable",
+        js(
+            """
+            export default async () => {
+              const e = new Error('quota not reset yet');
+              e.retryable = true;
+              throw e;
+            }
+            """
+        ),
+        status="failed",
+        error="RUNTIME_ERROR",
+        retryable=True,
+    ),
+    Case(
+        "thrown_object_with_retryable_true_is_retryable",
+        "export default async () => { throw { message: 'later', retryable: true }; };",
+        status="failed",
+        error="RUNTIME_ERROR",
+        retryable=True,
+    ),
+    Case(
+        "retryable_must_be_exactly_true",
+        "export default async () => { throw Object.assign(new Error('no'), { retryable: 1 }); };",
+        status="failed",
+        error="RUNTIME_ERROR",
+        retryable=False,
     ),
     Case(
         "steps_are_recorded",
@@ -1274,7 +1644,7 @@ CASES: list[Case] = [
         status="failed",
         error="RUNTIME_ERROR",
         message="TypeError: nope",
-        retryable=True,
+        retryable=False,
     ),
     Case(
         "throw_a_string",
@@ -1427,6 +1797,7 @@ CASES: list[Case] = [
         status="failed",
         error="MEMORY_LIMIT",
         message="Workflow exceeded the memory limit of 64 MB",
+        retryable=False,
         slow=True,
     ),
     Case(
