@@ -16,8 +16,10 @@ DEFAULT_CODES = {
     409: "CONFLICT",
     413: "PAYLOAD_TOO_LARGE",
     415: "UNSUPPORTED_MEDIA_TYPE",
+    422: "UNPROCESSABLE",
     429: "RATE_LIMITED",
     500: "INTERNAL_ERROR",
+    503: "SERVICE_UNAVAILABLE",
 }
 
 DEFAULT_MESSAGES = {
@@ -28,20 +30,37 @@ DEFAULT_MESSAGES = {
     405: "This method is not allowed here.",
     413: "The request body is too large.",
     500: "Something went wrong on our side. The error was logged.",
+    503: "The service is unavailable; try again shortly.",
 }
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, message: str, *, code: str | None = None, **extra: Any):
+    """`headers`: response headers (e.g. Retry-After); `extra`: more fields of the body."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ):
         super().__init__(message)
         self.status = status
         self.code = code or DEFAULT_CODES.get(status, "ERROR")
         self.message = message
+        self.headers = headers or {}
         self.extra = extra
 
 
 def error_response(
-    status: int, message: str | None = None, *, code: str | None = None, **extra: Any
+    status: int,
+    message: str | None = None,
+    *,
+    code: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
 ) -> JsonResponse:
     body = {
         "code": code or DEFAULT_CODES.get(status, "ERROR"),
@@ -49,8 +68,10 @@ def error_response(
         "message": message or DEFAULT_MESSAGES.get(status, "Request failed."),
         **extra,
     }
-    return JsonResponse(body, status=status)
+    return JsonResponse(body, status=status, headers=headers)
 
 
 def api_error_response(error: ApiError) -> JsonResponse:
-    return error_response(error.status, error.message, code=error.code, **error.extra)
+    return error_response(
+        error.status, error.message, code=error.code, headers=error.headers, **error.extra
+    )

@@ -1,20 +1,23 @@
 """POST /api/v1/{workflow_slug}: run a workflow (DESIGN.md §6).
 
 Instant workflows answer 200 with the workflow's return value while the caller waits; standard
-and long ones answer 202 {"executionId", "status"} and run on their own queue."""
+and long ones answer 202 {"executionId", "status"} and run on their own queue.
+
+With the queue (Redis) down: an instant call answers 503 SERVICE_UNAVAILABLE with Retry-After,
+and that run never happens later; a standard or long run, whose row is committed before the
+answer, is accepted (202, "dispatch": "deferred") and the reaper sends it once the queue is
+back. An `Idempotency-Key` header makes retries safe (apps/api/idempotency.py)."""
 
 from __future__ import annotations
 
-import json
-
-from django.conf import settings
-from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from apps.api import idempotency
 from apps.api.auth import DRAFT, authenticate
 from apps.api.errors import ApiError
+from apps.api.jsonbody import JsonInputError, parse_json, read_body
 from apps.executions.models import Status, TriggeredBy
 from apps.executions.services import execution_create, execution_dispatch, execution_run_sync
 from apps.workflows.models import Workflow, WorkflowVersion
@@ -35,21 +38,15 @@ def forwarded_headers(request) -> dict[str, str]:
 
 
 def read_input(request):
-    if int(request.META.get("CONTENT_LENGTH") or 0) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
-        raise ApiError(413, f"The body exceeds {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes.")
-    try:
-        raw = request.body
-    except RequestDataTooBig:
-        raise ApiError(
-            413, f"The body exceeds {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes."
-        ) from None
+    """The body's "input": read under the size cap (chunked bodies too) and parsed strictly
+    (apps/api/jsonbody.py: depth, number range, no NaN/Infinity, no NUL)."""
+    raw = read_body(request)
     if not raw.strip():
         raise ApiError(400, 'The body must be a JSON object like {"input": {...}}.')
     try:
-        body = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        where = f" at line {exc.lineno}, column {exc.colno}" if hasattr(exc, "lineno") else ""
-        raise ApiError(400, f"The body is not valid JSON{where}.") from None
+        body = parse_json(raw)
+    except JsonInputError as exc:
+        raise ApiError(400, str(exc)) from None
     if not isinstance(body, dict):
         raise ApiError(400, 'The body must be a JSON object like {"input": {...}}.')
     if "input" not in body:
@@ -57,26 +54,52 @@ def read_input(request):
     return body["input"]
 
 
+# Seconds a refused caller is asked to wait (Retry-After) before trying again.
+RETRY_AFTER_S = 5
+# Faults of the platform, not of the workflow: 500 INTERNAL_ERROR.
+PLATFORM_ERRORS = frozenset({"SANDBOX_CRASHED", "WORKER_LOST", "INTERNAL_ERROR"})
+# Nothing ran and nothing will (the queue or its workers are away): 503 with Retry-After.
+UNAVAILABLE_ERRORS = frozenset({"SERVICE_UNAVAILABLE", "WORKER_UNAVAILABLE"})
+
+
 def error_body(execution) -> tuple[int, dict]:
-    """A failed run in the reference's error format: 408 TIMED_OUT; 400
-    DATASOURCE_CONNECTION_ERROR when a connector call failed (with `step` and
-    `datasourceDebug`); otherwise 500 INTERNAL_ERROR with the workflow's own message."""
+    """A run that did not complete, in the reference's error format:
+    - 503 SERVICE_UNAVAILABLE: the queue or its workers were unavailable; it never ran;
+    - 408 TIMED_OUT: the run exceeded its timeout;
+    - 500 INTERNAL_ERROR: a fault of the platform (the sandbox crashed, the worker was lost);
+    - 400 DATASOURCE_CONNECTION_ERROR: a connector call failed (`step`, `datasourceDebug`);
+    - 409 CANCELLED: someone cancelled it;
+    - otherwise 422 WORKFLOW_ERROR: the workflow's own error (thrown, syntax, memory or output
+      limit), with its message and where it was raised (`line`, `column` of the user's file).
+    Every body carries `executionId`."""
     error = execution.error or {}
+    error_code = error.get("code")
     body = {
         "message": error.get("message") or f"The workflow ended {execution.status}.",
         "executionId": str(execution.id),
     }
     step = failing_step(execution)
-    if execution.status == Status.TIMEOUT:
+    if error_code in UNAVAILABLE_ERRORS:
+        status, code = 503, "SERVICE_UNAVAILABLE"
+    elif execution.status == Status.TIMEOUT:
         status, code = 408, "TIMED_OUT"
+    elif error_code in PLATFORM_ERRORS or execution.status not in (
+        Status.FAILED,
+        Status.CANCELLED,
+    ):
+        status, code = 500, "INTERNAL_ERROR"
     elif step and step.get("kind") == "connector":
         status, code = 400, "DATASOURCE_CONNECTION_ERROR"
         body["datasourceDebug"] = {"name": step.get("name"), "jsonObject": step.get("error")}
+    elif execution.status == Status.CANCELLED:
+        status, code = 409, "CANCELLED"
     else:
-        status, code = 500, "INTERNAL_ERROR"
+        status, code = 422, "WORKFLOW_ERROR"
+        body["line"] = error.get("line")
+        body["column"] = error.get("column")
     if step:
         body["step"] = step.get("name")
-    if error.get("line"):
+    if code != "WORKFLOW_ERROR" and error.get("line"):
         body["line"] = error["line"]
     return status, {"code": code, "statusCode": status, **body}
 
@@ -117,8 +140,30 @@ def run_target(auth, workflow_slug: str) -> tuple[Workflow, WorkflowVersion | No
 @require_POST
 def execute(request, workflow_slug: str):
     auth = authenticate(request, workflow_slug=workflow_slug)
+    key = idempotency.idempotency_key(request)
     workflow, version = run_target(auth, workflow_slug)
     input_value = read_input(request)
+    if key is None:
+        return run(request, auth, workflow, version, input_value)
+    digest = idempotency.request_hash(
+        workflow=workflow_slug,
+        stage=auth.stage,
+        tenant=auth.customer.external_id if auth.customer else None,
+        input=input_value,
+    )
+    claim = idempotency.idempotency_begin(auth, key, digest)
+    if not isinstance(claim, idempotency.IdempotencyKey):
+        return claim  # the first request's response
+    try:
+        response = run(request, auth, workflow, version, input_value)
+    except BaseException:
+        idempotency.idempotency_release(claim)
+        raise
+    idempotency.idempotency_finish(claim, response)
+    return response
+
+
+def run(request, auth, workflow: Workflow, version: WorkflowVersion | None, input_value):
     common = dict(
         version=version,
         code=None,
@@ -134,7 +179,21 @@ def execute(request, workflow_slug: str):
         if execution.status == Status.COMPLETED:
             return JsonResponse(execution.output, safe=False)
         status, body = error_body(execution)
-        return JsonResponse(body, status=status)
+        if status != 503:
+            return JsonResponse(body, status=status)
+        response = JsonResponse(body, status=503, headers={"Retry-After": str(RETRY_AFTER_S)})
+        # The outage was logged once, as a warning, where it was met; Django would add an
+        # ERROR line for every 5xx answer.
+        response._has_been_logged = True
+        return response
     execution = execution_create(workflow, **common)
-    execution_dispatch(execution)
-    return JsonResponse({"executionId": str(execution.id), "status": execution.status}, status=202)
+    body = {"executionId": str(execution.id), "status": execution.status}
+    if execution_dispatch(execution) is False:
+        # The row is committed: the run is accepted and the reaper sends it once the queue is
+        # back (apps/executions/services.py execution_reap).
+        body["dispatch"] = "deferred"
+        body["message"] = (
+            "The run queue is unavailable: the execution is recorded and will be dispatched "
+            "automatically when the queue is back."
+        )
+    return JsonResponse(body, status=202)

@@ -25,7 +25,10 @@ class ApiErrorMiddleware:
         if is_api(request) and response.status_code >= 400:
             content_type = response.get("Content-Type", "")
             if not content_type.startswith("application/json"):
-                return error_response(response.status_code)
+                converted = error_response(response.status_code)
+                if response.has_header("Allow"):  # a 405 says which methods the path takes
+                    converted["Allow"] = response["Allow"]
+                return converted
         return response
 
     def process_exception(self, request, exception):

@@ -27,11 +27,54 @@ AUTH_PARAMETERS = [
 ]
 
 
-def error_response(description: str) -> dict[str, Any]:
-    return {
+WORKFLOW_ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["code", "statusCode", "message", "executionId", "line", "column"],
+    "properties": {
+        "code": {"type": "string", "example": "WORKFLOW_ERROR"},
+        "statusCode": {"type": "integer", "example": 422},
+        "message": {"type": "string", "example": "Error: input.name is required"},
+        "executionId": {"type": "string", "format": "uuid"},
+        "line": {"type": ["integer", "null"], "description": "Line in the workflow's file."},
+        "column": {"type": ["integer", "null"]},
+        "step": {"type": "string", "description": "The fastn.* call that failed, if any."},
+    },
+}
+
+IDEMPOTENCY_KEY_PARAMETER = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+    "description": (
+        "Makes a retry safe. The first request with a key is run and its response stored for "
+        "24 hours, per Space and API key; a repeat with the same request (same workflow, "
+        "stage, tenant and `input`) answers that response again (status and body; a 202 names "
+        "the same executionId) with the header `Idempotent-Replayed: true`, and runs nothing. "
+        "The same key with a different request: 422 IDEMPOTENCY_KEY_REUSED. A repeat while "
+        "the first is still running waits for it up to 10 s, then 409 "
+        "IDEMPOTENCY_KEY_IN_PROGRESS (Retry-After). A 503 answer releases the key: nothing "
+        "ran, so a retry with the same key runs the request. Empty or longer than 255 "
+        "characters: 400."
+    ),
+}
+
+RETRY_AFTER_HEADER = {
+    "Retry-After": {
+        "description": "Seconds to wait before retrying.",
+        "schema": {"type": "integer"},
+    }
+}
+
+
+def error_response(description: str, headers: dict | None = None) -> dict[str, Any]:
+    response: dict[str, Any] = {
         "description": description,
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
     }
+    if headers:
+        response["headers"] = headers
+    return response
 
 
 PATHS: dict[str, Any] = {
@@ -41,12 +84,18 @@ PATHS: dict[str, Any] = {
             "description": (
                 "Instant workflows answer 200 with the workflow's return value; standard and "
                 "long ones answer 202 with the execution id. `stage` picks the environment "
-                "(default `live`; `DRAFT` runs the unpublished draft)."
+                "(default `live`; `DRAFT` runs the unpublished draft). A workflow's own error "
+                "(thrown, syntax, memory or output limit) answers 422 WORKFLOW_ERROR; 500 is "
+                "kept for faults of the platform. With the run queue down, an instant call "
+                "answers 503 SERVICE_UNAVAILABLE with Retry-After and never runs later; a "
+                "standard or long run is accepted (202, `dispatch: deferred`) and dispatched "
+                "automatically when the queue is back."
             ),
             "parameters": [
                 {"name": "workflow_slug", "in": "path", "required": True,
                  "schema": {"type": "string"}},
                 *AUTH_PARAMETERS,
+                IDEMPOTENCY_KEY_PARAMETER,
             ],
             "requestBody": {
                 "required": True,
@@ -58,21 +107,53 @@ PATHS: dict[str, Any] = {
             "responses": {
                 "200": {"description": "The instant workflow's return value (any JSON)."},
                 "202": {
-                    "description": "Accepted: a standard or long run was queued.",
+                    "description": (
+                        "Accepted: a standard or long run was queued. With the run queue down "
+                        "the run is recorded all the same (`dispatch: deferred`, with a "
+                        "message) and dispatched automatically when the queue is back."
+                    ),
                     "content": {"application/json": {"schema": {
                         "type": "object",
+                        "required": ["executionId", "status"],
                         "properties": {"executionId": {"type": "string", "format": "uuid"},
-                                       "status": {"type": "string", "example": "pending"}},
+                                       "status": {"type": "string", "example": "pending"},
+                                       "dispatch": {"type": "string", "enum": ["deferred"]},
+                                       "message": {"type": "string"}},
                     }}},
                 },
-                "400": error_response("BAD_REQUEST, or DATASOURCE_CONNECTION_ERROR when a "
-                                      "connector call failed (with step and datasourceDebug)"),
+                "400": error_response("BAD_REQUEST (also an empty or over-long Idempotency-Key),"
+                                      " or DATASOURCE_CONNECTION_ERROR when a connector call "
+                                      "failed (with step and datasourceDebug)"),
                 "401": error_response("UNAUTHORIZED: missing, invalid or revoked API key"),
                 "403": error_response("FORBIDDEN: key of another Space, or a test key on live"),
                 "404": error_response("NOT_FOUND / WORKFLOW_NOT_PUBLISHED"),
                 "408": error_response("TIMED_OUT: the instant run exceeded its timeout"),
+                "409": error_response(
+                    "IDEMPOTENCY_KEY_IN_PROGRESS: a request with this Idempotency-Key is "
+                    "still running (Retry-After); CANCELLED: the run was cancelled",
+                    RETRY_AFTER_HEADER,
+                ),
                 "413": error_response("PAYLOAD_TOO_LARGE"),
-                "500": error_response("INTERNAL_ERROR: the workflow failed (message, step)"),
+                "422": {
+                    "description": (
+                        "WORKFLOW_ERROR: the instant workflow failed by its own doing (a "
+                        "thrown error, a syntax error, a memory or output limit), with its "
+                        "message, executionId, line and column. Not retried unless the code "
+                        "marks it retryable. Also IDEMPOTENCY_KEY_REUSED (the Error schema): "
+                        "the key was used for a different request."
+                    ),
+                    "content": {"application/json": {"schema": {"oneOf": [
+                        {"$ref": "#/components/schemas/WorkflowError"},
+                        {"$ref": "#/components/schemas/Error"},
+                    ]}}},
+                },
+                "500": error_response("INTERNAL_ERROR: a fault of the platform (the sandbox "
+                                      "crashed, the worker was lost), with executionId"),
+                "503": error_response(
+                    "SERVICE_UNAVAILABLE: the run queue or its instant workers are unavailable; "
+                    "the run was not started and never will be: retry after Retry-After",
+                    RETRY_AFTER_HEADER,
+                ),
             },
         }
     }
@@ -118,7 +199,7 @@ def openapi_document() -> dict[str, Any]:
         "info": {"title": "Fastn Console API", "version": "1"},
         "servers": [{"url": "/api/v1"}],
         "components": {
-            "schemas": {"Error": ERROR_SCHEMA},
+            "schemas": {"Error": ERROR_SCHEMA, "WorkflowError": WORKFLOW_ERROR_SCHEMA},
             "securitySchemes": {
                 "apiKey": {"type": "apiKey", "in": "header", "name": "x-fastn-api-key"}
             },

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from apps.api import execute, executions, views
+from apps.api import executions, views
 
 urlpatterns = [
     path("openapi.json", views.openapi, name="api_openapi"),
@@ -14,5 +14,5 @@ urlpatterns = [
         executions.execution_cancel_view,
         name="api_execution_cancel",
     ),
-    path("<slug:workflow_slug>", execute.execute, name="api_execute"),
+    path("<slug:workflow_slug>", views.workflow_endpoint, name="api_execute"),
 ]

@@ -3,8 +3,9 @@ so the page costs the same with ten thousand rows or ten million."""
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -47,11 +48,19 @@ def filtered(space, filters: ExecutionFilters, *, with_tab: bool = True) -> Quer
 
 
 def parse_cursor(cursor: str | None) -> tuple[datetime, str] | None:
+    """The (queued_at, id) of a cursor made by `execution_page`; None for anything else (an
+    edited or truncated URL), which the list treats as "no cursor"."""
     if not cursor or "|" not in cursor:
         return None
     stamp, _, pk = cursor.partition("|")
-    when = parse_datetime(stamp)
-    return (when, pk) if when else None
+    try:
+        when = parse_datetime(stamp)  # None when malformed; ValueError when out of range
+        if when is None or timezone.is_naive(when):
+            return None
+        when = when.astimezone(UTC)  # OverflowError near year 1 or 9999
+        return when, str(uuid.UUID(pk))
+    except (ValueError, OverflowError):
+        return None
 
 
 def execution_page(space, filters: ExecutionFilters) -> tuple[list[Execution], str | None]:

@@ -19,12 +19,14 @@ from typing import Any
 
 import redis
 from django.conf import settings
-from django.db import close_old_connections, connection, transaction
+from django.db import connection, transaction
 from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerError
 
 from apps.executions.host import DatabaseHost
 from apps.executions.models import (
     DRAFT,
+    TERMINAL,
     Execution,
     ExecutionAttempt,
     Status,
@@ -85,14 +87,58 @@ def execution_create(
     return execution
 
 
-def execution_dispatch(execution: Execution, *, countdown: float = 0):
-    """Queue the execution on its tier's queue, once the row is committed."""
+# Publishing retries once, quickly: with the broker down a caller hears so within about a
+# second rather than after kombu's reconnection attempts, and the row decides what happens next.
+PUBLISH_RETRY_POLICY = {
+    "max_retries": 1,
+    "interval_start": 0.2,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
+}
+UNAVAILABLE_ERRORS = (BrokerError, redis.RedisError, OSError)
+# A run whose message could not be sent is backdated this far, past any reaper grace, so the
+# first reap after the broker is back sends it (instead of one grace period later).
+DEFERRED_BACKDATE = timedelta(hours=1)
+
+
+class QueueUnavailable(Exception):
+    """The broker (Redis) could not be reached to send or to wait for a run."""
+
+
+def publish(execution_id, *, queue: str, countdown: float = 0) -> None:
+    """Send the run's message, or raise QueueUnavailable after one quick retry."""
     from apps.executions.tasks import run_execution
 
-    def send():
-        return run_execution.apply_async(
-            args=[str(execution.id)], queue=execution.tier, countdown=countdown or None
+    try:
+        run_execution.apply_async(
+            args=[str(execution_id)],
+            queue=queue,
+            countdown=countdown or None,
+            retry=True,
+            retry_policy=PUBLISH_RETRY_POLICY,
         )
+    except UNAVAILABLE_ERRORS as exc:
+        raise QueueUnavailable(str(exc) or type(exc).__name__) from None
+
+
+def execution_dispatch(execution: Execution, *, countdown: float = 0) -> bool | None:
+    """Queue the execution on its tier's queue, once the row is committed (None: on commit).
+    With the broker down it answers False: the row stays pending, marked overdue, and the
+    reaper sends it once the broker is back (one warning line, no traceback)."""
+
+    def send() -> bool:
+        try:
+            publish(execution.id, queue=execution.tier, countdown=countdown)
+        except QueueUnavailable as exc:
+            logger.warning(
+                "Queue unavailable, run %s deferred until the reaper finds it: %s",
+                execution.id,
+                exc,
+            )
+            due = timezone.now() + timedelta(seconds=countdown) - DEFERRED_BACKDATE
+            Execution.objects.filter(pk=execution.pk, status=Status.PENDING).update(due_at=due)
+            return False
+        return True
 
     if connection.in_atomic_block:
         transaction.on_commit(send)
@@ -113,7 +159,13 @@ def execution_run_sync(
     environment: str = DRAFT,
     retry: bool = True,
 ) -> Execution:
-    """Run on the `instant` queue and wait for the end (Test tab, Run dialog, instant API)."""
+    """Run on the `instant` queue and wait for the end (Test tab, Run dialog, instant API).
+
+    With the broker down the caller is refused, and the run must then never happen: its row
+    goes pending → failed (SERVICE_UNAVAILABLE) in a conditional UPDATE, which no worker's
+    claim and no reaper can get past. If the message did get through (the failure came while
+    waiting), the row is already claimed, the run is on, and the end is read from the database.
+    """
     execution = execution_create(
         workflow,
         version=version,
@@ -126,20 +178,66 @@ def execution_run_sync(
         environment=environment,
         retry=retry,
     )
-    from apps.executions.tasks import run_execution
-
-    run_execution.apply_async(args=[str(execution.id)], queue="instant")
-    if not wait_for_end(execution, timeout=execution.timeout_seconds + INSTANT_GRACE_S):
-        Execution.objects.filter(pk=execution.pk, status=Status.PENDING).update(
-            status=Status.TIMEOUT,
-            finished_at=timezone.now(),
-            error={
-                "code": "WORKER_UNAVAILABLE",
-                "message": "No instant worker picked the run up in time. Is it running?",
-            },
-        )
+    wait_s = execution.timeout_seconds + INSTANT_GRACE_S
+    deadline = time.monotonic() + wait_s
+    try:
+        publish(execution.id, queue="instant")
+        ended = wait_for_end(execution, timeout=wait_s)
+    except QueueUnavailable as exc:
+        logger.warning("Queue unavailable for instant run %s: %s", execution.id, exc)
+        if refuse_pending(execution, str(exc)):
+            return execution
+        ended = wait_in_database(execution, deadline=deadline)
+    if not ended:
+        unavailable = {
+            "code": "WORKER_UNAVAILABLE",
+            "message": "No instant worker picked the run up in time. Is it running?",
+        }
+        if not end_pending(execution, status=Status.TIMEOUT, error=unavailable):
+            # A worker took it at the last moment: it runs under its own deadline.
+            wait_in_database(
+                execution, deadline=time.monotonic() + execution.timeout_seconds + INSTANT_GRACE_S
+            )
         execution.refresh_from_db()
     return execution
+
+
+def refuse_pending(execution: Execution, reason: str) -> bool:
+    """End a run whose caller is refused (SERVICE_UNAVAILABLE) so that it never runs later.
+    False when a worker claimed it already (it runs; the caller must wait for it)."""
+    error = {
+        "code": "SERVICE_UNAVAILABLE",
+        "message": "The run queue is unavailable; the run was not started and will not run. "
+        f"Try again shortly. ({reason})",
+    }
+    if not end_pending(execution, status=Status.FAILED, error=error):
+        return False
+    execution.refresh_from_db()
+    return True
+
+
+def end_pending(execution: Execution, *, status: str, error: dict[str, Any]) -> bool:
+    """pending → `status`, in conditional UPDATEs that no worker's claim and no reaper can get
+    past. A run that never started ends with `error`; one waiting for a retry ran already, so
+    it ends failed with its last attempt's error (not as if it had never run)."""
+    now = timezone.now()
+    pending = Execution.objects.filter(pk=execution.pk, status=Status.PENDING)
+    if pending.filter(attempts=0).update(status=status, finished_at=now, error=error):
+        return True
+    return bool(pending.filter(attempts__gt=0).update(status=Status.FAILED, finished_at=now))
+
+
+def wait_in_database(execution: Execution, *, deadline: float) -> bool:
+    """Poll the row until it ends (when Redis cannot tell us); False at the deadline."""
+    while time.monotonic() < deadline:
+        status = Execution.objects.filter(pk=execution.pk).values_list("status", flat=True).first()
+        if status is None:
+            return False  # deleted meanwhile (its workflow or Space went)
+        if status in TERMINAL:
+            execution.refresh_from_db()
+            return True
+        time.sleep(0.1)
+    return False
 
 
 # A caller waiting for a run blocks on a Redis list that the worker pushes to when the run
@@ -169,8 +267,12 @@ def notify_end(execution_id, final: dict | None = None) -> None:
 
 
 def wait_for_end(execution: Execution, *, timeout: float) -> bool:
-    """Block until the run ends; fill `execution` with its final fields. False on timeout."""
-    popped = redis_client().blpop([END_KEY.format(execution.id)], timeout=max(0.01, timeout))
+    """Block until the run ends; fill `execution` with its final fields. False on timeout;
+    QueueUnavailable when Redis cannot be reached."""
+    try:
+        popped = redis_client().blpop([END_KEY.format(execution.id)], timeout=max(0.01, timeout))
+    except redis.RedisError as exc:
+        raise QueueUnavailable(str(exc) or type(exc).__name__) from None
     if popped is None:
         return False
     final = json.loads(popped[1])
@@ -208,7 +310,9 @@ def execution_cancel(execution: Execution, *, actor: Actor) -> bool:
 
 class LeaseKeeper:
     """One thread per worker process renews the leases of every run in progress there, and
-    notices cancel requests, with two queries a second whatever the number of runs."""
+    notices cancel requests, with two queries a second whatever the number of runs (one UPDATE
+    of all of them, one SELECT of the cancelled ones). It ticks on a fixed 1 s cadence, so a
+    lease (FASTN_EXECUTION_LEASE_SECONDS, 8 s) is at most ~1 s older than its worker's death."""
 
     def __init__(self):
         self.lock = threading.Lock()
@@ -229,8 +333,11 @@ class LeaseKeeper:
             self.runs.pop(execution_id, None)
 
     def loop(self) -> None:
+        tick = time.monotonic()
         while True:
-            time.sleep(WATCH_INTERVAL_S)
+            # A slow renewal does not push the next one back (no drift towards the lease).
+            tick = max(tick + WATCH_INTERVAL_S, time.monotonic())
+            time.sleep(max(0.0, tick - time.monotonic()))
             with self.lock:
                 runs = dict(self.runs)
             if not runs:
@@ -348,30 +455,39 @@ def run_attempt(claimed: Claimed) -> RunResult:
 
 def execution_perform(execution_id: str) -> str:
     """1. claim the pending execution (a conditional UPDATE: duplicates stop here);
-    2. run one attempt in a sandbox; 3. record it; 4. finish, or schedule the next attempt."""
-    while True:
-        claimed = claim(execution_id)
-        if claimed is None:
-            return "skipped"
-        execution = claimed.execution
-        result = run_attempt(claimed)
-        delay_s, final = finish_attempt(execution, result)
-        if delay_s is None:
-            notify_end(execution_id, final)
-            return result.status
-        if execution.tier != "instant":
-            execution_dispatch(execution, countdown=delay_s)
-            return "retrying"
-        # Instant callers are waiting: retry in place while their timeout allows.
+    2. run one attempt in a sandbox; 3. record it; 4. finish, or schedule the next attempt:
+    a new message with a countdown, on the tier's own queue (instant too: its caller keeps
+    waiting on the end key, and this worker thread is free for other runs meanwhile)."""
+    claimed = claim(execution_id)
+    if claimed is None:
+        return "skipped"
+    execution = claimed.execution
+    result = run_attempt(claimed)
+    delay_s, final = finish_attempt(execution, result)
+    if delay_s is None:
+        notify_end_quietly(execution_id, final)
+        return result.status
+    if execution.tier == "instant":
+        # The caller waits for the workflow's timeout from when it queued the run: a retry
+        # that could not start before then ends the run with this attempt's outcome.
         deadline = execution.queued_at + timedelta(seconds=execution.timeout_seconds)
         if timezone.now() + timedelta(seconds=delay_s) >= deadline:
             Execution.objects.filter(pk=execution.pk, status=Status.PENDING).update(
                 status=result.status, finished_at=timezone.now()
             )
-            notify_end(execution_id)
+            notify_end_quietly(execution_id)
             return result.status
-        time.sleep(delay_s)
-        close_old_connections()
+    execution_dispatch(execution, countdown=delay_s)
+    return "retrying"
+
+
+def notify_end_quietly(execution_id, final: dict | None = None) -> None:
+    """notify_end, with Redis down: the run's end is in the row already, and a waiting caller
+    that cannot reach Redis reads it from there (wait_in_database)."""
+    try:
+        notify_end(execution_id, final)
+    except redis.RedisError as exc:
+        logger.warning("Could not announce the end of run %s (Redis): %s", execution_id, exc)
 
 
 def finish_attempt(execution: Execution, result: RunResult) -> tuple[float | None, dict | None]:
@@ -454,6 +570,12 @@ def end_running(execution: Execution, final: dict[str, Any], attempt: ExecutionA
 
 # --- Keeping runs alive and history bounded -------------------------------------------------
 
+# A pending run this long past its due time lost its broker message (Redis lost it, or it was
+# down when the run was accepted): dispatch it again. Longer than the lease, because a queue
+# that is merely backed up would otherwise get a duplicate message for every waiting run at
+# each reap; duplicates are harmless (claiming is conditional) but cost a claim each.
+OVERDUE_GRACE_S = 15.0
+
 
 def execution_reap() -> dict[str, int]:
     """Nothing lost, nothing looping:
@@ -463,7 +585,7 @@ def execution_reap() -> dict[str, int]:
     2. a pending execution long past its due time lost its broker message: dispatch it again
     (a duplicate delivery is harmless: claiming is a conditional UPDATE)."""
     now = timezone.now()
-    grace = timedelta(seconds=settings.FASTN_EXECUTION_LEASE_SECONDS)
+    grace = timedelta(seconds=max(settings.FASTN_EXECUTION_LEASE_SECONDS, OVERDUE_GRACE_S))
     counts = {"redispatched": 0, "failed": 0, "requeued": 0}
     stale = Execution.objects.filter(status=Status.RUNNING, lease_expires_at__lt=now)
     fields = ("id", "attempts", "max_attempts", "tier", "cancel_requested", "started_at")

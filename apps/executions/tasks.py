@@ -13,11 +13,12 @@ def run_execution(execution_id: str) -> str:
     return execution_perform(execution_id)
 
 
-@shared_task(name="executions.reap")
+# Housekeeping runs on its own queue and worker (fastn_console/celery.py), beside the runs.
+@shared_task(name="executions.reap", queue="housekeeping")
 def reap_executions() -> dict:
     return execution_reap()
 
 
-@shared_task(name="executions.purge")
+@shared_task(name="executions.purge", queue="housekeeping")
 def purge_old_executions() -> int:
     return execution_purge_old()

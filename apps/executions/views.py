@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import uuid
+
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
@@ -10,6 +12,7 @@ from apps.executions.selectors import (
     TABS,
     ExecutionFilters,
     execution_page,
+    parse_cursor,
     tab_counts,
 )
 from apps.executions.services import execution_cancel, execution_create, execution_dispatch
@@ -28,19 +31,29 @@ def get_execution_for_member(request, execution_id) -> Execution:
 
 
 def filters_from(request, **overrides) -> ExecutionFilters:
+    """The list's filters from the query string. A value that is not one we offer (a tab, a
+    range, a workflow of this Space, a cursor we made) is ignored, never an error."""
     get = request.GET
     tab = get.get("tab", "all")
     range_ = get.get("range", "24h")
-    workflow = get.get("workflow") or None
+    workflow = uuid_or_none(get.get("workflow"))
     if workflow and not Workflow.objects.filter(space=request.space, id=workflow).exists():
         workflow = None
+    before = get.get("before") or None
     return ExecutionFilters(
         tab=tab if tab in TABS else "all",
         range=range_ if range_ in RANGES else "24h",
         workflow_id=workflow,
-        before=get.get("before") or None,
+        before=before if parse_cursor(before) else None,
         **overrides,
     )
+
+
+def uuid_or_none(value: str | None) -> str | None:
+    try:
+        return str(uuid.UUID(value)) if value else None
+    except ValueError:
+        return None
 
 
 @require(Capability.VIEW)

@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django import forms
 
+from apps.api.jsonbody import JsonInputError, parse_json
 from apps.workflows.models import MAX_CODE_BYTES, Tier
 from apps.workflows.services import WorkflowFields, code_size_error
 
@@ -42,10 +42,7 @@ class WorkflowForm(forms.Form):
             raise forms.ValidationError(
                 f"The code is {upload.size:,} bytes; the limit is {MAX_CODE_BYTES:,} bytes (1 MB)."
             )
-        try:
-            code = upload.read().decode("utf-8")
-        except UnicodeDecodeError:
-            raise forms.ValidationError("The code must be UTF-8 text.") from None
+        code = uploaded_text(upload)
         problem = code_size_error(code)
         if problem:
             raise forms.ValidationError(problem)
@@ -57,6 +54,18 @@ class WorkflowForm(forms.Form):
         return data  # type: ignore[return-value]
 
 
+def uploaded_text(upload) -> str:
+    """The code sent as a file part. A plain field is checked by Django (no NUL); a file part
+    is not, and PostgreSQL refuses NUL in text."""
+    try:
+        code = upload.read().decode("utf-8")
+    except UnicodeDecodeError:
+        raise forms.ValidationError("The code must be UTF-8 text.") from None
+    if "\x00" in code:
+        raise forms.ValidationError("The code must not contain NUL characters.")
+    return code
+
+
 def parse_json_field(value: str, label: str) -> Any:
     """Parse one of the Test tab's JSON editors; empty means {}."""
     if len(value.encode("utf-8")) > MAX_JSON_BYTES:
@@ -64,11 +73,9 @@ def parse_json_field(value: str, label: str) -> Any:
     if not value.strip():
         return {}
     try:
-        return json.loads(value)
-    except json.JSONDecodeError as exc:
-        raise forms.ValidationError(
-            f"{label} is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})."
-        ) from None
+        return parse_json(value, label=label)
+    except JsonInputError as exc:
+        raise forms.ValidationError(str(exc)) from None
 
 
 class RunForm(forms.Form):
@@ -98,10 +105,7 @@ class RunForm(forms.Form):
             raise forms.ValidationError(
                 f"The code is {upload.size:,} bytes; the limit is {MAX_CODE_BYTES:,} bytes (1 MB)."
             )
-        try:
-            return upload.read().decode("utf-8")
-        except UnicodeDecodeError:
-            raise forms.ValidationError("The code must be UTF-8 text.") from None
+        return uploaded_text(upload)
 
 
 class TableFilterForm(forms.Form):

@@ -75,7 +75,9 @@ class Workflow(models.Model):
     description = models.TextField(max_length=DESCRIPTION_MAX, blank=True)
     tier = models.CharField(max_length=10, choices=Tier.choices, default=Tier.INSTANT)
     timeout_seconds = models.PositiveIntegerField(default=TIER_LIMITS["instant"][2])
-    retry_enabled = models.BooleanField(default=True)
+    # Off by default (the reference): a retry only helps a transient failure, and turning it on
+    # is the workflow author's decision about running their side effects twice.
+    retry_enabled = models.BooleanField(default=False)
     retry_max_attempts = models.PositiveSmallIntegerField(default=3)
     retry_initial_interval_ms = models.PositiveIntegerField(default=5000)
     retry_backoff_coefficient = models.FloatField(default=2.0)

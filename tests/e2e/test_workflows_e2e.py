@@ -272,7 +272,7 @@ def test_syntax_errors_are_squiggled_and_the_footer_counts_bytes(live_server, pa
 
 
 def test_configuration_panel_tier_clamps_timeout_and_retry_preview(live_server, page, cast):
-    workflow = make(cast)
+    workflow = make(cast, retry_enabled=True)  # new workflows start with Retry off
     browser_login(page, live_server, "developer@example.com")
     open_editor(page, live_server, workflow)
     expect(page.locator("#wf-timeout-range")).to_have_attribute("max", "120")
@@ -309,7 +309,7 @@ def test_configuration_panel_tier_clamps_timeout_and_retry_preview(live_server, 
 
 
 def test_bad_input_shows_errors_next_to_fields_and_saves_nothing(live_server, page, cast):
-    workflow = make(cast)
+    workflow = make(cast, retry_enabled=True)
     browser_login(page, live_server, "developer@example.com")
     open_editor(page, live_server, workflow)
     page.fill("#wf-name", "")
@@ -418,7 +418,7 @@ def test_run_shows_logs_steps_and_moves_the_cursor_to_the_failing_line(
     page.click("[data-testid=run]")
     expect(result.locator("[data-testid=run-status]")).to_have_text("Failed", timeout=30000)
     expect(page.locator("[data-testid=run-error]")).to_contain_text("n is too big")
-    page.wait_for_function("window.wfEditor.getPosition().lineNumber === 5")
+    page.wait_for_function("() => window.wfEditor.getPosition().lineNumber === 5")
 
 
 # --- 5. Lifecycle ---------------------------------------------------------------------------
@@ -473,7 +473,7 @@ def test_save_publish_twice_diff_view_and_restore(live_server, page, cast):
     page.click("[data-version='1'] >> text=Restore to draft")
     page.wait_for_load_state()
     wait_for_monaco(page)
-    page.wait_for_function("window.wfEditor.getValue().includes('Hello from workflow!')")
+    page.wait_for_function("() => window.wfEditor.getValue().includes('Hello from workflow!')")
     expect(page.locator(".flash-success")).to_contain_text("v1 restored to the draft")
     workflow.refresh_from_db()
     assert workflow.draft_code == DEFAULT_CODE and workflow.versions.count() == 2

@@ -143,14 +143,44 @@ def test_missing_or_wrong_key_answers_401(client, cast):
     assert response.status_code == 401 and response.json()["code"] == "UNAUTHORIZED"
 
 
-def test_failed_run_answers_500_with_the_message(celery_worker, api, cast):
-    publish(
-        make_workflow(cast.space, code="export default async () => { throw new Error('nope') }")
-    )
+def test_a_thrown_error_is_a_workflow_error_not_a_server_error(celery_worker, api, cast):
+    code = "export default async () => {\n  throw new Error('nope');\n}\n"
+    publish(make_workflow(cast.space, code=code))
     response = api("echo")
-    assert response.status_code == 500
+    assert response.status_code == 422
     body = response.json()
-    assert body["code"] == "INTERNAL_ERROR" and "nope" in body["message"]
+    execution = Execution.objects.get(space=cast.space)
+    assert body == {
+        "code": "WORKFLOW_ERROR",
+        "statusCode": 422,
+        "message": execution.error["message"],
+        "executionId": str(execution.id),
+        "line": 2,
+        "column": 9,
+    }
+    assert "nope" in body["message"]
+
+
+def test_a_syntax_error_is_a_workflow_error_with_its_position(celery_worker, api, cast):
+    publish(make_workflow(cast.space, code="export default async () => {\n  return 1 +;\n}\n"))
+    response = api("echo")
+    assert response.status_code == 422
+    body = response.json()
+    assert body["code"] == "WORKFLOW_ERROR" and body["line"] == 2 and body["column"]
+
+
+def test_a_crashed_sandbox_is_a_platform_fault(celery_worker, api, cast):
+    """SANDBOX_CRASHED (the platform's fault, not the workflow's) keeps 500 INTERNAL_ERROR."""
+    from apps.api.execute import error_body
+
+    workflow = make_workflow(cast.space)
+    execution = Execution.objects.create(
+        space=cast.space, workflow=workflow, workflow_name="Echo", tier="instant",
+        timeout_seconds=10, triggered_by="api", status="failed",
+        error={"code": "SANDBOX_CRASHED", "message": "The sandbox process died."},
+    )  # fmt: skip
+    status, body = error_body(execution)
+    assert (status, body["code"], body["executionId"]) == (500, "INTERNAL_ERROR", str(execution.id))
 
 
 def test_instant_timeout_answers_408(celery_worker, api, cast):
@@ -211,3 +241,18 @@ def test_execution_api_is_scoped_to_the_space(client, cast):
     assert client.get(foreign, headers=headers).status_code == 403
     assert client.get(f"/api/v1/tenants/{cast.space.id}/executions/nope",
                       headers=headers).status_code == 404  # fmt: skip
+
+
+def test_new_workflows_start_with_retry_off(cast):
+    from apps.executions.services import execution_create
+    from apps.workflows.samples import seed_sample_workflows
+    from apps.workflows.services import defaults_for_new, workflow_create
+
+    assert defaults_for_new()["retry_enabled"] is False
+    created = workflow_create(cast.space, name="Fresh", actor=Actor.system())
+    assert not created.retry_enabled
+    run = execution_create(created, version=None, code=None, input={}, headers={},
+                           triggered_by="api", actor=None)  # fmt: skip
+    assert run.max_attempts == 1
+    seed_sample_workflows(cast.space)
+    assert not cast.space.workflows.filter(retry_enabled=True).exists()

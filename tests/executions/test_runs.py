@@ -57,11 +57,15 @@ def test_syntax_error_is_not_retried(celery_worker, cast):
 
 
 def test_failed_attempts_are_retried_with_the_policy(celery_worker, cast):
+    # Only transient failures are retried; the code marks this one so.
     workflow = make_workflow(
         cast.space,
         tier="standard",
         timeout=10,
-        code="export default async (ctx) => { throw new Error('boom ' + ctx.execution.attempt) }",
+        code=(
+            "export default async (ctx) => "
+            "{ throw fastn.retryable(new Error('boom ' + ctx.execution.attempt)) }"
+        ),
         retry_enabled=True,
         retry_max_attempts=3,
         retry_initial_interval_ms=100,
@@ -87,6 +91,26 @@ def test_failed_attempts_are_retried_with_the_policy(celery_worker, cast):
     assert time.monotonic() - started >= 0.3
     gap = (attempts[2].started_at - attempts[1].finished_at).total_seconds()
     assert gap >= 0.19
+
+
+def test_a_thrown_code_error_is_not_retried_even_with_the_policy_on(celery_worker, cast):
+    workflow = make_workflow(
+        cast.space,
+        tier="standard",
+        timeout=10,
+        code="export default async (ctx) => { throw new TypeError('bad input') }",
+        retry_enabled=True,
+        retry_max_attempts=3,
+        retry_initial_interval_ms=100,
+    )
+    execution = execution_create(
+        workflow, version=None, code=None, input={}, headers={}, triggered_by="api", actor=None
+    )
+    execution_dispatch(execution)
+    execution = wait_terminal(execution)
+    assert execution.status == "failed"
+    assert execution.error["message"] == "TypeError: bad input"
+    assert execution.attempts == 1
 
 
 def test_state_is_durable_between_runs_and_scoped_to_the_workflow(celery_worker, cast):

@@ -47,7 +47,7 @@ def test_export_writes_code_and_configuration(tmp_path, cast, make_workflow, act
         "tier": "standard",
         "timeout_seconds": 30,
         "retry": {
-            "enabled": True,
+            "enabled": False,
             "max_attempts": 5,
             "initial_interval_ms": 5000,
             "backoff_coefficient": 2.0,

@@ -13,7 +13,7 @@ from tests.workflows.conftest import edit_and_publish
 
 
 def test_retry_delays_follow_the_backoff_and_stop_at_the_max_interval():
-    workflow = Workflow(retry_max_attempts=3)
+    workflow = Workflow(retry_enabled=True, retry_max_attempts=3)
     assert workflow.retry_delays_ms() == [5000, 10000]
     workflow.retry_max_attempts = 6
     assert workflow.retry_delays_ms() == [5000, 10000, 20000, 40000, 60000]
@@ -22,7 +22,7 @@ def test_retry_delays_follow_the_backoff_and_stop_at_the_max_interval():
 
 
 def test_retry_delays_with_one_attempt_are_empty():
-    assert Workflow(retry_max_attempts=1).retry_delays_ms() == []
+    assert Workflow(retry_enabled=True, retry_max_attempts=1).retry_delays_ms() == []
 
 
 def test_config_round_trips_through_apply_config():

@@ -63,6 +63,7 @@ def test_manual_runs_run_once_even_with_a_retry_policy(cast, celery_worker):
         name="Flaky",
         actor=actor,
         code="export default async () => { throw new Error('flaky'); };\n",
+        retry_enabled=True,
     )
     assert workflow.retry_enabled and workflow.retry_max_attempts == 3
     run = services.workflow_test_run(

@@ -26,7 +26,7 @@ def test_create_starts_from_the_default_template_with_a_slug_from_the_name(make_
     assert workflow.draft_code == DEFAULT_CODE
     assert "export default async function (ctx)" in DEFAULT_CODE
     assert (workflow.tier, workflow.timeout_seconds) == ("instant", 60)
-    assert workflow.retry_delays_ms() == [5000, 10000]
+    assert not workflow.retry_enabled and workflow.retry_delays_ms() == []  # Retry off
     assert workflow.draft_revision == 1 and workflow.edited_via == "manual"
     event = AuditEvent.objects.get(action="workflow.create")
     assert event.resource_id == str(workflow.id) and event.space == cast.space
@@ -188,7 +188,7 @@ def test_publish_freezes_code_and_configuration_as_the_next_version(make_workflo
     assert v1.number == 1 and v1.code == DEFAULT_CODE
     assert v1.config["description"] == "first"
     assert v1.config["retry"] == {
-        "enabled": True,
+        "enabled": False,
         "max_attempts": 3,
         "initial_interval_ms": 5000,
         "backoff_coefficient": 2.0,
