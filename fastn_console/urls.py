@@ -1,4 +1,5 @@
-from django.http import HttpResponse
+from django.db import connection
+from django.http import JsonResponse
 from django.urls import include, path
 
 from apps.console import urls as console_urls
@@ -6,7 +7,16 @@ from apps.spaces.urls import space_settings_urls
 
 
 def healthz(request):
-    return HttpResponse("ok", content_type="text/plain")
+    """For load balancers and deploy/healthcheck.sh: cheap (one `SELECT 1`), no auth,
+    no session. 503 when the database does not answer; Redis is not checked, because the
+    console keeps serving (and accepting standard runs) while it is down."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except Exception:
+        connection.close()  # a broken connection is replaced at the next request
+        return JsonResponse({"status": "unavailable", "database": "down"}, status=503)
+    return JsonResponse({"status": "ok"})
 
 
 urlpatterns = [

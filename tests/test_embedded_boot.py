@@ -1,5 +1,5 @@
-"""`make run`'s embedded default boots (SQLite + its own Redis), serves the login page, and
-Ctrl-C stops every process it started."""
+"""`make run`'s embedded default boots (SQLite + its own Redis, every process under
+supervisord), serves the login page, and Ctrl-C stops every process it started."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -128,19 +129,25 @@ def test_make_run_boots_the_embedded_default_and_stops_on_ctrl_c(tmp_path):
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
+    # Drained all along: a full pipe would block supervisord (and every process) on a write.
+    lines: list[bytes] = []
+    reader = threading.Thread(target=lambda: lines.extend(process.stdout), daemon=True)
+    reader.start()
     try:
         page = wait_for(f"http://127.0.0.1:{port}/accounts/login/", time.monotonic() + 120)
         assert b"Sign In" in page
         assert (tmp_path / "var" / "fastn.sqlite3").exists()
         children = psutil.Process(process.pid).children(recursive=True)
         names = " ".join(" ".join(c.cmdline()) for c in children if c.is_running())
-        assert "gunicorn" in names and "redis-server" in names
-        for queue in ("instant", "standard", "long"):
+        assert "supervisord" in names and "gunicorn" in names and "redis-server" in names
+        for queue in ("instant", "standard", "long", "housekeeping"):
             assert f"-Q {queue}" in names
         run_through_the_api(port, env)
     finally:
         os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C sends to the foreground group
-        output = process.communicate(timeout=60)[0].decode(errors="replace")
+        process.wait(timeout=60)
+        reader.join(timeout=10)
+    output = b"".join(lines).decode(errors="replace")
     assert "demo@fastn.local" in output
     _gone, alive = psutil.wait_procs(children, timeout=15)
     assert not alive, f"still running after Ctrl-C: {[p.cmdline() for p in alive]}"

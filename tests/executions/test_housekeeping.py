@@ -113,3 +113,39 @@ def test_finishing_records_the_attempt_and_the_final_state_together(cast):
     assert execution.lease_expires_at is None and execution.finished_at is not None
     attempt = ExecutionAttempt.objects.get(execution=execution)
     assert (attempt.number, attempt.status, attempt.duration_ms) == (1, "completed", 2.5)
+
+
+def test_housekeeping_tasks_go_to_their_own_queue():
+    from fastn_console.celery import app
+
+    for name in ("executions.reap", "executions.purge", "apps.datastore.tasks.purge_expired_state"):
+        assert app.amqp.router.route({}, name)["queue"].name == "housekeeping", name
+    for entry in app.conf.beat_schedule.values():
+        assert entry["options"]["queue"] == "housekeeping", entry
+    reap = app.conf.beat_schedule["reap-executions"]
+    assert reap["schedule"] <= 3  # with the 8 s lease: lost runs recovered within 15 s
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_the_reaper_runs_on_the_housekeeping_queue_with_no_standard_worker(cast, tmp_path):
+    """Beat and the housekeeping worker alone (the standard queue has no worker at all) still
+    record a lost attempt and put its run back in line."""
+    from tests.executions.test_worker_kill import kill, start_housekeeping, wait_until
+
+    workflow = make_workflow(cast.space, tier="standard", retry_enabled=True, retry_max_attempts=3)
+    lost = create(
+        workflow,
+        status="running",
+        attempts=1,
+        started_at=timezone.now() - timedelta(seconds=20),
+        lease_expires_at=timezone.now() - timedelta(seconds=1),
+    )
+    processes = start_housekeeping(tmp_path)
+    try:
+        wait_until(lambda: Execution.objects.get(pk=lost.pk).status == "pending", timeout=30)
+    finally:
+        for process in processes:
+            kill(process)
+    attempt = ExecutionAttempt.objects.get(execution=lost)
+    assert attempt.number == 1 and attempt.error["code"] == "WORKER_LOST"
