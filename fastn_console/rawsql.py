@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections
-from django.db.models import Field, Model
+from django.db.models import Field, JSONField, Model
 
 
 def db():
@@ -118,7 +118,7 @@ def insert(obj: Model, *, with_: tuple[str, Sequence[Any]] | None = None, from_:
     params = [
         *params,
         *(
-            field.get_db_prep_save(getattr(obj, field.attname), connection)
+            _prep_save(field, getattr(obj, field.attname), connection)
             for field in fields(model)
             if with_pk or not field.primary_key
         ),
@@ -134,6 +134,14 @@ def insert(obj: Model, *, with_: tuple[str, Sequence[Any]] | None = None, from_:
     obj._state.adding = False
     obj._state.db = connection.alias
     return True
+
+
+def _prep_save(field: Field, value: Any, connection) -> Any:
+    # None in a NOT NULL JSONField is the JSON value null (`{"input": null}` is a valid run
+    # input), not SQL NULL, which the column refuses.
+    if value is None and isinstance(field, JSONField) and not field.null:
+        return connection.ops.adapt_json_value(None, field.encoder)
+    return field.get_db_prep_save(value, connection)
 
 
 def fetchone(sql: str, params: Sequence[Any]) -> tuple | None:

@@ -8,15 +8,31 @@ Two modes share this one file:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.csp import CSP
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("FASTN_VAR_DIR", BASE_DIR / "var"))
+
+
+def private_var_dir() -> Path:
+    """VAR_DIR, created or tightened to owner-only: it holds the keys and the SQLite
+    database, and the sandbox processes' user (like every other) must not even look inside."""
+    VAR_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if VAR_DIR.stat().st_mode & 0o077:
+        VAR_DIR.chmod(0o700)
+    return VAR_DIR
+
+
+if VAR_DIR.is_dir():
+    private_var_dir()
 
 
 def env_str(name: str, default: str | None = None) -> str | None:
@@ -60,8 +76,18 @@ def embedded_secret_key() -> str:
     """A per-installation key kept under var/, so sessions survive restarts."""
     path = VAR_DIR / "secret_key"
     if not path.exists():
-        VAR_DIR.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(50))
+        private_var_dir()
+        # Owner-only from the start and never half-written: written aside (mkstemp: 0600),
+        # then linked into place; when processes start at once, the first link wins.
+        fd, aside = tempfile.mkstemp(dir=VAR_DIR, prefix=".secret-key-")
+        try:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_urlsafe(50))
+            with contextlib.suppress(FileExistsError):
+                os.link(aside, path)
+        finally:
+            os.unlink(aside)
+    if path.stat().st_mode & 0o077:
         path.chmod(0o600)
     return path.read_text().strip()
 
@@ -116,6 +142,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "apps.spaces.middleware.CurrentSpaceMiddleware",
@@ -175,9 +202,13 @@ REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:63790/0")
 
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        # Redis, failing open: with Redis down the cache misses instead of raising, so the login
+        # page (whose rate limiter is the cache's one user) still answers. fastn_console/cache.py
+        "BACKEND": "fastn_console.cache.FailOpenRedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": env_str("FASTN_CACHE_PREFIX", "fastn"),
+        # An unreachable Redis must cost a login a second at most, not a TCP timeout.
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2},
     }
 }
 
@@ -215,7 +246,11 @@ ACCOUNT_EMAIL_VERIFICATION = env_str("ACCOUNT_EMAIL_VERIFICATION", "optional")
 ACCOUNT_LOGOUT_ON_GET = False
 ACCOUNT_SESSION_REMEMBER = True
 ACCOUNT_ADAPTER = "apps.spaces.adapters.AccountAdapter"
-ACCOUNT_RATE_LIMITS = {} if FASTN_ENV == "test" else {"login_failed": "10/m/ip,5/5m/key"}
+# allauth's rate limits (its defaults for the other actions stay), counted per client address
+# (`apps.spaces.clientip`: X-Forwarded-For only BEHIND_PROXY) and per email. Off in tests, which
+# log in from one address many times a minute; the limiter's own tests switch them on.
+FASTN_LOGIN_RATE_LIMITS = {"login": "30/m/ip", "login_failed": "10/m/ip,5/5m/key"}
+ACCOUNT_RATE_LIMITS = False if FASTN_ENV == "test" else FASTN_LOGIN_RATE_LIMITS
 
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 if env_str("EMAIL_HOST"):
@@ -232,6 +267,13 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Fastn Console <noreply@local
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", PRODUCTION)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SESSION_COOKIE_HTTPONLY = True
+if SESSION_COOKIE_SECURE:
+    # `__Host-`: the browser keeps the cookie only if it is Secure, for Path=/ and without a
+    # Domain, so neither a sibling subdomain nor a plain-HTTP page can set or shadow it.
+    SESSION_COOKIE_NAME = "__Host-sessionid"
+    CSRF_COOKIE_NAME = "__Host-csrftoken"
+    SESSION_COOKIE_PATH = CSRF_COOKIE_PATH = "/"
+    SESSION_COOKIE_DOMAIN = CSRF_COOKIE_DOMAIN = None
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", PRODUCTION)
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000 if PRODUCTION else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", PRODUCTION)
@@ -239,8 +281,31 @@ SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", PRODUCTION)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
-if env_bool("BEHIND_PROXY", False):
+BEHIND_PROXY = env_bool("BEHIND_PROXY", False)
+# Behind a proxy, the client's address is the X-Forwarded-For entry this many hops from the
+# right (each trusted proxy appends the address it saw); entries further left are the client's
+# own say and are never believed. Not behind a proxy, the header is ignored: REMOTE_ADDR.
+FASTN_TRUSTED_PROXY_COUNT = env_int("FASTN_TRUSTED_PROXY_COUNT", 1, minimum=1)
+if BEHIND_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Content-Security-Policy on every response (django.middleware.csp): our own origin only. No
+# inline script anywhere (page data travels in json_script blocks, which do not execute).
+# What Monaco needs, each checked in tests/e2e/test_csp_e2e.py: 'unsafe-inline' styles (it
+# injects <style> elements for themes and decorations, with no nonce support), workers from
+# blob: URLs (its language workers) and data: fonts (its icons). data: images: the favicon.
+# htmx is configured in base.html to need nothing more (no eval, no injected styles).
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF],
+    "style-src": [CSP.SELF, CSP.UNSAFE_INLINE],
+    "img-src": [CSP.SELF, "data:"],
+    "font-src": [CSP.SELF, "data:"],
+    "worker-src": ["blob:"],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+    "form-action": [CSP.SELF],
+}
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("FASTN_MAX_BODY_BYTES", 1024 * 1024, minimum=1024)
 
 # --- Static files ---------------------------------------------------------------------------
@@ -280,11 +345,14 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_RESULT_EXPIRES = 3600
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Housekeeping (the reaper, purges, state TTL) has its own queue and worker process, so a
+# backed-up or dead `standard` queue never leaves runs unreaped (fastn_console/celery.py routes
+# the tasks there whoever sends them).
 CELERY_BEAT_SCHEDULE: dict = {}
 CELERY_BEAT_SCHEDULE["datastore-purge-expired-state"] = {
     "task": "apps.datastore.tasks.purge_expired_state",
     "schedule": 300.0,
-    "options": {"queue": "standard"},
+    "options": {"queue": "housekeeping", "expires": 300},
 }
 
 # --- Logging: everything to stdout ----------------------------------------------------------
@@ -313,16 +381,27 @@ if FASTN_TENANTDB_BACKEND not in {"", "postgresql", "sqlite"}:
 FASTN_MASTER_KEY = env_str("FASTN_MASTER_KEY")
 FASTN_MEMORY_MB = env_int("FASTN_MEMORY_MB", 128, minimum=16)
 # A running execution renews its lease every second; a reaper re-dispatches runs whose lease
-# expired (their worker died). See README "Durability".
-FASTN_EXECUTION_LEASE_SECONDS = env_int("FASTN_EXECUTION_LEASE_SECONDS", 30, minimum=2)
+# expired (their worker died). Lease 8 s + reaper every 2 s: a lost attempt is recorded and
+# dispatched again within 8 + 2 (+ 1 for the last renewal) s of its worker's death, under the
+# 15 s the README promises. See README "Executions: nothing lost, nothing looping".
+FASTN_EXECUTION_LEASE_SECONDS = env_int("FASTN_EXECUTION_LEASE_SECONDS", 8, minimum=2)
+FASTN_REAPER_INTERVAL_SECONDS = env_int("FASTN_REAPER_INTERVAL_SECONDS", 2, minimum=1)
 FASTN_EXECUTION_RETENTION_DAYS = env_int("FASTN_EXECUTION_RETENTION_DAYS", 30, minimum=1)
+# `expires`: a reap that waited longer than one interval (housekeeping worker down) is dropped
+# rather than run in a burst after it comes back; the next one does the same work.
 CELERY_BEAT_SCHEDULE["reap-executions"] = {
     "task": "executions.reap",
-    "schedule": env_int("FASTN_REAPER_INTERVAL_SECONDS", 10, minimum=1),
-    "options": {"queue": "standard"},
+    "schedule": FASTN_REAPER_INTERVAL_SECONDS,
+    "options": {"queue": "housekeeping", "expires": FASTN_REAPER_INTERVAL_SECONDS},
 }
 CELERY_BEAT_SCHEDULE["purge-old-executions"] = {
     "task": "executions.purge",
     "schedule": 3600,
-    "options": {"queue": "standard"},
+    "options": {"queue": "housekeeping", "expires": 3600},
+}
+# Idempotency-Key answers are kept 24 h (README "Safe retries"); older ones are dropped hourly.
+CELERY_BEAT_SCHEDULE["purge-idempotency-keys"] = {
+    "task": "api.purge_idempotency_keys",
+    "schedule": 3600,
+    "options": {"queue": "housekeeping", "expires": 3600},
 }

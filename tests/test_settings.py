@@ -47,3 +47,9 @@ def test_production_without_secret_key_refuses_to_start():
 def test_debug_is_refused_in_production():
     result = run_manage("check", DEBUG="true", **PRODUCTION)
     assert "DEBUG cannot be on" in result.stderr
+
+
+def test_trusted_proxy_count_must_be_at_least_one():
+    result = run_manage("check", BEHIND_PROXY="true", FASTN_TRUSTED_PROXY_COUNT="0", **PRODUCTION)
+    assert result.returncode != 0
+    assert "FASTN_TRUSTED_PROXY_COUNT must be at least 1" in result.stderr

@@ -42,6 +42,7 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
+from collections.abc import Iterable
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -60,7 +61,13 @@ from psycopg.rows import dict_row
 from apps.datastore.errors import TenantDbError
 from apps.datastore.sqlguard import CheckedStatement, Dialect, check_statement
 
-__all__ = ["TenantDbError", "db_query", "tenantdb_close_connections", "tenantdb_drop"]
+__all__ = [
+    "TenantDbError",
+    "db_query",
+    "tenantdb_close_connections",
+    "tenantdb_drop",
+    "tenantdb_drop_space",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -128,6 +135,17 @@ def tenantdb_drop(space_id: uuid.UUID | str, customer_id: uuid.UUID | str | None
         _pg_drop(tenant)
     else:
         _sqlite_drop(tenant)
+
+
+def tenantdb_drop_space(space_id: uuid.UUID | str, customer_ids: Iterable[uuid.UUID | str]) -> None:
+    """Delete every database of a Space: its own and each listed customer's. On SQLite also any
+    file left under the Space's name (a customer whose drop failed when it was deleted)."""
+    space_id = uuid.UUID(str(space_id))
+    for customer_id in [None, *customer_ids]:
+        tenantdb_drop(space_id, customer_id)
+    if _backend() == "sqlite":
+        for path in _sqlite_dir().glob(f"{space_id}_*"):
+            path.unlink(missing_ok=True)
 
 
 def tenantdb_close_connections() -> None:
@@ -574,6 +592,15 @@ def _pg_drop(tenant: Tenant) -> None:
     role = pgsql.Identifier(tenant.name)
     with server.connect_console() as admin, admin.transaction():
         admin.execute("SELECT pg_advisory_xact_lock(hashtext('fastn-tenantdb'))")
+        # Other processes may still hold sessions of the tenant (idle in their pools, or a run
+        # in flight): end them, so the drop neither waits on their locks nor leaves a session
+        # of a role that no longer exists. A member of the role (the console is) may do so.
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE usename = %s AND pid <> pg_backend_pid()",
+            [tenant.name],
+        )
+        admin.execute("SET LOCAL lock_timeout = '10s'")
         admin.execute(pgsql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(role))
         if admin.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [tenant.name]).fetchone():
             # Also revokes CONNECT, so DROP ROLE finds nothing left to depend on it.

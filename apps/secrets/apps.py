@@ -9,7 +9,7 @@ class SecretsConfig(AppConfig):
     def ready(self) -> None:
         from django.core.signals import setting_changed
 
-        from apps.secrets import crypto
+        from apps.secrets import crypto, lifecycle  # noqa: F401  lifecycle: deletion receivers
 
         # Load the master keys at startup: a production process without FASTN_MASTER_KEY (or
         # with a malformed one) stops here with ImproperlyConfigured instead of serving.

@@ -7,7 +7,6 @@ Other apps call:
 
 from __future__ import annotations
 
-import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -18,6 +17,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from apps.api.jsonbody import JsonInputError, parse_json
 from apps.secrets import crypto
 from apps.secrets.errors import SecretNotFound, SecretUndecryptable
 from apps.secrets.models import NAME_MAX_LENGTH, DataKey, Secret, SecretType, name_validator
@@ -45,10 +45,6 @@ def validate_name(name: str) -> None:
         raise ValidationError({"name": exc.messages}) from None
 
 
-def reject_constant(constant: str):
-    raise ValueError(f"{constant} is not allowed in JSON")
-
-
 def validate_value(type: str, value: str) -> None:
     """Error messages describe the problem and its position, never the value itself."""
     if type not in SecretType.values:
@@ -59,14 +55,9 @@ def validate_value(type: str, value: str) -> None:
         raise ValidationError({"value": f"A value has at most {MAX_VALUE_CHARS} characters."})
     if type == SecretType.JSON:
         try:
-            json.loads(value, parse_constant=reject_constant)
-        except json.JSONDecodeError as exc:
-            raise ValidationError(
-                {"value": f"Not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})."}
-            ) from None
-        except ValueError:
-            message = "Not valid JSON: NaN and Infinity are not JSON values."
-            raise ValidationError({"value": message}) from None
+            parse_json(value, label="The value")  # the API's strict rules; no value in messages
+        except JsonInputError as exc:
+            raise ValidationError({"value": f"Not valid JSON: {exc.reason}."}) from None
 
 
 def scope_detail(customer: Customer | None) -> dict:

@@ -8,6 +8,7 @@ from typing import Any
 
 from django.db import models
 
+from apps.spaces.clientip import client_ip
 from apps.spaces.models import ActorType, AuditEvent, Outcome, Space
 
 
@@ -28,12 +29,6 @@ class Actor:
     @classmethod
     def system(cls, label: str = "system") -> Actor:
         return cls(ActorType.SYSTEM, label)
-
-
-def client_ip(request) -> str | None:
-    if request is None:
-        return None
-    return request.META.get("REMOTE_ADDR") or None
 
 
 def audit_record(

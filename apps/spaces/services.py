@@ -21,6 +21,7 @@ from apps.spaces.models import (
     Role,
     Space,
 )
+from apps.spaces.signals import customer_deleting, space_deleting
 
 
 def sha256_hex(value: str) -> str:
@@ -36,6 +37,15 @@ def unique_space_slug(name: str) -> str:
     return slug
 
 
+def deletion_receivers_detail(responses: list[tuple[object, object]]) -> dict:
+    """Merge what the receivers of `customer_deleting` / `space_deleting` report removing."""
+    detail: dict = {}
+    for _receiver, response in responses:
+        if isinstance(response, dict):
+            detail.update(response)
+    return detail
+
+
 # --- Spaces ---------------------------------------------------------------------------------
 
 
@@ -48,6 +58,28 @@ def space_create(name: str, *, owner, actor: Actor, request=None) -> Space:
     Membership.objects.create(space=space, user=owner, role=Role.OWNER)
     audit_record(space=space, actor=actor, action="space.create", resource=space, request=request)
     return space
+
+
+@transaction.atomic
+def space_delete(space: Space, *, actor: Actor, request=None) -> None:
+    """Delete a Space and everything in it, for good.
+
+    1. The apps holding its data delete it — every customer's and the Space's own `fastn.state`
+       entries and secrets — and schedule the drop of every `fastn.db` database of the Space
+       (the Space's own and each customer's) for after the commit.
+    2. One audit row names what was removed (the audit log outlives the Space).
+    3. The Space goes, and with it everything that hangs off it.
+    """
+    space = Space.objects.select_for_update().get(pk=space.pk)
+    customer_ids = list(space.customers.values_list("id", flat=True))
+    removed = deletion_receivers_detail(
+        space_deleting.send(sender=Space, space=space, customer_ids=customer_ids, actor=actor)
+    )
+    audit_record(
+        space=space, actor=actor, action="space.delete", resource=space, request=request,
+        detail={"slug": space.slug, "customers": len(customer_ids), **removed},
+    )  # fmt: skip
+    space.delete()
 
 
 # --- People ---------------------------------------------------------------------------------
@@ -255,9 +287,19 @@ def customer_update(
 
 @transaction.atomic
 def customer_delete(customer: Customer, *, actor: Actor, request=None) -> None:
+    """Delete a customer and everything kept for it.
+
+    1. The apps holding its data delete it (`fastn.state` entries, secrets) and schedule the
+       drop of its `fastn.db` schema and role, or SQLite file, for after the commit.
+    2. One audit row names what was removed; the drop audits its own outcome after commit.
+    3. The row goes; what still references it cascades (or, for executions, keeps history).
+    """
+    removed = deletion_receivers_detail(
+        customer_deleting.send(sender=Customer, customer=customer, actor=actor)
+    )
     audit_record(
         space=customer.space, actor=actor, action="customer.delete", resource=customer,
-        request=request, detail={"external_id": customer.external_id},
+        request=request, detail={"external_id": customer.external_id, **removed},
     )  # fmt: skip
     customer.delete()
 

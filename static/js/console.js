@@ -11,6 +11,13 @@
     }
   }, true);
 
+  // Fields carrying data-autosubmit submit their form when changed (no inline handlers: the
+  // Content-Security-Policy allows no inline script).
+  document.addEventListener("change", function (event) {
+    var field = event.target;
+    if (field.hasAttribute && field.hasAttribute("data-autosubmit") && field.form) field.form.requestSubmit();
+  });
+
   // Copy buttons: data-copy="#selector-of-input".
   document.addEventListener("click", function (event) {
     var button = event.target.closest("[data-copy]");
