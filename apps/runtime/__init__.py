@@ -62,11 +62,11 @@ when unset), `db.query(sql, params)`, `connector.<slug>.<action>(params)` (alias
 `connectors`), `retryable(err)` — and `new Fastn({...})` returning it; `console.*`
 (Node-like formatting), `setTimeout`, `btoa`/`atob`. There is no `require`, `process`,
 `fetch`, `import`, `eval`, `new Function` or `WebAssembly` (each fails with a clear
-error). Every run gets a fresh V8 isolate. Secret values read during a run (and their
-base64, URL-encoded and JSON-escaped forms, if 4+ characters) are replaced by
-`[REDACTED]` in logs, output, steps and errors. Work still pending when the default
-export settles is discarded, and the caller clears INVOCATION-scoped state when the run
-is over.
+error). Every run gets a fresh V8 isolate. Secret values read during a run (4+
+characters; plain, JSON-escaped, URL-encoded, hex in any case, and base64/base64url at every
+alignment: see `redact.py`) are replaced by `[REDACTED]` in logs, output, steps and errors.
+Work still pending when the default export settles is discarded, and the caller clears
+INVOCATION-scoped state when the run is over.
 
 Where the JavaScript runs: never in the caller's process. A pool of warm sandbox
 processes (`python -I apps/runtime/sandbox.py`, minimal environment, length-prefixed
@@ -77,7 +77,9 @@ starts a replacement in the background. Pool size:
 `FASTN_SANDBOX_POOL_SIZE` (default 2, kept warm), growing to `FASTN_SANDBOX_POOL_MAX`
 (default 8) under concurrency; `FASTN_SANDBOX_MAX_RUNS` (default 500) recycles a
 sandbox after that many runs. `get_pool()` / `shutdown_pool()` manage it (shutdown
-also runs at exit; a forked child builds its own pool).
+also runs at exit; a forked child builds its own pool). Each sandbox process confines itself
+before its first run (`confine.py`: namespaces, the `fastn-sandbox` user when root, rlimits,
+a seccomp filter refusing sockets, processes and exec).
 """
 
 from __future__ import annotations
