@@ -21,19 +21,29 @@ Figures:
 1. floors: bare JSON view p50; fresh-isolate run p50 (in a process of its own); bare Celery
    no-op `apply_async().get()` p50; the "Celery V8 view" (the view sends the trivial function to
    a bare task that evaluates it in a fresh MiniRacer; the view `.get()`s it and answers its
-   JSON) at 1 client (300 requests: p50, p95) and at 16 clients (requests/s, errors);
+   JSON) at 1 client (300 requests: p50, p95) and at 16 clients (requests/s, errors; prefork
+   only, see sixteen_clients);
 2. instant `POST /api/v1/{slug}` of the trivial workflow (live API key, published and deployed
    to live, execution recorded): the same two loads, against the Celery V8 view; the check that
    every answer had its completed execution row; the web side's SQL statements; CPU per request
    of each process group at 16 clients, beside the floor's; and where a 1-client request's time
    goes, from the execution rows' timestamps matched to the requests;
-3. standard: enqueue → completed p50 (the row's queued_at → finished_at, one run at a time)
+3. standard accept: `POST /api/v1/{slug}` of a standard workflow answered 202 (the row
+   committed, the message sent) at 1 client (p50, p95) and 16 clients (202s per second), against
+   the "Django view + Celery enqueue" floor (a bare view that sends a no-op task and answers 202
+   JSON; a floor worker consumes it). At 16 clients each round is followed by the drain of what
+   it accepted (outside the timed window, inside the CPU figure), so that no round pays for the
+   previous one's backlog;
+4. standard: enqueue → completed p50 (the row's queued_at → finished_at, one run at a time)
    against the bare round trip (threads worker) + one fresh-isolate run; executions/s completed
    during 30 s of 16 clients posting (the backlog held under BACKLOG_MAX so that the worker is
    always busy and the drain stays short), and how many accepted runs did not complete (lost).
 
 Needs DATABASE_URL (PostgreSQL, migrated) and REDIS_URL: `scripts/bench.sh bench_api`.
 The module creates its own user, Space and workflows and deletes them afterwards.
+`bench_embedded` measures the same figures against `make run`'s own processes (SQLite) with the
+functions below; a "console" is any object with `port`, `database_url`, `web`, `instant`,
+`standard` (each with `processes()`) and `infra` (more CPU groups: database server, Redis…).
 """
 
 from __future__ import annotations
@@ -75,8 +85,13 @@ STANDARD_SEQUENTIAL = 80
 SUSTAIN_SECONDS = 30
 BACKLOG_MAX = 64  # pending + running executions allowed while sustaining the standard load
 DRAIN_TIMEOUT = 90
+if os.environ.get("BENCH_SHORT"):  # a quick pass to check the harness, not figures to quote
+    SEQUENTIAL, ROUND_SECONDS, ROUNDS, STANDARD_SEQUENTIAL, SUSTAIN_SECONDS = 40, 2, 1, 20, 5
 OK_BODY = {"ok": True}
-VARIANTS = {"prefork2": ("prefork", "2"), "threads4": ("threads", "4")}  # floor workers
+VARIANTS = {"prefork2": ("prefork", "2"), "threads4": ("threads", "4")}  # V8 floor workers
+# The accept floor's consumer: the console's worker-standard flags (threads, concurrency 4).
+FLOOR_WORKERS = {**VARIANTS, "enqueue": ("threads", "4")}
+ENQUEUE_QUEUE = "floor-enqueue"
 
 
 def p50(values) -> float:
@@ -198,70 +213,132 @@ class Fixture:
 # --- the processes -----------------------------------------------------------------------------
 
 
-class Stack:
-    """Floors and console, started together as the Procfile (and the floor definition) say."""
+class Floors:
+    """The floor project under the Procfile's gunicorn flags, and its Celery workers (one queue
+    each) on the console's Redis server (another database number)."""
 
-    def __init__(self, services: Services, log_dir: Path, floor_env: dict, console_env: dict):
-        self.floor_port, self.console_port = free_port(), free_port()
-        add = services.add
-        self.floor_web = add(Service(
-            "floor-web", ["gunicorn", "floors.wsgi", *procfile_web_args(self.floor_port)],
-            cwd=BENCH_DIR, env=floor_env, log_dir=log_dir))  # fmt: skip
-        self.floor_workers = {
-            name: add(Service(
+    def __init__(self, services: Services, log_dir: Path, env: dict):
+        self.port = free_port()
+        self.redis_url = env["FLOORS_REDIS_URL"]
+        self.web = services.add(Service(
+            "floor-web", ["gunicorn", "floors.wsgi", *procfile_web_args(self.port)],
+            cwd=BENCH_DIR, env=env, log_dir=log_dir))  # fmt: skip
+        self.workers = {
+            name: services.add(Service(
                 f"floor-worker-{name}",
                 ["celery", "-A", "floors.celery_app", "worker", "-Q", f"floor-{name}",
                  "-n", f"floor-{name}@%h", "--concurrency", concurrency, "--pool", pool,
                  "--without-mingle", "--without-gossip", "-l", "info"],
-                cwd=BENCH_DIR, env=floor_env, log_dir=log_dir))
-            for name, (pool, concurrency) in VARIANTS.items()
+                cwd=BENCH_DIR, env=env, log_dir=log_dir))
+            for name, (pool, concurrency) in FLOOR_WORKERS.items()
         }  # fmt: skip
+
+    def wait_ready(self) -> None:
+        self.web.wait_http(self.port, "/json")
+        for worker in self.workers.values():
+            worker.wait_log(" ready.")
+
+    def wait_drained(self, timeout: float) -> None:
+        """Until the enqueue floor's queue is empty (its worker took every message)."""
+        import redis
+
+        client = redis.Redis.from_url(self.redis_url)
+        deadline = time.monotonic() + timeout
+        try:
+            while client.llen(ENQUEUE_QUEUE) and time.monotonic() < deadline:
+                time.sleep(0.1)
+        finally:
+            client.close()
+
+
+class PostgresConsole:
+    """The console's web, instant and standard workers as the Procfile starts them."""
+
+    def __init__(self, services: Services, log_dir: Path, env: dict, infra: dict):
+        self.port = free_port()
+        self.database_url = os.environ["DATABASE_URL"]
+        self.infra = infra
         celery = ["celery", "-A", "fastn_console", "worker"]
         flags = ["--pool", "threads", "--without-mingle", "--without-gossip", "-l", "info"]
-        self.web = add(Service(
-            "console-web",
-            ["gunicorn", "fastn_console.wsgi", *procfile_web_args(self.console_port)],
-            cwd=ROOT, env=console_env, log_dir=log_dir))  # fmt: skip
-        self.instant = add(Service(
+        self.web = services.add(Service(
+            "console-web", ["gunicorn", "fastn_console.wsgi", *procfile_web_args(self.port)],
+            cwd=ROOT, env=env, log_dir=log_dir))  # fmt: skip
+        self.instant = services.add(Service(
             "console-worker-instant",
             [*celery, "-Q", "instant", "-n", "instant@%h", "--concurrency",
-             console_env.get("INSTANT_CONCURRENCY") or "4", *flags],
-            cwd=ROOT, env=console_env, log_dir=log_dir))  # fmt: skip
-        self.standard = add(Service(
+             env.get("INSTANT_CONCURRENCY") or "4", *flags],
+            cwd=ROOT, env=env, log_dir=log_dir))  # fmt: skip
+        self.standard = services.add(Service(
             "console-worker-standard",
             [*celery, "-Q", "standard", "-n", "standard@%h", "--concurrency",
-             console_env.get("STANDARD_CONCURRENCY") or "4", *flags],
-            cwd=ROOT, env=console_env, log_dir=log_dir))  # fmt: skip
-        self.floor_web.wait_http(self.floor_port, "/json")
-        self.web.wait_http(self.console_port, "/healthz")
-        for worker in (*self.floor_workers.values(), self.instant, self.standard):
+             env.get("STANDARD_CONCURRENCY") or "4", *flags],
+            cwd=ROOT, env=env, log_dir=log_dir))  # fmt: skip
+
+    def wait_ready(self) -> None:
+        self.web.wait_http(self.port, "/healthz")
+        for worker in (self.instant, self.standard):
             worker.wait_log(" ready.")
+
+
+def floor_env(base: dict, redis_url: str) -> dict:
+    return {**base, "DJANGO_SETTINGS_MODULE": "floors.settings", "PYTHONPATH": str(BENCH_DIR),
+            "FLOORS_REDIS_URL": redis_db_url(redis_url)}  # fmt: skip
+
+
+def console_groups(console, worker) -> CpuMeter:
+    return CpuMeter({"web": console.web.processes, "worker": worker.processes, **console.infra},
+                    split={"sandboxes": ("worker", is_sandbox)})  # fmt: skip
+
+
+def db_uuid(value) -> str:
+    """A UUID as the console's database stores it (32 hex digits on SQLite)."""
+    from django.db import connection
+
+    return value.hex if connection.vendor == "sqlite" else str(value)
+
+
+def id_sql(table: str) -> str:
+    """`SELECT status … WHERE id = <the API's executionId>` for the load generator's polls."""
+    from django.db import connection
+
+    param = "replace(%s, '-', '')" if connection.vendor == "sqlite" else "%s"
+    return f"SELECT status FROM {table} WHERE id = {param}"
 
 
 # --- measurements ------------------------------------------------------------------------------
 
 
-def targets(stack: Stack, fixture: Fixture) -> dict[str, dict]:
+def targets(floors: Floors, console, fixture: Fixture) -> dict[str, dict]:
     body = TRIVIAL_BODY.decode()
     out = {}
     for name in VARIANTS:
-        out[name] = {"port": stack.floor_port, "path": f"/v8/floor-{name}", "body": body,
+        out[name] = {"port": floors.port, "path": f"/v8/floor-{name}", "body": body,
                      "expect_json": OK_BODY}  # fmt: skip
-    out["console"] = {"port": stack.console_port, "path": fixture.path("instant"), "body": body,
+    out["console"] = {"port": console.port, "path": fixture.path("instant"), "body": body,
                       "headers": fixture.headers, "expect_json": OK_BODY}  # fmt: skip
     return out
 
 
-def one_client(stack, fixture, env) -> dict[str, dict]:
+def accept_targets(floors: Floors, console, fixture: Fixture) -> dict[str, dict]:
+    body = TRIVIAL_BODY.decode()
+    common = {"body": body, "expect_status": 202, "collect": "executionId"}
+    return {
+        "floor": {"port": floors.port, "path": f"/enqueue/{ENQUEUE_QUEUE}", **common},
+        "console": {"port": console.port, "path": fixture.path("standard"),
+                    "headers": fixture.headers, **common},
+    }  # fmt: skip
+
+
+def one_client(floors, console, fixture, env) -> dict[str, dict]:
     """300 requests to each target, alternating request by request; before that, the bare
     JSON view on its own (alternated with heavier requests, its p50 came out about twice its
     standalone p50 on this machine: it then measures wake-ups more than Django)."""
-    json_view = {"port": stack.floor_port, "path": "/json", "method": "GET", "body": None,
+    json_view = {"port": floors.port, "path": "/json", "method": "GET", "body": None,
                  "expect_json": OK_BODY}  # fmt: skip
     result = load({"clients": 1, "requests": SEQUENTIAL, "warmup": 20,
                    "targets": [json_view]}, env)  # fmt: skip
     out = {"json": result["targets"][0]}
-    named = targets(stack, fixture)
+    named = targets(floors, console, fixture)
     result = load({"clients": 1, "requests": SEQUENTIAL, "warmup": 20,
                    "targets": list(named.values())}, env)  # fmt: skip
     out.update(zip(named, result["targets"], strict=True))
@@ -272,20 +349,30 @@ def one_client(stack, fixture, env) -> dict[str, dict]:
     return out
 
 
-def sixteen_clients(stack, fixture, env, infra) -> dict[str, dict]:
+def floor_meter(floors: Floors, worker: str, console) -> CpuMeter:
+    return CpuMeter({"web": floors.web.processes, "worker": floors.workers[worker].processes,
+                     **console.infra})  # fmt: skip
+
+
+def sixteen_clients(floors, console, fixture, env) -> dict[str, dict]:
     """ROUNDS rounds of ROUND_SECONDS per target, in turn; requests/s, errors, and CPU
-    milliseconds per request of each process group (web, worker, sandboxes, PostgreSQL, Redis,
-    and the whole machine, which includes the load generator and anything else running)."""
-    named = targets(stack, fixture)
-    meters = {
-        name: CpuMeter({"web": stack.floor_web.processes,
-                        "worker": stack.floor_workers[name].processes, **infra})
-        for name in VARIANTS
-    }  # fmt: skip
-    meters["console"] = CpuMeter(
-        {"web": stack.web.processes, "worker": stack.instant.processes, **infra},
-        split={"sandboxes": ("worker", is_sandbox)},
-    )
+    milliseconds per request of each process group (web, worker, sandboxes, the database
+    server, Redis, and the whole machine, which includes the load generator and anything else
+    running)."""
+    named = targets(floors, console, fixture)
+    # Not the threads c4 V8 floor: under 16 clients its worker stops finishing tasks (fresh
+    # MiniRacers made concurrently in threads of one process hung there, twice in a row, on
+    # this machine), and every request then waits for its timeout. The console never makes an
+    # isolate in a worker thread (sandbox processes), so prefork is the floor that applies.
+    meters = {"prefork2": floor_meter(floors, "prefork2", console)}
+    meters["console"] = console_groups(console, console.instant)
+    return rounds(meters, named, env)
+
+
+def rounds(meters: dict, named: dict, env: dict, drain: dict | None = None) -> dict[str, dict]:
+    """ROUNDS rounds of ROUND_SECONDS of CLIENTS clients per target, in turn. `drain[name]`
+    (the round's load-generator result) waits until the target's accepted work is done, inside
+    the CPU figure, outside the timed window."""
     totals = {name: {"ok": 0, "errors": 0, "warmup_ok": 0, "requests": 0, "elapsed": 0.0,
                      "kinds": {}, "cpu": {}} for name in meters}  # fmt: skip
     for _ in range(ROUNDS):
@@ -293,6 +380,8 @@ def sixteen_clients(stack, fixture, env, infra) -> dict[str, dict]:
             before = meter.snapshot()
             result = load({"clients": CLIENTS, "duration": ROUND_SECONDS, "warmup": WARMUP_16,
                            "targets": [named[name]]}, env)  # fmt: skip
+            if drain:
+                drain[name](result)
             cpu = meter.delta(before, meter.snapshot())
             part, total = result["targets"][0], totals[name]
             total["ok"] += part["ok"]
@@ -391,13 +480,50 @@ def wait_drained(ids: list[str], timeout: float) -> dict[str, int]:
     return counts
 
 
-def standard_figures(stack, fixture, env, infra) -> dict:
+def accept_figures(floors, console, fixture, env) -> dict:
+    """Standard runs accepted (202): the console's POST against the enqueue floor, alternating
+    request by request at 1 client, in rounds at 16 clients (each round drained afterwards)."""
+    named = accept_targets(floors, console, fixture)
+    result = load({"clients": 1, "requests": SEQUENTIAL, "warmup": 20,
+                   "targets": list(named.values())}, env["floor"])  # fmt: skip
+    single = dict(zip(named, result["targets"], strict=True))
+    for name, part in single.items():
+        if not part["latencies_ms"]:
+            raise RuntimeError(f"accept {name}: no successful request ({part['error_kinds']})")
+        part["p50"], part["p95"] = p50(part["latencies_ms"]), p95(part["latencies_ms"])
+        say(f"accept 1 client, {name}: p50 {part['p50']:.2f} ms, p95 {part['p95']:.2f} ms, "
+            f"{part['errors']} errors")  # fmt: skip
+    drained = wait_drained(single["console"]["collected"], DRAIN_TIMEOUT)
+    floors.wait_drained(DRAIN_TIMEOUT)
+    meters = {"floor": floor_meter(floors, "enqueue", console),
+              "console": console_groups(console, console.standard)}  # fmt: skip
+    left: dict[str, int] = {}
+
+    def drain_console(result: dict) -> None:
+        counts = wait_drained(result["targets"][0]["collected"], DRAIN_TIMEOUT)
+        for status, n in counts.items():
+            left[status] = left.get(status, 0) + n
+
+    drain = {"floor": lambda _result: floors.wait_drained(DRAIN_TIMEOUT),
+             "console": drain_console}  # fmt: skip
+    burst = rounds(meters, named, env["floor"], drain)
+    for name, total in burst.items():
+        say(f"accept 16 clients, {name}: {total['rps']:.1f} req/s, {total['errors']} errors "
+            f"{total['kinds'] or ''}; CPU ms per accepted run (accept + drain): "
+            f"{cpu_text(total['cpu_ms'])}")  # fmt: skip
+    say(f"accepted runs after their drains: 1 client {drained}, 16 clients {left}")
+    accepted = drained.get("completed", 0) + left.get("completed", 0)
+    lost = sum(drained.values()) + sum(left.values()) - accepted
+    return {"single": single, "burst": burst, "lost": lost}
+
+
+def standard_figures(floors, console, fixture, env) -> dict:
     from apps.executions.models import Execution
 
     out: dict = {}
     table = Execution._meta.db_table
-    database_url = os.environ["DATABASE_URL"]
-    target = {"port": stack.console_port, "path": fixture.path("standard"),
+    database_url = console.database_url
+    target = {"port": console.port, "path": fixture.path("standard"),
               "headers": fixture.headers, "body": TRIVIAL_BODY.decode(), "expect_status": 202,
               "collect": "executionId"}  # fmt: skip
 
@@ -409,7 +535,7 @@ def standard_figures(stack, fixture, env, infra) -> dict:
         f"{out['roundtrip_prefork']:.2f} ms; fresh isolate {out['isolate']:.2f} ms")  # fmt: skip
 
     # One run at a time: enqueue → completed from the row's own timestamps.
-    wait_done = {"database_url": database_url, "sql": f"SELECT status FROM {table} WHERE id = %s"}
+    wait_done = {"database_url": database_url, "sql": id_sql(table)}
     result = load({"clients": 1, "requests": STANDARD_SEQUENTIAL, "warmup": 10,
                    "targets": [{**target, "wait_done": wait_done}]}, env["console"])  # fmt: skip
     part = result["targets"][0]
@@ -424,10 +550,9 @@ def standard_figures(stack, fixture, env, infra) -> dict:
         f"POST → completed seen by polling {out['client_p50']:.2f} ms)")  # fmt: skip
 
     # Sustained: 16 clients for 30 s, the backlog bounded.
-    backlog = (f"SELECT count(*) FROM {table} WHERE space_id = '{fixture.space.id}' "
+    backlog = (f"SELECT count(*) FROM {table} WHERE space_id = '{db_uuid(fixture.space.id)}' "
                "AND status IN ('pending', 'running')")  # fmt: skip
-    meter = CpuMeter({"web": stack.web.processes, "worker": stack.standard.processes, **infra},
-                     split={"sandboxes": ("worker", is_sandbox)})  # fmt: skip
+    meter = console_groups(console, console.standard)
     before = meter.snapshot()
     result = load({"clients": CLIENTS, "duration": SUSTAIN_SECONDS, "warmup": 1,
                    "targets": [target],
@@ -464,27 +589,34 @@ def standard_figures(stack, fixture, env, infra) -> dict:
 # --- the module's entry point ------------------------------------------------------------------
 
 
+def bench_env() -> tuple[Path, dict]:
+    """Where the processes' logs go, and the environment of the processes (the virtualenv's
+    commands first on PATH)."""
+    log_dir = Path(os.environ.get("RUN_DIR") or tempfile.gettempdir()) / f"bench-api-{os.getpid()}"
+    base = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"}
+    return log_dir, base
+
+
 def run() -> list[dict]:
     from django.db import connection
 
     if connection.vendor != "postgresql":
         raise RuntimeError("bench_api needs PostgreSQL: set DATABASE_URL")
     started = time.monotonic()
-    log_dir = Path(os.environ.get("RUN_DIR") or tempfile.gettempdir()) / f"bench-api-{os.getpid()}"
-    base = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"}
+    log_dir, base = bench_env()
     env = {
         "console": {**base, "DJANGO_SETTINGS_MODULE": "fastn_console.settings"},
-        "floor": {**base, "DJANGO_SETTINGS_MODULE": "floors.settings",
-                  "PYTHONPATH": str(BENCH_DIR),
-                  "FLOORS_REDIS_URL": redis_db_url(os.environ["REDIS_URL"])},
-    }  # fmt: skip
-    infra = infra_groups()
+        "floor": floor_env(base, os.environ["REDIS_URL"]),
+    }
     fixture = Fixture()
     try:
         with Services() as services:
-            stack = Stack(services, log_dir, env["floor"], env["console"])
+            floors = Floors(services, log_dir, env["floor"])
+            console = PostgresConsole(services, log_dir, env["console"], infra_groups())
+            floors.wait_ready()
+            console.wait_ready()
             say(f"floors and console up in {time.monotonic() - started:.1f} s")
-            figures = measure(stack, fixture, env, infra)
+            figures = measure(floors, console, fixture, env)
         say("all processes stopped; none left behind")
     finally:
         connection.close()
@@ -494,10 +626,10 @@ def run() -> list[dict]:
     return rows_for(figures)
 
 
-def measure(stack, fixture, env, infra) -> dict:
+def measure(floors, console, fixture, env) -> dict:
     figures: dict = {}
     instant_before = completed_count(fixture, "instant")
-    single = one_client(stack, fixture, env["floor"])
+    single = one_client(floors, console, fixture, env["floor"])
     figures["single"] = single
     for name, label in (("json", "bare JSON view"), ("prefork2", "Celery V8 view, prefork c2"),
                         ("threads4", "Celery V8 view, threads c4"),
@@ -506,8 +638,10 @@ def measure(stack, fixture, env, infra) -> dict:
         say(f"1 client, {label}: p50 {part['p50']:.2f} ms, p95 {part['p95']:.2f} ms, "
             f"{part['errors']} errors")  # fmt: skip
     figures["stages"] = instant_stages(fixture, single["console"]["spans"])
+    say("1 client, where an instant request's time goes (p50 ms): " + ", ".join(
+        f"{k} {v:.2f}" for k, v in figures["stages"].items() if k != "matched"))  # fmt: skip
 
-    burst = sixteen_clients(stack, fixture, env["floor"], infra)
+    burst = sixteen_clients(floors, console, fixture, env["floor"])
     figures["burst"] = burst
     for name, total in burst.items():
         say(
@@ -527,7 +661,8 @@ def measure(stack, fixture, env, infra) -> dict:
     for sql in statements:
         say(f"    {sql[:120]}")
 
-    figures["standard"] = standard_figures(stack, fixture, env, infra)
+    figures["accept"] = accept_figures(floors, console, fixture, env)
+    figures["standard"] = standard_figures(floors, console, fixture, env)
     return figures
 
 
@@ -535,7 +670,7 @@ def rows_for(f: dict) -> list[dict]:
     single, burst, std, stages = f["single"], f["burst"], f["standard"], f["stages"]
     v8, v8t = "Celery V8 view, prefork c2", "Celery V8 view, threads c4"
     pf, th, me = single["prefork2"], single["threads4"], single["console"]
-    bpf, bth, bme = burst["prefork2"], burst["threads4"], burst["console"]
+    bpf, bme = burst["prefork2"], burst["console"]
     rows = [
         row("floor: bare Django JSON view, gunicorn, p50", single["json"]["p50"], "ms"),
         row("floor: fresh isolate + eval + get, p50", std["isolate"], "ms"),
@@ -544,7 +679,6 @@ def rows_for(f: dict) -> list[dict]:
         row(f"floor: {v8}, 1 client p50", pf["p50"], "ms"),
         row(f"floor: {v8t}, 1 client p50", th["p50"], "ms"),
         row(f"floor: {v8}, 16 clients", bpf["rps"], "req/s"),
-        row(f"floor: {v8t}, 16 clients", bth["rps"], "req/s"),
         row("instant POST /api/v1/{slug}, 1 client p50", me["p50"], "ms", f"{v8} p50",
             pf["p50"]),
         row("instant POST /api/v1/{slug}, 1 client p95", me["p95"], "ms", f"{v8} p95",
@@ -553,8 +687,6 @@ def rows_for(f: dict) -> list[dict]:
             th["p50"]),
         row("instant POST, 16 clients (higher is better)", bme["rps"], "req/s",
             f"{v8}, 16 clients", bpf["rps"]),
-        row("instant POST, 16 clients (threads floor)", bme["rps"], "req/s",
-            f"{v8t}, 16 clients", bth["rps"]),
         row("instant POST errors, 1 + 16 clients", me["errors"] + bme["errors"], "errors",
             f"{v8} errors", pf["errors"] + bpf["errors"]),
         row("instant answered 200 without a completed row", f["unrecorded"], "runs"),
@@ -569,7 +701,8 @@ def rows_for(f: dict) -> list[dict]:
         row("instant @16: CPU/request, worker + sandboxes", mine["worker"] + mine["sandboxes"],
             "ms", f"{v8}: worker, V8 included", theirs["worker"]),
         row("instant @16:   of which sandboxes (approx.)", mine["sandboxes"], "ms"),
-        row("instant @16: CPU/request, PostgreSQL", mine["postgres"], "ms"),
+        *(row(f"instant @16: CPU/request, {group}", mine[group], "ms")
+          for group in mine if group not in ("web", "worker", "sandboxes", "redis", "machine")),
         row("instant @16: CPU/request, Redis", mine["redis"], "ms",
             f"{v8}: Redis", theirs["redis"]),
         row("instant @16: CPU/request, whole machine", mine["machine"], "ms",
@@ -586,6 +719,27 @@ def rows_for(f: dict) -> list[dict]:
             row("instant 1 client:   of which run_workflow", stages["sandbox"], "ms"),
             row("instant 1 client: finished_at → answer", stages["after"], "ms"),
         ]
+    acc, bacc = f["accept"]["single"], f["accept"]["burst"]
+    enq = "Django view + Celery enqueue"
+    rows += [
+        row(f"floor: {enq}, 1 client p50", acc["floor"]["p50"], "ms"),
+        row(f"floor: {enq}, 16 clients", bacc["floor"]["rps"], "req/s"),
+        row("standard accept (202), 1 client p50", acc["console"]["p50"], "ms", f"{enq} p50",
+            acc["floor"]["p50"]),
+        row("standard accept (202), 1 client p95", acc["console"]["p95"], "ms", f"{enq} p95",
+            acc["floor"]["p95"]),
+        row("standard accept (202), 16 clients", bacc["console"]["rps"], "req/s",
+            f"{enq}, 16 clients", bacc["floor"]["rps"]),
+        row("standard accept @16: CPU/accepted run, gunicorn", bacc["console"]["cpu_ms"]["web"],
+            "ms", f"{enq}: gunicorn", bacc["floor"]["cpu_ms"]["web"]),
+        row("standard accept @16: CPU/accepted run, worker + sandboxes",
+            bacc["console"]["cpu_ms"]["worker"] + bacc["console"]["cpu_ms"]["sandboxes"], "ms",
+            f"{enq}: no-op worker", bacc["floor"]["cpu_ms"]["worker"]),
+        row("standard accept errors, 1 + 16 clients",
+            acc["console"]["errors"] + bacc["console"]["errors"], "errors", f"{enq} errors",
+            acc["floor"]["errors"] + bacc["floor"]["errors"]),
+        row("standard accepted (202) but not completed", f["accept"]["lost"], "runs"),
+    ]  # fmt: skip
     rows += [
         row("standard enqueue → completed p50", std["p50"], "ms",
             "no-op round trip (threads c4) + isolate", std["roundtrip"] + std["isolate"]),

@@ -8,7 +8,9 @@ product logic at all", measured on this machine in the same run as the product's
   `GET /json` answers a constant JSON body (the bare JSON view). `POST /v8/<queue>` reads the
   same `{"input": …}` body as the console's execute endpoint, sends the trivial workflow
   function to the bare Celery task `floors.v8` on that queue and answers its JSON (the "Celery
-  V8 view"; one queue per floor worker variant).
+  V8 view"; one queue per floor worker variant). `POST /enqueue/<queue>` reads the same body,
+  sends the no-op task `floors.noop` to that queue and answers 202 JSON with its id ("Django
+  view + Celery enqueue", the floor of a standard run's accept).
 - `celery_app`: a bare Celery app on the same Redis server as the console (its own database
   number, `FLOORS_REDIS_URL`) with two tasks: `floors.noop` and `floors.v8`, which evaluates
   the function in a fresh `py_mini_racer.MiniRacer()` and returns `JSON.stringify` of its result.

@@ -9,7 +9,8 @@ send until `requests` (per target and client) or `duration` seconds are done.
 
 Spec: clients (1), requests (None), duration (None), warmup (10), gate (None, or
 {"database_url", "sql", "max"}: pause sending while `sql` counts more than `max` rows — a
-bounded backlog for throughput runs), and targets: a list of
+bounded backlog for throughput runs; `database_url` is postgres://… or sqlite:///path, and `sql`
+uses %s placeholders either way), and targets: a list of
   {port, path, method ("POST"), headers ({}), body (str or None), expect_status (200),
    expect_json (None: any body), collect (None: a key of the JSON answer whose values are
    returned, e.g. "executionId"), wait_done (None, or {"database_url", "sql"}: after each
@@ -34,6 +35,33 @@ import time
 TERMINAL = {"completed", "failed", "timeout", "cancelled"}
 
 
+class _Database:
+    """A read-only, autocommit connection to PostgreSQL (psycopg) or to a SQLite file (the
+    embedded default, read beside its writers thanks to WAL), answering `fetchone(sql, params)`
+    with %s placeholders on both."""
+
+    def __init__(self, url: str) -> None:
+        self.sqlite = url.startswith("sqlite:///")
+        if self.sqlite:
+            import sqlite3
+
+            path = url.removeprefix("sqlite:///")
+            self.conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None,
+                                        timeout=20)  # fmt: skip
+        else:
+            import psycopg
+
+            self.conn = psycopg.connect(url, autocommit=True)
+
+    def fetchone(self, sql: str, params=()):
+        if self.sqlite:
+            sql = sql.replace("%s", "?")
+        return self.conn.execute(sql, params).fetchone()
+
+    def close(self) -> None:
+        self.conn.close()
+
+
 class _Target:
     def __init__(self, spec: dict) -> None:
         self.spec = spec
@@ -48,9 +76,7 @@ class _Target:
         self.conn: http.client.HTTPConnection | None = None
         self.poll = None
         if self.wait_done:
-            import psycopg
-
-            self.poll = psycopg.connect(self.wait_done["database_url"], autocommit=True)
+            self.poll = _Database(self.wait_done["database_url"])
         self.ok = self.errors = self.warm_ok = 0
         self.kinds: dict[str, int] = {}
         self.latencies: list[float] = []
@@ -86,7 +112,7 @@ class _Target:
                 value = parsed.get(self.collect)
         if self.wait_done and value:
             while True:
-                row = self.poll.execute(self.wait_done["sql"], [value]).fetchone()
+                row = self.poll.fetchone(self.wait_done["sql"], [value])
                 if row and row[0] in TERMINAL:
                     if row[0] != "completed":
                         return f"run {row[0]}", value
@@ -156,17 +182,18 @@ def _client(spec, barriers, start_at, gate, out):
 
 
 def _gatekeeper(gate_spec, event, stop, seen):
-    import psycopg
-
-    with psycopg.connect(gate_spec["database_url"], autocommit=True) as db:
+    db = _Database(gate_spec["database_url"])
+    try:
         while not stop.is_set():
-            (count,) = db.execute(gate_spec["sql"]).fetchone()
+            (count,) = db.fetchone(gate_spec["sql"])
             seen.append(count)
             if count > gate_spec["max"]:
                 event.clear()
             else:
                 event.set()
             stop.wait(0.02)
+    finally:
+        db.close()
 
 
 def run(spec: dict) -> dict:
