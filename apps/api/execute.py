@@ -10,18 +10,27 @@ back. An `Idempotency-Key` header makes retries safe (apps/api/idempotency.py)."
 
 from __future__ import annotations
 
+import logging
+
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from apps.api import idempotency
 from apps.api.auth import DRAFT, authenticate
-from apps.api.errors import ApiError
+from apps.api.errors import ApiError, error_response
 from apps.api.jsonbody import JsonInputError, parse_json, read_body
 from apps.executions.models import Status, TriggeredBy
-from apps.executions.services import execution_create, execution_dispatch, execution_run_sync
+from apps.executions.services import (
+    DatabaseUnavailable,
+    execution_create,
+    execution_dispatch,
+    execution_run_sync,
+)
 from apps.workflows.models import Workflow, WorkflowVersion
 from apps.workflows.selectors import resolve_version
+
+logger = logging.getLogger("fastn.api")
 
 # Never forwarded to the workflow: credentials of the caller.
 STRIPPED_HEADERS = {
@@ -164,6 +173,22 @@ def execute(request, workflow_slug: str):
 
 
 def run(request, auth, workflow: Workflow, version: WorkflowVersion | None, input_value):
+    """The run, answered; 503 when it could not be recorded (it then never runs)."""
+    try:
+        return start(request, auth, workflow, version, input_value)
+    except DatabaseUnavailable as exc:
+        logger.warning("Database unavailable, run of %s refused: %s", workflow.slug, exc)
+        response = error_response(
+            503,
+            "The database is busy or unavailable: the run was not recorded and will not run. "
+            "Try again shortly.",
+            headers={"Retry-After": str(RETRY_AFTER_S)},
+        )
+        response._has_been_logged = True  # logged once above, as a warning
+        return response
+
+
+def start(request, auth, workflow: Workflow, version: WorkflowVersion | None, input_value):
     common = dict(
         version=version,
         code=None,

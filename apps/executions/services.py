@@ -19,7 +19,7 @@ from typing import Any
 
 import redis
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
@@ -44,6 +44,11 @@ WATCH_INTERVAL_S = 1.0
 # How long a caller of an instant run waits beyond the workflow's timeout for the queue.
 INSTANT_GRACE_S = 5.0
 WORKER_NAME = f"{socket.gethostname()}"
+
+
+class DatabaseUnavailable(Exception):
+    """The run could not be recorded: the database did not answer, or its write lock stayed
+    taken past the busy timeout (SQLite). Nothing was written, so nothing will run."""
 
 
 def execution_create(
@@ -83,7 +88,10 @@ def execution_create(
         max_attempts=max_attempts,
         retry_delays_ms=workflow.retry_delays_ms() if retry else [],
     )
-    rawsql.insert(execution)  # on every run's path: see fastn_console/rawsql.py
+    try:
+        rawsql.insert(execution)  # on every run's path: see fastn_console/rawsql.py
+    except OperationalError as exc:
+        raise DatabaseUnavailable(str(exc)) from exc
     return execution
 
 
