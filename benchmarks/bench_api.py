@@ -5,8 +5,9 @@ Processes (all on 127.0.0.1, all up together for the whole measurement, then sto
 SIGTERM, then SIGKILL — and checked gone):
 - the console as the Procfile starts it: `gunicorn fastn_console.wsgi` with the `web` line's
   flags (WEB_CONCURRENCY=2 workers × WEB_THREADS=4 threads unless set), and `celery -A
-  fastn_console worker -Q instant …` / `-Q standard …` with the `worker-instant` /
-  `worker-standard` flags (threads pool, concurrency 4 unless INSTANT_/STANDARD_CONCURRENCY);
+  fastn_console worker -Q instant …` / `nice -n 10 celery … -Q standard …` with the
+  `worker-instant` / `worker-standard` flags (threads pool, concurrency 4 unless
+  INSTANT_/STANDARD_CONCURRENCY);
 - the floors (benchmarks/floors/): a bare Django project under the same gunicorn flags, and a
   bare Celery app on the same Redis server (another database number) with two workers, each
   on its own queue: prefork with concurrency 2 (the floor as STACK.md defines it) and threads
@@ -270,7 +271,7 @@ class PostgresConsole:
             cwd=ROOT, env=env, log_dir=log_dir))  # fmt: skip
         self.standard = services.add(Service(
             "console-worker-standard",
-            [*celery, "-Q", "standard", "-n", "standard@%h", "--concurrency",
+            ["nice", "-n", "10", *celery, "-Q", "standard", "-n", "standard@%h", "--concurrency",
              env.get("STANDARD_CONCURRENCY") or "4", *flags],
             cwd=ROOT, env=env, log_dir=log_dir))  # fmt: skip
 
