@@ -1,7 +1,8 @@
 """Fastn Console settings, driven by environment variables.
 
 Two modes share this one file:
-- embedded (the default of `make run`): SQLite under var/, a local Redis, DEBUG allowed;
+- embedded (the default of `make run`): a private PostgreSQL (or SQLite) under var/, a local
+  Redis, DEBUG allowed;
 - production: FASTN_ENV=production, DATABASE_URL, REDIS_URL, SECRET_KEY and
   FASTN_MASTER_KEY must be set; anything unsafe raises ImproperlyConfigured.
 """
@@ -13,6 +14,7 @@ import os
 import secrets
 import tempfile
 from pathlib import Path
+from urllib.parse import quote
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -23,11 +25,13 @@ VAR_DIR = Path(os.environ.get("FASTN_VAR_DIR", BASE_DIR / "var"))
 
 
 def private_var_dir() -> Path:
-    """VAR_DIR, created or tightened to owner-only: it holds the keys and the SQLite
-    database, and the sandbox processes' user (like every other) must not even look inside."""
+    """VAR_DIR, created or tightened to owner-only: it holds the keys and the databases, and
+    the sandbox processes' user (like every other) must not even look inside. One exception:
+    run as root, `make run` lets the group `postgres` through (0710: traverse, not list), so
+    that the private PostgreSQL server, which refuses to run as root, reaches var/pg."""
     VAR_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
-    if VAR_DIR.stat().st_mode & 0o077:
-        VAR_DIR.chmod(0o700)
+    if VAR_DIR.stat().st_mode & 0o067:
+        VAR_DIR.chmod(0o700 | (VAR_DIR.stat().st_mode & 0o010))
     return VAR_DIR
 
 
@@ -169,7 +173,17 @@ TEMPLATES = [
 
 # --- Database -------------------------------------------------------------------------------
 
-DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'fastn.sqlite3'}")
+
+def embedded_database_url() -> str:
+    """make run's private PostgreSQL (var/pg, reached only through its socket directory,
+    var/pg/run) once it exists; otherwise SQLite in var/ (an installation made before the
+    private PostgreSQL, or one without PostgreSQL: scripts/run.sh)."""
+    if (VAR_DIR / "pg" / "data" / "PG_VERSION").exists():
+        return f"postgres://postgres@{quote(str(VAR_DIR / 'pg' / 'run'), safe='')}/fastn"
+    return f"sqlite:///{VAR_DIR / 'fastn.sqlite3'}"
+
+
+DATABASE_URL = env_str("DATABASE_URL") or embedded_database_url()
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The embedded default (README "Performance" says what each choice cost and saved):

@@ -14,6 +14,11 @@ need=()
 command -v redis-server >/dev/null || need+=(redis-server)
 command -v dot >/dev/null || need+=(graphviz)
 fc-list 2>/dev/null | grep -qi dejavu || need+=(fonts-dejavu-core)
+# make run's default database is a private PostgreSQL under var/ (scripts/run.sh); with
+# DATABASE_URL set (a server of your own, or sqlite:///…) it is not needed.
+if [ "$MODE" = run ] && [ -z "${DATABASE_URL:-}" ]; then
+  ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || need+=(postgresql)
+fi
 if [ "$MODE" = test ]; then
   ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || need+=(postgresql)
   [ -x /usr/bin/chromium ] || need+=(chromium)

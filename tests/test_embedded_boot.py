@@ -1,13 +1,16 @@
-"""`make run`'s embedded default boots (SQLite + its own Redis, every process under
-supervisord), serves the login page, and Ctrl-C stops every process it started."""
+"""`make run`'s embedded default boots (its private PostgreSQL and Redis under var/, every
+process under supervisord), serves the login page and the API, and Ctrl-C stops every process
+it started."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.error
@@ -77,8 +80,8 @@ def api(port: int, path: str, headers: dict, body: dict | None = None) -> tuple[
 
 
 def run_through_the_api(port: int, env: dict) -> None:
-    """The execute API end to end on SQLite: authenticate + deployed version, the execution
-    record, the claim and the finish (the hot path's hand-written SQL) on this backend."""
+    """The execute API end to end on the embedded database: authenticate + deployed version,
+    the execution record, the claim and the finish (the hot path's hand-written SQL)."""
     setup = subprocess.run(
         [sys.executable, "manage.py", "shell", "-c", SETUP],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
@@ -111,12 +114,17 @@ def run_through_the_api(port: int, env: dict) -> None:
 
 
 @pytest.mark.slow
-def test_make_run_boots_the_embedded_default_and_stops_on_ctrl_c(tmp_path):
+def test_make_run_boots_the_embedded_default_and_stops_on_ctrl_c():
     port, redis_port = free_port(), free_port()
+    # As root the private PostgreSQL runs as the user postgres, which must reach var/ through
+    # its parents (pytest's own folders are closed to other users).
+    home = Path(tempfile.mkdtemp(prefix="fastn-boot-", dir="/tmp"))
+    home.chmod(0o711)
+    var = home / "var"
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
     env.update(
         FASTN_ENV="embedded",
-        FASTN_VAR_DIR=str(tmp_path / "var"),
+        FASTN_VAR_DIR=str(var),
         FASTN_PORT=str(port),
         FASTN_REDIS_PORT=str(redis_port),
         SECRET_KEY="",
@@ -136,10 +144,16 @@ def test_make_run_boots_the_embedded_default_and_stops_on_ctrl_c(tmp_path):
     try:
         page = wait_for(f"http://127.0.0.1:{port}/accounts/login/", time.monotonic() + 120)
         assert b"Sign In" in page
-        assert (tmp_path / "var" / "fastn.sqlite3").exists()
+        assert (var / "pg" / "data" / "PG_VERSION").exists()
+        assert not (var / "fastn.sqlite3").exists()
+        # The server listens on its socket directory only (mode 700), never on TCP.
+        assert (var / "pg" / "run").stat().st_mode & 0o777 == 0o700
         children = psutil.Process(process.pid).children(recursive=True)
         names = " ".join(" ".join(c.cmdline()) for c in children if c.is_running())
         assert "supervisord" in names and "gunicorn" in names and "redis-server" in names
+        postgres = [c for c in children if c.is_running() and c.name() == "postgres"]
+        assert postgres, names
+        assert not [c for p in postgres for c in p.net_connections("tcp") if c.status == "LISTEN"]
         for queue in ("instant", "standard", "long", "housekeeping"):
             assert f"-Q {queue}" in names
         run_through_the_api(port, env)
@@ -151,3 +165,4 @@ def test_make_run_boots_the_embedded_default_and_stops_on_ctrl_c(tmp_path):
     assert "demo@fastn.local" in output
     _gone, alive = psutil.wait_procs(children, timeout=15)
     assert not alive, f"still running after Ctrl-C: {[p.cmdline() for p in alive]}"
+    shutil.rmtree(home)
