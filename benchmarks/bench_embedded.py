@@ -1,14 +1,15 @@
 """The execute API against `make run`'s own configuration — the embedded default a new user
 meets first — beside the same floors as bench_api, in the same run.
 
-The console is `scripts/run.sh` itself, started in a temporary var dir on free ports: its
-database file under var/, the Redis server it supervises, every Procfile process with the same
-flags under supervisord, their output through scripts/prefix-output.sh. The floors
+The console is `scripts/run.sh` itself, started in a temporary var dir on free ports: the
+private PostgreSQL and the Redis server it supervises under var/ (or SQLite, with
+BENCH_EMBEDDED_DB=sqlite), every Procfile process with the same flags under supervisord, their
+output through scripts/prefix-output.sh. The floors
 (benchmarks/floors/) run beside it on that same Redis server (another database number). The
 figures and their order are bench_api's (1 client alternating with the floors request by
 request, 16 clients in rounds in turn, standard accept against "Django view + Celery enqueue",
-enqueue → completed, sustained), with the CPU of supervisord and the output prefixers as a group
-of its own.
+enqueue → completed, sustained), with the CPU of the database server and of supervisord and the
+output prefixers as groups of their own.
 
 Run by `make bench` after the PostgreSQL modules, or alone: `scripts/bench.sh bench_embedded`
 (it sets FASTN_VAR_DIR, FASTN_PORT, FASTN_REDIS_PORT and REDIS_URL for this process and for
@@ -42,12 +43,16 @@ def cmdline(proc: psutil.Process) -> str:
         return ""
 
 
+def process_name(proc: psutil.Process) -> str:
+    try:
+        return proc.name()
+    except psutil.Error:
+        return ""
+
+
 def is_prefixer(proc: psutil.Process) -> bool:
     """The `sed -u` that scripts/prefix-output.sh puts in front of each program's output."""
-    try:
-        return proc.name() == "sed"
-    except psutil.Error:
-        return False
+    return process_name(proc) == "sed"
 
 
 class Group:
@@ -74,23 +79,39 @@ class Group:
         return out
 
 
+def use_embedded_database() -> str:
+    """Point this process at the database make run chose and created (its private PostgreSQL,
+    or SQLite): run.py set Django up before it existed. Answers its URL."""
+    import dj_database_url
+    from django.db import connections
+
+    from fastn_console.settings import embedded_database_url
+
+    url = embedded_database_url()
+    connections.close_all()
+    parsed = dj_database_url.parse(url)
+    if parsed["ENGINE"] == "django.db.backends.sqlite3":
+        return url  # what settings chose already
+    connections.settings["default"].update(parsed)
+    connections.settings["default"]["OPTIONS"] = {}
+    del connections["default"]  # the next use builds the wrapper from the new settings
+    return url
+
+
 class EmbeddedConsole:
     """`make run` (scripts/run.sh), stopped as Ctrl-C would: run.sh's trap stops supervisord,
     which stops every program."""
 
     def __init__(self, services: Services, log_dir, env: dict) -> None:
-        from django.conf import settings
-
         self.port = int(env["FASTN_PORT"])
-        self.database_url = env.get("DATABASE_URL") or (
-            f"sqlite:///{settings.DATABASES['default']['NAME']}"
-        )
+        self.database_url = env.get("DATABASE_URL")
         self.run = services.add(Service("make-run", ["bash", "scripts/run.sh"], cwd=ROOT, env=env,
                                         log_dir=log_dir))  # fmt: skip
         self.web = Group(self.run, lambda p: "gunicorn" in cmdline(p))
         self.instant = Group(self.run, lambda p: "-Q instant" in cmdline(p), descendants=True)
         self.standard = Group(self.run, lambda p: "-Q standard" in cmdline(p), descendants=True)
         self.infra = {
+            "database server": Group(self.run, lambda p: process_name(p) == "postgres").processes,
             "redis": Group(self.run, lambda p: "redis-server" in cmdline(p)).processes,
             "supervisord + prefixers": Group(
                 self.run, lambda p: is_prefixer(p) or "supervisord" in cmdline(p)
@@ -99,6 +120,8 @@ class EmbeddedConsole:
 
     def wait_ready(self, timeout: float = 180.0) -> None:
         self.run.wait_http(self.port, "/healthz", timeout=timeout)
+        if not self.database_url:
+            self.database_url = use_embedded_database()
         deadline = time.monotonic() + timeout
         for name in ("instant@", "standard@"):
             while not any(
