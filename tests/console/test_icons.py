@@ -76,6 +76,8 @@ def test_an_unknown_name_from_a_variable_raises_at_render():
         template.render(Context({"name": "nope"}))
     with pytest.raises(UnknownIcon):
         template.render(Context({}))  # a missing variable is no icon either
+    with pytest.raises(UnknownIcon):
+        template.render(Context({"name": ["lock"]}))
 
 
 @pytest.mark.parametrize("name", ["../../../etc/passwd", "File-Text", "file_text", "", "a/b"])

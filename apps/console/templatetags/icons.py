@@ -50,7 +50,7 @@ class UnknownIcon(LookupError):
 @functools.cache
 def icon_parts(name: str) -> tuple[SafeString, SafeString]:
     """(drawing attributes, inner markup) of one icon file, read once. Raises UnknownIcon."""
-    if not isinstance(name, str) or not NAME.fullmatch(name):
+    if not NAME.fullmatch(name):
         raise UnknownIcon(f"{name!r} is not an icon name (lower-case words joined by '-')")
     path = ICONS_DIR / f"{name}.svg"
     try:
@@ -73,6 +73,8 @@ def icon_parts(name: str) -> tuple[SafeString, SafeString]:
 
 def icon_svg(name: str, *, size: str = "", css_class: str = "", label: str = "") -> SafeString:
     """The <svg> element of icon `name`. Raises UnknownIcon (ValueError for a bad size)."""
+    if not isinstance(name, str):  # a variable holding None, a list…: no icon, nor a cache key
+        raise UnknownIcon(f"{name!r} is not an icon name")
     drawing, body = icon_parts(name)
     if size and size not in SIZES:
         raise ValueError(f"icon size {size!r} is not one of {sorted(SIZES)}")
