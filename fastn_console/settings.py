@@ -163,6 +163,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "apps.spaces.context_processors.console",
             ],
+            # {% icon %} is used across every app's templates: no {% load %} line needed.
+            "builtins": ["apps.console.templatetags.icons"],
         },
     },
 ]

@@ -114,7 +114,7 @@ def workflow_builder(request):
     section = Section(
         "workflow_builder",
         "workflows/build/",
-        "✦ Build with AI",
+        "Build with AI",
         "Integrations · Workflows",
         "Describe what you need and an agent writes, tests and documents the workflow.",
     )

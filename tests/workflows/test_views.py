@@ -46,7 +46,7 @@ def test_empty_table_explains_how_to_start(client, cast):
     assert response.status_code == 200
     body = response.content.decode()
     assert "No workflows yet" in body and "Create your first workflow" in body
-    assert "✦ Build with AI" in body
+    assert 'data-icon="sparkles"' in body and "</svg> Build with AI</a>" in body
 
 
 def test_table_lists_name_slug_description_status_version(client, cast, make_workflow, actor, live):
@@ -57,7 +57,7 @@ def test_table_lists_name_slug_description_status_version(client, cast, make_wor
     login(client, cast.viewer)
     body = client.get(url("workflows", space=cast.space)).content.decode()
     assert "Alpha" in body and "alpha" in body and "Does alpha things" in body
-    assert "✓ active" in body and "inactive" in body
+    assert 'data-icon="check"' in body and "</svg> active</span>" in body and "inactive" in body
     assert ">v1<" in body and ">draft<" in body
     assert "never published" in body
     assert "Create Workflow" not in body  # a viewer cannot create
@@ -293,11 +293,12 @@ def test_editor_shows_configuration_code_and_tabs(client, cast, make_workflow, a
         "JavaScript · export default async function(ctx)",
         "Latest: v1",
         "Edited manually",
-        "▶ Test",
-        "📄 Docs",
-        "✏️ Test Cases",
-        "⬛ Executions",
-        "🔗 API",
+        '<svg xmlns="http://www.w3.org/2000/svg" class="icon" data-icon="play"',
+        "</svg> Test</button>",
+        "</svg> Docs</button>",
+        "</svg> Test Cases</button>",
+        "</svg> Executions</button>",
+        "</svg> API</button>",
         "CTX.INPUT",
         "CTX.HEADERS",
         "Hit Run to execute without saving",
