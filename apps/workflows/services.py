@@ -488,6 +488,48 @@ def workflow_run(workflow: Workflow, *, input: Any, headers: dict, actor: Actor)
     )
 
 
+# What a run of a workflow that does not exist yet depends on: a missing name or a slug taken
+# by another workflow stop Create, not Run.
+RUN_FIELDS = ("tier", "timeout_seconds", "code")
+NEW_WORKFLOW_NAME = "New workflow"
+
+
+def workflow_unsaved(space: Space, fields: WorkflowFields) -> Workflow:
+    """An unsaved Workflow holding the editor's fields, for a test run of a workflow that was
+    never created. Raises ValidationError naming the fields a run depends on (tier, timeout,
+    code) when they break the rules that Create applies."""
+    values: dict[str, Any] = {**defaults_for_new(), **fields}
+    try:
+        cleaned: dict[str, Any] = dict(workflow_validate(space, values))  # type: ignore[arg-type]
+    except ValidationError as exc:
+        errors = {k: v for k, v in exc.message_dict.items() if k in RUN_FIELDS}
+        if errors:
+            raise ValidationError(errors) from None
+        cleaned = values
+    name = (cleaned.get("name") or "").strip()[:NAME_MAX] or NEW_WORKFLOW_NAME
+    return Workflow(
+        space=space,
+        name=name,
+        slug=cleaned.get("slug") or "",
+        tier=cleaned["tier"],
+        timeout_seconds=cleaned.get("timeout_seconds") or TIER_LIMITS[cleaned["tier"]][2],
+        retry_enabled=False,
+        draft_code=cleaned["code"],
+    )
+
+
+def workflow_test_run_new(
+    space: Space, *, fields: WorkflowFields, input: Any, headers: dict, actor: Actor
+) -> Execution:
+    """The Test tab of a workflow that was never created: run the editor's code with its
+    tier and timeout, as a draft, saving nothing but the execution record (manual, draft,
+    like `workflow_test_run`; it names the workflow as typed and points at none)."""
+    from apps.executions.services import execution_run_unsaved
+
+    draft = workflow_unsaved(space, fields)
+    return execution_run_unsaved(draft, input=input, headers=headers, actor=actor)
+
+
 def workflow_test_run(
     workflow: Workflow, *, code: str, input: Any, headers: dict, actor: Actor
 ) -> Execution:

@@ -6,6 +6,7 @@ from apps.workflows import views
 urlpatterns = [
     path("", views.workflow_list, name="workflows"),
     path("new/", views.workflow_create, name="workflow_create"),
+    path("new/test/", views.workflow_test_new, name="workflow_test_new"),
     path("build/", views.workflow_builder, name="workflow_builder"),
     path("<uuid:workflow_id>/", views.workflow_editor, name="workflow_editor"),
     path("<uuid:workflow_id>/save/", views.workflow_save, name="workflow_save"),

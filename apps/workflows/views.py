@@ -227,6 +227,8 @@ def editor_urls(space_slug: str, workflow: Workflow | None) -> dict[str, str]:
         # Per-version URLs: reversed once with number 0, then filled in.
         urls["version"] = reverse("workflow_version", kwargs={**one, "number": 0})
         urls["restore"] = reverse("workflow_restore", kwargs={**one, "number": 0})
+    else:
+        urls["test"] = reverse("workflow_test_new", kwargs=space)
     urls["form"] = urls.get("save", urls["create"])
     return urls
 
@@ -516,6 +518,50 @@ def workflow_test(request, workflow_id):
     except ValidationError as exc:
         errors = {"code": exc.messages}
         return render(request, f"{EDITOR}#test_result", {"run_errors": errors}, status=400)
+    return run_result_response(request, execution)
+
+
+# How the Test tab of a new workflow names the configuration fields its run depends on.
+RUN_FIELD_LABELS = {"tier": "Execution Tier", "timeout_seconds": "Execution Timeout"}
+
+
+@require(Capability.BUILD)
+@require_POST
+def workflow_test_new(request):
+    """The Test tab of a workflow not created yet: run the editor's code with the tier and
+    timeout of its Configuration panel (sent along with ctx.input / ctx.headers), saving
+    nothing but the execution record. BUILD, like running unsaved code of a saved workflow."""
+    run = RunForm(request.POST, request.FILES)
+    config = WorkflowForm(request.POST)
+    if not (run.is_valid() & config.is_valid()):
+        errors = {**run.errors, **labelled(config.errors)}
+        return render(request, f"{EDITOR}#test_result", {"run_errors": errors}, status=400)
+    try:
+        execution = services.workflow_test_run_new(
+            request.space,
+            fields={**config.workflow_fields(), "code": run.cleaned_data["code"] or ""},
+            input=run.cleaned_data["input"],
+            headers=run.cleaned_data["headers"],
+            actor=actor(request),
+        )
+    except ValidationError as exc:
+        errors = labelled(exc.message_dict)
+        return render(request, f"{EDITOR}#test_result", {"run_errors": errors}, status=400)
+    return run_result_response(request, execution)
+
+
+def labelled(errors) -> dict[str, list[str]]:
+    """Configuration errors as the Test tab shows them: each message led by its field's label
+    (the fields themselves are in another panel)."""
+    out: dict[str, list[str]] = {}
+    for field, texts in errors.items():
+        label = RUN_FIELD_LABELS.get(field) or field.replace("_", " ").capitalize()
+        out[field] = [m if field == "code" else f"{label}: {m}" for m in texts]
+    return out
+
+
+def run_result_response(request, execution):
+    """The run's result in the Test tab; a failure with a line moves the cursor there."""
     response = render(request, f"{EDITOR}#test_result", {"execution": execution})
     error = execution.error or {}
     if error.get("line"):

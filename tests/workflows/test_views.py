@@ -7,6 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.http import HttpResponse
 from django.urls import reverse
 
 from apps.environments.selectors import environment_by_slug
@@ -561,12 +562,56 @@ def test_run_dialog_refuses_bad_json_and_viewers(client, cast, make_workflow, ru
     assert runs == []
 
 
+def test_a_new_workflow_test_run_refuses_a_timeout_outside_its_tier(client, cast):
+    login(client, cast.developer)
+    data = form_data(tier="instant", timeout_seconds=600, input="{}", code="// x\n")
+    response = client.post(url("workflow_test_new", space=cast.space), data, headers=HTMX)
+    assert response.status_code == 400
+    assert "Execution Timeout: Instant workflows time out between 1 s and 2 min" in (
+        response.content.decode()
+    )
+    from apps.executions.models import Execution
+
+    assert not Execution.objects.exists() and not Workflow.objects.exists()
+
+
+def test_a_new_workflow_needs_no_name_or_free_slug_to_run_but_valid_json(
+    client, cast, make_workflow, monkeypatch
+):
+    make_workflow("Taken")
+    ran = []
+    monkeypatch.setattr(
+        "apps.executions.services.execution_run_unsaved",
+        lambda draft, **kwargs: ran.append((draft, kwargs)) or SimpleNamespace(error=None),
+    )
+    monkeypatch.setattr(
+        "apps.workflows.views.run_result_response", lambda request, execution: HttpResponse("ran")
+    )
+    login(client, cast.developer)
+    target = url("workflow_test_new", space=cast.space)
+    response = client.post(target, form_data(name="", input="{nope"), headers=HTMX)
+    assert (
+        response.status_code == 400 and "ctx.input is not valid JSON" in response.content.decode()
+    )
+    data = form_data(name="Taken", slug="taken", tier="long", timeout_seconds=40, input='{"a": 1}')
+    assert client.post(target, {**data, "code": "// mine\n"}, headers=HTMX).status_code == 200
+    draft, kwargs = ran[0]
+    assert draft._state.adding and (draft.name, draft.tier, draft.timeout_seconds) == (
+        "Taken",
+        "long",
+        40,
+    )
+    assert draft.draft_code == "// mine\n" and kwargs["input"] == {"a": 1}
+    assert Workflow.objects.count() == 1
+
+
 # --- Roles and isolation --------------------------------------------------------------------
 
 
 def write_requests(workflow) -> list[tuple[str, dict]]:
     return [
         (url("workflow_create", space=workflow.space), form_data(name="New one")),
+        (url("workflow_test_new", space=workflow.space), form_data(name="New one", input="{}")),
         (url("workflow_save", workflow), form_data(workflow, name="Changed")),
         (url("workflow_save", workflow), form_data(workflow, intent="publish", code="// x\n")),
         (url("workflow_restore", workflow, number=1), {}),
