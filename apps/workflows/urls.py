@@ -16,6 +16,7 @@ urlpatterns = [
     path("<uuid:workflow_id>/run/", views.workflow_run, name="workflow_run"),
     path("<uuid:workflow_id>/test/", views.workflow_test, name="workflow_test"),
     path("<uuid:workflow_id>/executions/", views.workflow_executions, name="workflow_executions"),
+    path("<uuid:workflow_id>/api/", views.workflow_api, name="workflow_api"),
     path(
         "<uuid:workflow_id>/versions/<int:number>/", views.workflow_version, name="workflow_version"
     ),

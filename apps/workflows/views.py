@@ -47,6 +47,9 @@ from apps.workflows.models import (
     Workflow,
 )
 from apps.workflows.selectors import (
+    DRAFT,
+    api_sample_stage,
+    deployed_environments,
     run_target,
     tier_counts,
     workflow_environments,
@@ -222,7 +225,7 @@ def editor_urls(space_slug: str, workflow: Workflow | None) -> dict[str, str]:
     }
     if workflow is not None:
         one = {**space, "workflow_id": workflow.id}
-        for key in ("editor", "save", "deploy", "delete", "test", "executions", "lifecycle"):
+        for key in ("editor", "save", "deploy", "delete", "test", "executions", "lifecycle", "api"):
             urls[key] = reverse(f"workflow_{key}", kwargs=one)
         # Per-version URLs: reversed once with number 0, then filled in.
         urls["version"] = reverse("workflow_version", kwargs={**one, "number": 0})
@@ -575,6 +578,27 @@ def run_result_response(request, execution):
             },
         )
     return response
+
+
+@require(Capability.VIEW)
+@require_GET
+def workflow_api(request, workflow_id):
+    """The editor's API tab (loaded each time it is shown, so it follows deploys): a curl
+    sample calling the environment the workflow is deployed to, ready to paste."""
+    workflow = get_workflow_for_member(request, workflow_id)
+    deployed = deployed_environments([workflow.id]).get(workflow.id, [])
+    stage = api_sample_stage(workflow, deployed)
+    context = {
+        "workflow": workflow,
+        "stage": stage,
+        "deployed": deployed,
+        # A test key reaches only DRAFT and test (DESIGN §6).
+        "key_mode": "test" if stage in (TEST, DRAFT) else "live",
+        "api_url": request.build_absolute_uri(f"/api/v1/{workflow.slug}"),
+        "apikeys_url": reverse("apikeys", kwargs={"space_slug": request.space.slug}),
+        "can_manage_keys": request.membership.can(Capability.MANAGE_SPACE),
+    }
+    return render(request, f"{EDITOR}#api_tab", context)
 
 
 EXECUTIONS_TAB_LIMIT = 20

@@ -369,6 +369,19 @@
     next.focus();
   });
 
+  // The API tab's Copy: the sample's text as shown (console.js copies inputs only).
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-copy-text]");
+    var source = button && document.querySelector(button.getAttribute("data-copy-text"));
+    if (!source) return;
+    var failed = function () { WF.toast("error", "Could not copy: select the text and copy it by hand."); };
+    if (!navigator.clipboard) return failed();  // plain http on another host is no secure context
+    navigator.clipboard.writeText(source.textContent).then(function () {
+      button.textContent = "Copied";
+      setTimeout(function () { button.textContent = "Copy"; }, 1500);
+    }, failed);
+  });
+
   // --- Versions: view, diff, restore --------------------------------------------------------
 
   var versionCache = {};

@@ -642,6 +642,7 @@ def test_outsiders_get_404_everywhere(client, cast, make_workflow, actor, live, 
         url("workflow_run", workflow),
         url("workflow_executions", workflow),
         url("workflow_lifecycle", workflow),
+        url("workflow_api", workflow),
     ]
     for target in gets:
         assert client.get(target).status_code == 404, target
