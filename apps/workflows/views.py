@@ -36,6 +36,7 @@ from apps.workflows.models import (
     DESCRIPTION_MAX,
     MAX_CODE_BYTES,
     NAME_MAX,
+    RELEASE_NOTE_MAX,
     RETRY_ATTEMPTS_RANGE,
     RETRY_COEFFICIENT_RANGE,
     RETRY_INITIAL_RANGE_MS,
@@ -84,6 +85,9 @@ def workflow_list(request):
         request.GET.get("page")
     )
     row_urls(request.space.slug, page.object_list)
+    deployed = deployed_environments(w.id for w in page.object_list)
+    for workflow in page.object_list:
+        workflow.environments = deployed.get(workflow.id, [])
     context = {
         "page": page,
         "tier": tier or "all",
@@ -189,6 +193,7 @@ def editor_context(
         "name_max": NAME_MAX,
         "slug_max": SLUG_MAX,
         "description_max": DESCRIPTION_MAX,
+        "release_note_max": RELEASE_NOTE_MAX,
         "can_edit": membership.can(Capability.BUILD),
         "can_run": membership.can(Capability.OPERATE),
         "editor_config": {
@@ -359,7 +364,11 @@ def workflow_save(request, workflow_id):
     if publish:
         try:
             version = services.workflow_publish(
-                workflow, actor=actor(request), created_by=request.user, request=request
+                workflow,
+                actor=actor(request),
+                created_by=request.user,
+                release_note=form.cleaned_data["release_note"],
+                request=request,
             )
         except ValidationError as exc:
             publish_error = " ".join(exc.messages)
@@ -441,6 +450,7 @@ def workflow_version(request, workflow_id, number: int):
             "label": version.label,
             "code": version.code,
             "config": version.config,
+            "release_note": version.release_note,
             "created_by": version.created_by.email if version.created_by else "",
             "created_at": version.created_at.isoformat(),
         }

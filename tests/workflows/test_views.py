@@ -262,6 +262,65 @@ def test_publish_saves_then_creates_the_next_version(client, cast, make_workflow
     assert "readonly" in body  # the slug is fixed now
 
 
+def test_publish_freezes_the_release_note_and_refuses_a_long_one(client, cast, make_workflow):
+    workflow = make_workflow()
+    login(client, cast.developer)
+    target = url("workflow_save", workflow)
+    data = form_data(workflow, intent="publish", code="// v1\n", release_note="n" * 501)
+    response = client.post(target, data, headers=HTMX)
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert "Keep the release note to 500 characters (it has 501)." in body
+    assert 'id="wf-note-error"' in body and 'hx-swap-oob="true"' in body
+    assert not WorkflowVersion.objects.exists()
+    assert Workflow.objects.get().draft_code == DEFAULT_CODE  # nothing saved either
+    data["release_note"] = "  First cut.  "
+    assert client.post(target, data, headers=HTMX).status_code == 200
+    assert WorkflowVersion.objects.get().release_note == "First cut."
+    assert client.get(url("workflow_version", workflow, number=1)).json()["release_note"] == (
+        "First cut."
+    )
+    body = client.get(url("workflow_lifecycle", workflow)).content.decode()
+    assert 'data-testid="version-note">First cut.</p>' in body
+    event = AuditEvent.objects.filter(action="workflow.publish").get()
+    assert event.detail["release_note"] == "First cut."
+
+
+def test_table_status_names_the_environments_a_workflow_is_deployed_to(
+    client, cast, make_workflow, actor, live
+):
+    from apps.environments.services import environment_create
+
+    staging = environment_create(cast.space, name="Staging", actor=actor)
+    workflow = make_workflow("Alpha")
+    v1 = services.workflow_publish(workflow, actor=actor)
+    services.workflow_deploy(workflow, version=v1, environment=staging, actor=actor)
+    login(client, cast.viewer)
+    body = client.get(url("workflows", space=cast.space)).content.decode()
+    assert "✓ active" in body and "· staging</span>" in body and "on test only" not in body
+    services.workflow_deploy(workflow, version=v1, environment=live, actor=actor)
+    body = client.get(url("workflows", space=cast.space)).content.decode()
+    assert "· live, staging</span>" in body
+
+
+def test_api_tab_calls_the_deployed_environment_with_the_key_it_needs(
+    client, cast, make_workflow, actor, live
+):
+    workflow = make_workflow()
+    login(client, cast.viewer)
+    body = client.get(url("workflow_api", workflow)).content.decode()
+    assert "stage: DRAFT" in body and "export FASTN_API_KEY=fsk_test_…" in body
+    assert "from an Owner or Admin" in body
+    v1 = services.workflow_publish(workflow, actor=actor)
+    assert "stage: test" in client.get(url("workflow_api", workflow)).content.decode()
+    services.workflow_deploy(workflow, version=v1, environment=live, actor=actor)
+    login(client, cast.owner)
+    body = client.get(url("workflow_api", workflow)).content.decode()
+    assert "stage: live" in body and "export FASTN_API_KEY=fsk_live_…" in body
+    assert url("apikeys", space=cast.space) in body
+    assert "http://testserver/api/v1/echo \\" in body
+
+
 def test_publish_with_nothing_changed_is_refused_with_a_message(client, cast, make_workflow, actor):
     workflow = make_workflow()
     services.workflow_publish(workflow, actor=actor)
