@@ -685,8 +685,10 @@
         ariaLabel: "Workflow code"
       });
       window.wfEditor = editor;
-      savedVersionId = model.getAlternativeVersionId();
+      // Code loaded from an execution is not the saved draft: it counts as unsaved.
+      savedVersionId = savedCode === initialCode ? model.getAlternativeVersionId() : -1;
       savedForm = formState();
+      refreshDirty();
 
       editor.addCommand(monaco.KeyMod.CtrlCmd | monaco.KeyCode.KeyS, function () { submit("save"); });
       editor.addCommand(monaco.KeyMod.CtrlCmd | monaco.KeyCode.Enter, run);

@@ -426,3 +426,22 @@ def test_the_table_status_names_every_environment_a_workflow_is_deployed_to(
         badge_el, environments_el = status(slug)
         expect(badge_el).to_have_text(badge)
         expect(environments_el).to_have_text(environments)
+
+
+def test_discard_after_open_in_editor_goes_back_to_the_saved_draft(live_server, page, cast):
+    from apps.executions.services import execution_create
+
+    workflow = make(cast)
+    ran = "export default async (ctx) => ({ replayed: true });"
+    execution = execution_create(
+        workflow, version=None, code=ran, input={}, headers={}, triggered_by="manual", actor=None
+    )
+    browser_login(page, live_server, "developer@example.com")
+    page.goto(f"{workflow_url(live_server, cast)}{workflow.id}/?execution={execution.id}")
+    wait_for_monaco(page)
+    assert editor_value(page) == ran
+    expect(page.locator("[data-testid=dirty]")).to_be_visible()  # not the saved draft
+    page.once("dialog", lambda d: d.accept())
+    page.click("button:has-text('Discard')")
+    page.wait_for_function(f"() => window.wfEditor.getValue() === {DEFAULT_CODE!r}")
+    expect(page.locator("[data-testid=dirty]")).to_be_hidden()
