@@ -421,7 +421,9 @@
       if (!cfg.readOnly) submit("save");
     } else if (event.key === "Enter") {
       event.preventDefault();
-      run();
+      // In the Publish dialog the shortcut publishes; elsewhere it runs the Test tab.
+      if (event.target.closest && event.target.closest("#wf-publish-dialog")) submit("publish");
+      else run();
     }
   });
 
