@@ -67,7 +67,9 @@ def execution_create(
     max_attempts = workflow.retry_max_attempts if retry else 1
     execution = Execution(
         space_id=workflow.space_id,
-        workflow=workflow,
+        # A workflow never saved (the Test tab of a new one) has no row to point at: the run
+        # is recorded under the name typed in the editor.
+        workflow=None if workflow._state.adding else workflow,
         workflow_name=workflow.name,
         version=version,
         version_number=version.number if version else None,
@@ -200,6 +202,29 @@ def execution_run_sync(
             )
         execution.refresh_from_db()
     return execution
+
+
+def execution_run_unsaved(
+    draft: Workflow, *, input: Any, headers: dict[str, str], actor: Actor | None
+) -> Execution:
+    """Run the code and configuration of a workflow that was never saved (`draft`, built by
+    `workflow_unsaved`): the Test tab of a new workflow. Recorded like a test run of unsaved
+    code (manual, DRAFT, once: a person is waiting), under the draft's name and without a
+    workflow, since none exists yet."""
+    if not draft._state.adding:
+        raise ValueError("execution_run_unsaved runs workflows that were never saved")
+    return execution_run_sync(
+        draft,
+        code=draft.draft_code,
+        version=None,
+        input=input,
+        headers=headers,
+        triggered_by=TriggeredBy.MANUAL,
+        actor=actor,
+        customer=None,
+        environment=DRAFT,
+        retry=False,
+    )
 
 
 def refuse_pending(execution: Execution, reason: str) -> bool:

@@ -9,7 +9,7 @@ from django import forms
 
 from apps.api.jsonbody import JsonInputError, parse_json
 from apps.workflows.models import MAX_CODE_BYTES, Tier
-from apps.workflows.services import WorkflowFields, code_size_error
+from apps.workflows.services import WorkflowFields, code_size_error, release_note_error
 
 TABLE_PAGE_SIZE = 25
 MAX_JSON_BYTES = 256 * 1024
@@ -33,6 +33,8 @@ class WorkflowForm(forms.Form):
     retry_max_interval_ms = forms.IntegerField()
     code = forms.CharField(required=False, strip=False)
     draft_revision = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    # Publish only: the note frozen with the new version (the Publish dialog's textarea).
+    release_note = forms.CharField(required=False)
 
     def clean_code(self) -> str:
         upload = self.files.get("code")
@@ -48,9 +50,17 @@ class WorkflowForm(forms.Form):
             raise forms.ValidationError(problem)
         return code
 
+    def clean_release_note(self) -> str:
+        note = self.cleaned_data.get("release_note") or ""
+        problem = release_note_error(note)
+        if problem:
+            raise forms.ValidationError(problem)
+        return note
+
     def workflow_fields(self) -> WorkflowFields:
         data = dict(self.cleaned_data)
         data.pop("draft_revision", None)
+        data.pop("release_note", None)
         return data  # type: ignore[return-value]
 
 

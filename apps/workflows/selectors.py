@@ -107,6 +107,28 @@ def run_target(workflow: Workflow) -> tuple[WorkflowVersion | None, str]:
     return None, DRAFT
 
 
+def deployed_environments(workflow_ids) -> dict:
+    """The slugs of the environments each workflow is deployed to (`live` first, then named
+    ones in the order they were created), in one query: {workflow id: [slug, …]}."""
+    out: dict = {}
+    rows = (
+        Deployment.objects.filter(workflow_id__in=list(workflow_ids))
+        .order_by("-environment__builtin", "environment__created_at", "environment__slug")
+        .values_list("workflow_id", "environment__slug")
+    )
+    for workflow_id, slug in rows:
+        out.setdefault(workflow_id, []).append(slug)
+    return out
+
+
+def api_sample_stage(workflow: Workflow, deployed: list[str]) -> str:
+    """The `stage` the API tab's sample calls: the environment the workflow is deployed to
+    (`live` first), else `test` once published, else DRAFT."""
+    if deployed:
+        return deployed[0]
+    return TEST if workflow.versions.exists() else DRAFT
+
+
 # --- The Workflows table --------------------------------------------------------------------
 
 

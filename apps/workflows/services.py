@@ -20,6 +20,7 @@ from apps.workflows.models import (
     DESCRIPTION_MAX,
     MAX_CODE_BYTES,
     NAME_MAX,
+    RELEASE_NOTE_MAX,
     RETRY_ATTEMPTS_RANGE,
     RETRY_COEFFICIENT_RANGE,
     RETRY_INITIAL_RANGE_MS,
@@ -364,14 +365,26 @@ def workflow_delete(workflow: Workflow, *, actor: Actor, request=None) -> None:
 # --- Publish and deploy ---------------------------------------------------------------------
 
 
-def workflow_publish(workflow: Workflow, *, actor: Actor, created_by=None, request=None):
-    """Freeze the draft into the next immutable version.
+def release_note_error(note: str) -> str | None:
+    if len(note) > RELEASE_NOTE_MAX:
+        return f"Keep the release note to {RELEASE_NOTE_MAX} characters (it has {len(note)})."
+    return None
+
+
+def workflow_publish(
+    workflow: Workflow, *, actor: Actor, created_by=None, release_note: str = "", request=None
+):
+    """Freeze the draft into the next immutable version, with an optional release note.
 
     1. Lock the workflow row: concurrent publishes of one workflow queue here, so numbers
        have no gaps and no duplicates (the unique constraint is the backstop).
     2. Refuse when the draft's code and configuration equal the latest version's.
     3. Create vN+1 and audit.
     """
+    release_note = release_note.strip()
+    problem = release_note_error(release_note)
+    if problem:
+        raise ValidationError({"release_note": problem})
     with transaction.atomic():
         current = Workflow.objects.select_for_update().get(pk=workflow.pk)
         latest = current.versions.order_by("-number").first()
@@ -390,6 +403,7 @@ def workflow_publish(workflow: Workflow, *, actor: Actor, created_by=None, reque
             number=(latest.number if latest else 0) + 1,
             code=current.draft_code,
             config=config,
+            release_note=release_note,
             created_by=created_by,
         )
         Workflow.objects.filter(pk=current.pk).update(updated_at=timezone.now())
@@ -399,7 +413,11 @@ def workflow_publish(workflow: Workflow, *, actor: Actor, created_by=None, reque
             action="workflow.publish",
             resource=current,
             request=request,
-            detail={"version": version.number, "revision": current.draft_revision},
+            detail={
+                "version": version.number,
+                "revision": current.draft_revision,
+                "release_note": release_note,
+            },
         )
     return version
 
@@ -486,6 +504,48 @@ def workflow_run(workflow: Workflow, *, input: Any, headers: dict, actor: Actor)
         customer=None,
         environment=stage,
     )
+
+
+# What a run of a workflow that does not exist yet depends on: a missing name or a slug taken
+# by another workflow stop Create, not Run.
+RUN_FIELDS = ("tier", "timeout_seconds", "code")
+NEW_WORKFLOW_NAME = "New workflow"
+
+
+def workflow_unsaved(space: Space, fields: WorkflowFields) -> Workflow:
+    """An unsaved Workflow holding the editor's fields, for a test run of a workflow that was
+    never created. Raises ValidationError naming the fields a run depends on (tier, timeout,
+    code) when they break the rules that Create applies."""
+    values: dict[str, Any] = {**defaults_for_new(), **fields}
+    try:
+        cleaned: dict[str, Any] = dict(workflow_validate(space, values))  # type: ignore[arg-type]
+    except ValidationError as exc:
+        errors = {k: v for k, v in exc.message_dict.items() if k in RUN_FIELDS}
+        if errors:
+            raise ValidationError(errors) from None
+        cleaned = values
+    name = (cleaned.get("name") or "").strip()[:NAME_MAX] or NEW_WORKFLOW_NAME
+    return Workflow(
+        space=space,
+        name=name,
+        slug=cleaned.get("slug") or "",
+        tier=cleaned["tier"],
+        timeout_seconds=cleaned.get("timeout_seconds") or TIER_LIMITS[cleaned["tier"]][2],
+        retry_enabled=False,
+        draft_code=cleaned["code"],
+    )
+
+
+def workflow_test_run_new(
+    space: Space, *, fields: WorkflowFields, input: Any, headers: dict, actor: Actor
+) -> Execution:
+    """The Test tab of a workflow that was never created: run the editor's code with its
+    tier and timeout, as a draft, saving nothing but the execution record (manual, draft,
+    like `workflow_test_run`; it names the workflow as typed and points at none)."""
+    from apps.executions.services import execution_run_unsaved
+
+    draft = workflow_unsaved(space, fields)
+    return execution_run_unsaved(draft, input=input, headers=headers, actor=actor)
 
 
 def workflow_test_run(

@@ -6,6 +6,7 @@ from apps.workflows import views
 urlpatterns = [
     path("", views.workflow_list, name="workflows"),
     path("new/", views.workflow_create, name="workflow_create"),
+    path("new/test/", views.workflow_test_new, name="workflow_test_new"),
     path("build/", views.workflow_builder, name="workflow_builder"),
     path("<uuid:workflow_id>/", views.workflow_editor, name="workflow_editor"),
     path("<uuid:workflow_id>/save/", views.workflow_save, name="workflow_save"),
@@ -15,6 +16,7 @@ urlpatterns = [
     path("<uuid:workflow_id>/run/", views.workflow_run, name="workflow_run"),
     path("<uuid:workflow_id>/test/", views.workflow_test, name="workflow_test"),
     path("<uuid:workflow_id>/executions/", views.workflow_executions, name="workflow_executions"),
+    path("<uuid:workflow_id>/api/", views.workflow_api, name="workflow_api"),
     path(
         "<uuid:workflow_id>/versions/<int:number>/", views.workflow_version, name="workflow_version"
     ),

@@ -36,6 +36,7 @@ from apps.workflows.models import (
     DESCRIPTION_MAX,
     MAX_CODE_BYTES,
     NAME_MAX,
+    RELEASE_NOTE_MAX,
     RETRY_ATTEMPTS_RANGE,
     RETRY_COEFFICIENT_RANGE,
     RETRY_INITIAL_RANGE_MS,
@@ -47,6 +48,9 @@ from apps.workflows.models import (
     Workflow,
 )
 from apps.workflows.selectors import (
+    DRAFT,
+    api_sample_stage,
+    deployed_environments,
     run_target,
     tier_counts,
     workflow_environments,
@@ -81,6 +85,9 @@ def workflow_list(request):
         request.GET.get("page")
     )
     row_urls(request.space.slug, page.object_list)
+    deployed = deployed_environments(w.id for w in page.object_list)
+    for workflow in page.object_list:
+        workflow.environments = deployed.get(workflow.id, [])
     context = {
         "page": page,
         "tier": tier or "all",
@@ -186,6 +193,7 @@ def editor_context(
         "name_max": NAME_MAX,
         "slug_max": SLUG_MAX,
         "description_max": DESCRIPTION_MAX,
+        "release_note_max": RELEASE_NOTE_MAX,
         "can_edit": membership.can(Capability.BUILD),
         "can_run": membership.can(Capability.OPERATE),
         "editor_config": {
@@ -222,11 +230,13 @@ def editor_urls(space_slug: str, workflow: Workflow | None) -> dict[str, str]:
     }
     if workflow is not None:
         one = {**space, "workflow_id": workflow.id}
-        for key in ("editor", "save", "deploy", "delete", "test", "executions", "lifecycle"):
+        for key in ("editor", "save", "deploy", "delete", "test", "executions", "lifecycle", "api"):
             urls[key] = reverse(f"workflow_{key}", kwargs=one)
         # Per-version URLs: reversed once with number 0, then filled in.
         urls["version"] = reverse("workflow_version", kwargs={**one, "number": 0})
         urls["restore"] = reverse("workflow_restore", kwargs={**one, "number": 0})
+    else:
+        urls["test"] = reverse("workflow_test_new", kwargs=space)
     urls["form"] = urls.get("save", urls["create"])
     return urls
 
@@ -354,7 +364,11 @@ def workflow_save(request, workflow_id):
     if publish:
         try:
             version = services.workflow_publish(
-                workflow, actor=actor(request), created_by=request.user, request=request
+                workflow,
+                actor=actor(request),
+                created_by=request.user,
+                release_note=form.cleaned_data["release_note"],
+                request=request,
             )
         except ValidationError as exc:
             publish_error = " ".join(exc.messages)
@@ -436,6 +450,7 @@ def workflow_version(request, workflow_id, number: int):
             "label": version.label,
             "code": version.code,
             "config": version.config,
+            "release_note": version.release_note,
             "created_by": version.created_by.email if version.created_by else "",
             "created_at": version.created_at.isoformat(),
         }
@@ -516,6 +531,50 @@ def workflow_test(request, workflow_id):
     except ValidationError as exc:
         errors = {"code": exc.messages}
         return render(request, f"{EDITOR}#test_result", {"run_errors": errors}, status=400)
+    return run_result_response(request, execution)
+
+
+# How the Test tab of a new workflow names the configuration fields its run depends on.
+RUN_FIELD_LABELS = {"tier": "Execution Tier", "timeout_seconds": "Execution Timeout"}
+
+
+@require(Capability.BUILD)
+@require_POST
+def workflow_test_new(request):
+    """The Test tab of a workflow not created yet: run the editor's code with the tier and
+    timeout of its Configuration panel (sent along with ctx.input / ctx.headers), saving
+    nothing but the execution record. BUILD, like running unsaved code of a saved workflow."""
+    run = RunForm(request.POST, request.FILES)
+    config = WorkflowForm(request.POST)
+    if not (run.is_valid() & config.is_valid()):
+        errors = {**run.errors, **labelled(config.errors)}
+        return render(request, f"{EDITOR}#test_result", {"run_errors": errors}, status=400)
+    try:
+        execution = services.workflow_test_run_new(
+            request.space,
+            fields={**config.workflow_fields(), "code": run.cleaned_data["code"] or ""},
+            input=run.cleaned_data["input"],
+            headers=run.cleaned_data["headers"],
+            actor=actor(request),
+        )
+    except ValidationError as exc:
+        errors = labelled(exc.message_dict)
+        return render(request, f"{EDITOR}#test_result", {"run_errors": errors}, status=400)
+    return run_result_response(request, execution)
+
+
+def labelled(errors) -> dict[str, list[str]]:
+    """Configuration errors as the Test tab shows them: each message led by its field's label
+    (the fields themselves are in another panel)."""
+    out: dict[str, list[str]] = {}
+    for field, texts in errors.items():
+        label = RUN_FIELD_LABELS.get(field) or field.replace("_", " ").capitalize()
+        out[field] = [m if field == "code" else f"{label}: {m}" for m in texts]
+    return out
+
+
+def run_result_response(request, execution):
+    """The run's result in the Test tab; a failure with a line moves the cursor there."""
     response = render(request, f"{EDITOR}#test_result", {"execution": execution})
     error = execution.error or {}
     if error.get("line"):
@@ -529,6 +588,27 @@ def workflow_test(request, workflow_id):
             },
         )
     return response
+
+
+@require(Capability.VIEW)
+@require_GET
+def workflow_api(request, workflow_id):
+    """The editor's API tab (loaded each time it is shown, so it follows deploys): a curl
+    sample calling the environment the workflow is deployed to, ready to paste."""
+    workflow = get_workflow_for_member(request, workflow_id)
+    deployed = deployed_environments([workflow.id]).get(workflow.id, [])
+    stage = api_sample_stage(workflow, deployed)
+    context = {
+        "workflow": workflow,
+        "stage": stage,
+        "deployed": deployed,
+        # A test key reaches only DRAFT and test (DESIGN §6).
+        "key_mode": "test" if stage in (TEST, DRAFT) else "live",
+        "api_url": request.build_absolute_uri(f"/api/v1/{workflow.slug}"),
+        "apikeys_url": reverse("apikeys", kwargs={"space_slug": request.space.slug}),
+        "can_manage_keys": request.membership.can(Capability.MANAGE_SPACE),
+    }
+    return render(request, f"{EDITOR}#api_tab", context)
 
 
 EXECUTIONS_TAB_LIMIT = 20

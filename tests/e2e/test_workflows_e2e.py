@@ -271,7 +271,7 @@ def test_syntax_errors_are_squiggled_and_the_footer_counts_bytes(live_server, pa
     expect(footer).to_contain_text(f"{len(editor_value(page).encode())} bytes")
 
 
-def test_configuration_panel_tier_clamps_timeout_and_retry_preview(live_server, page, cast):
+def test_configuration_panel_tier_resets_timeout_and_retry_preview(live_server, page, cast):
     workflow = make(cast, retry_enabled=True)  # new workflows start with Retry off
     browser_login(page, live_server, "developer@example.com")
     open_editor(page, live_server, workflow)
@@ -279,11 +279,13 @@ def test_configuration_panel_tier_clamps_timeout_and_retry_preview(live_server, 
     page.fill("#wf-timeout", "2")
     expect(page.locator("#wf-timeout-label")).to_have_text("2 s")
     page.select_option("#wf-tier", "standard")
-    expect(page.locator("#wf-timeout")).to_have_value("5")  # clamped into 5 s – 15 min
+    # 2 s is below Standard's 5 s – 15 min: the timeout becomes Standard's default.
+    expect(page.locator("#wf-timeout")).to_have_value("900")
     expect(page.locator("#wf-timeout-range")).to_have_attribute("max", "900")
     page.select_option("#wf-tier", "long")
-    expect(page.locator("#wf-timeout")).to_have_value("30")
+    expect(page.locator("#wf-timeout")).to_have_value("21600")  # was Standard's default
     expect(page.locator("#wf-timeout-limits")).to_contain_text("30 s – 6 h")
+    page.fill("#wf-timeout", "30")
     page.locator("#wf-timeout-range").focus()
     page.keyboard.press("End")
     expect(page.locator("#wf-timeout")).to_have_value("21600")
@@ -430,11 +432,13 @@ def test_save_publish_twice_diff_view_and_restore(live_server, page, cast):
     open_editor(page, live_server, workflow)
 
     page.click("[data-action=publish] >> nth=0")
+    page.click("[data-testid=confirm-publish]")
     expect(page.locator(".wf-toast")).to_contain_text("Published v1.")
     expect(page.locator("[data-testid=footer-version]")).to_have_text("Latest: v1")
     expect(page.locator("#wf-slug")).to_have_attribute("readonly", "")
 
     page.click("[data-action=publish] >> nth=0")
+    page.click("[data-testid=confirm-publish]")
     expect(page.locator("[data-testid=publish-error]")).to_contain_text("Nothing changed since v1")
     assert WorkflowVersion.objects.count() == 1
 
@@ -444,6 +448,7 @@ def test_save_publish_twice_diff_view_and_restore(live_server, page, cast):
     expect(page.locator("[data-testid=dirty]")).to_be_hidden()
     assert WorkflowVersion.objects.count() == 1
     page.click("button:has-text('Publish snapshot')")
+    page.click("[data-testid=confirm-publish]")
     expect(page.locator("[data-testid=footer-version]")).to_have_text("Latest: v2")
     expect(page.locator("[data-testid=versions] li")).to_have_count(2)
     expect(page.locator("[data-testid=versions] li").first).to_contain_text("developer@example.com")
@@ -479,7 +484,7 @@ def test_save_publish_twice_diff_view_and_restore(live_server, page, cast):
     assert workflow.draft_code == DEFAULT_CODE and workflow.versions.count() == 2
 
 
-def test_discard_asks_then_abandons_unsaved_changes(live_server, page, cast):
+def test_discard_asks_then_reverts_unsaved_changes_in_place(live_server, page, cast):
     workflow = make(cast)
     browser_login(page, live_server, "developer@example.com")
     open_editor(page, live_server, workflow)
@@ -487,10 +492,12 @@ def test_discard_asks_then_abandons_unsaved_changes(live_server, page, cast):
     page.keyboard.type("// unsaved ")
     page.once("dialog", lambda d: d.dismiss())
     page.click("button:has-text('Discard')")
-    expect(page).to_have_url(re.compile(r"/workflows/[0-9a-f-]{36}/$"))
+    assert "// unsaved " in editor_value(page)  # dismissed: nothing changed
     page.once("dialog", lambda d: d.accept())
     page.click("button:has-text('Discard')")
-    expect(page).to_have_url(re.compile(r"/workflows/$"))
+    page.wait_for_function(f"() => window.wfEditor.getValue() === {DEFAULT_CODE!r}")
+    expect(page.locator("[data-testid=dirty]")).to_be_hidden()
+    expect(page).to_have_url(re.compile(r"/workflows/[0-9a-f-]{36}/$"))
     workflow.refresh_from_db()
     assert workflow.draft_code == DEFAULT_CODE
 
@@ -520,12 +527,14 @@ def test_environments_deploy_and_roll_back(live_server, page, cast):
     page.select_option("[data-testid=deploy-version]", "2")
     page.select_option("[data-testid=deploy-environment]", label="live")
     page.click("button:has-text('Deploy to environment')")
+    page.click("[data-testid=confirm-deploy]")  # live is protected: asked first
     expect(deployments.locator("[data-testid=env-version-live]")).to_have_text("v2")
     expect(page.locator("#wf-description")).to_have_value("typed but not saved")
     expect(page.locator(".wf-toast").last).to_contain_text("v2 now serves live")
     page.select_option("[data-testid=deploy-version]", "1")
     page.select_option("[data-testid=deploy-environment]", label="live")
     page.click("button:has-text('Deploy to environment')")
+    page.click("[data-testid=confirm-deploy]")
     expect(deployments.locator("[data-testid=env-version-live]")).to_have_text("v1")
     page.select_option("[data-testid=deploy-version]", "2")
     page.select_option("[data-testid=deploy-environment]", label="staging")
