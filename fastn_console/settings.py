@@ -163,6 +163,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "apps.spaces.context_processors.console",
             ],
+            # `ago` / `until` on every page, formatted one way (see the module).
+            "builtins": ["apps.console.templatetags.relative_time"],
         },
     },
 ]
