@@ -163,8 +163,11 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "apps.spaces.context_processors.console",
             ],
-            # {% icon %} is used across every app's templates: no {% load %} line needed.
-            "builtins": ["apps.console.templatetags.icons"],
+            # {% icon %} and `ago` / `until` are used across every app's templates: no {% load %}.
+            "builtins": [
+                "apps.console.templatetags.icons",
+                "apps.console.templatetags.relative_time",
+            ],
         },
     },
 ]

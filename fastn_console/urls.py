@@ -3,6 +3,7 @@ from django.http import JsonResponse
 from django.urls import include, path
 
 from apps.console import urls as console_urls
+from apps.spaces import views as spaces_views
 from apps.spaces.urls import space_settings_urls
 
 
@@ -21,6 +22,8 @@ def healthz(request):
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    # Before allauth's own: the sign-up that knows about invitations.
+    path("accounts/signup/", spaces_views.signup, name="account_signup"),
     path("accounts/", include("allauth.urls")),
     path("api/v1/", include("apps.api.urls")),
     path(

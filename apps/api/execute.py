@@ -18,23 +18,16 @@ from apps.api import idempotency
 from apps.api.auth import DRAFT, authenticate
 from apps.api.errors import ApiError
 from apps.api.jsonbody import JsonInputError, parse_json, read_body
+from apps.executions.headers import workflow_headers
 from apps.executions.models import Status, TriggeredBy
 from apps.executions.services import execution_create, execution_dispatch, execution_run_sync
 from apps.workflows.models import Workflow, WorkflowVersion
 from apps.workflows.selectors import resolve_version
 
-# Never forwarded to the workflow: credentials of the caller.
-STRIPPED_HEADERS = {
-    "authorization",
-    "cookie",
-    "x-fastn-api-key",
-    "x-fastn-access-key",
-    "proxy-authorization",
-}
-
 
 def forwarded_headers(request) -> dict[str, str]:
-    return {k.lower(): v for k, v in request.headers.items() if k.lower() not in STRIPPED_HEADERS}
+    """ctx.headers of an API call: never the caller's credentials (apps/executions/headers)."""
+    return workflow_headers(request.headers)
 
 
 def read_input(request):

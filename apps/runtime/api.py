@@ -113,6 +113,35 @@ def _iso_ms(epoch_ms: float) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+# What to do instead, per kind of value JSON cannot hold (the prelude reports which).
+NOT_JSON_HINTS = {
+    "function": "return data, not a function (call it, or leave it out)",
+    "symbol": "use a string instead",
+    "BigInt": "convert it with String() or Number()",
+}
+MAX_RESULT_PATH = 300
+
+
+def _not_serialisable_message(error: dict[str, Any]) -> str:
+    """Why a result was refused: what and where ("output.handler is a function, …") when
+    the sandbox found a value JSON cannot hold; otherwise V8's reason (a cycle, a toJSON
+    that threw)."""
+    kind, path = error.get("kind"), error.get("path")
+    if kind in NOT_JSON_HINTS and isinstance(path, str) and path.startswith("output"):
+        if len(path) > MAX_RESULT_PATH:
+            tail = path[-(MAX_RESULT_PATH - 1) :]
+            starts = [i for i in (tail.find("."), tail.find("[")) if i >= 0]
+            path = "…" + tail[min(starts) :] if starts else "…" + tail
+        subject = "The workflow returned" if path == "output" else f"{path} is"
+        return f"{subject} a {kind}, which is not JSON-serialisable: {NOT_JSON_HINTS[kind]}"
+    reason = str(error.get("message") or "")[:500]
+    return (
+        f"Result is not JSON-serialisable: {reason}"
+        if reason
+        else "Result is not JSON-serialisable"
+    )
+
+
 def _error(
     code: str,
     message: str,
@@ -395,7 +424,7 @@ class _Run:
                 )
             return _Outcome(FAILED, error=_error("NO_DEFAULT_EXPORT", message), healthy=True)
         if code == "NOT_SERIALIZABLE":
-            message = f"Result is not JSON-serialisable: {str(error.get('message', ''))[:500]}"
+            message = _not_serialisable_message(error)
             return _Outcome(FAILED, error=_error("NOT_SERIALIZABLE", message), healthy=True)
         if code == "OUTPUT_TOO_LARGE":
             size = error.get("size")

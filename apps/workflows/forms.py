@@ -8,6 +8,7 @@ from typing import Any
 from django import forms
 
 from apps.api.jsonbody import JsonInputError, parse_json
+from apps.workflows.config_diff import CONFIG_FIELDS
 from apps.workflows.models import MAX_CODE_BYTES, Tier
 from apps.workflows.services import WorkflowFields, code_size_error, release_note_error
 
@@ -62,6 +63,19 @@ class WorkflowForm(forms.Form):
         data.pop("draft_revision", None)
         data.pop("release_note", None)
         return data  # type: ignore[return-value]
+
+
+def draft_config(data) -> dict[str, Any]:
+    """The Configuration panel's values as the Compare dialog sends them, keyed like
+    `config_diff.flat_config`: cleaned where valid, as typed where not (the dialog shows
+    what is in the panel, half-typed or not)."""
+    form = WorkflowForm(data)
+    form.is_valid()
+    values: dict[str, Any] = {}
+    for name in CONFIG_FIELDS:
+        value = form.cleaned_data[name] if name in form.cleaned_data else data.get(name, "")
+        values[name] = value.strip() if isinstance(value, str) else value
+    return values
 
 
 def uploaded_text(upload) -> str:

@@ -21,6 +21,11 @@ urlpatterns = [
         "<uuid:workflow_id>/versions/<int:number>/", views.workflow_version, name="workflow_version"
     ),
     path(
+        "<uuid:workflow_id>/versions/<int:number>/compare/",
+        views.workflow_compare,
+        name="workflow_compare",
+    ),
+    path(
         "<uuid:workflow_id>/versions/<int:number>/restore/",
         views.workflow_restore,
         name="workflow_restore",

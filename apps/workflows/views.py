@@ -31,7 +31,14 @@ from apps.workflows.access import (
     get_version_for_member,
     get_workflow_for_member,
 )
-from apps.workflows.forms import TABLE_PAGE_SIZE, RunForm, TableFilterForm, WorkflowForm
+from apps.workflows.config_diff import config_changes, flat_config
+from apps.workflows.forms import (
+    TABLE_PAGE_SIZE,
+    RunForm,
+    TableFilterForm,
+    WorkflowForm,
+    draft_config,
+)
 from apps.workflows.models import (
     DESCRIPTION_MAX,
     MAX_CODE_BYTES,
@@ -206,6 +213,7 @@ def editor_context(
             "isNew": workflow is None,
             "published": bool(latest_number),
             "versionUrl": urls.get("version", ""),
+            "compareUrl": urls.get("compare", ""),
             "listUrl": urls["list"],
             "monacoBase": static("vendor/monaco/vs"),
         },
@@ -235,6 +243,7 @@ def editor_urls(space_slug: str, workflow: Workflow | None) -> dict[str, str]:
         # Per-version URLs: reversed once with number 0, then filled in.
         urls["version"] = reverse("workflow_version", kwargs={**one, "number": 0})
         urls["restore"] = reverse("workflow_restore", kwargs={**one, "number": 0})
+        urls["compare"] = reverse("workflow_compare", kwargs={**one, "number": 0})
     else:
         urls["test"] = reverse("workflow_test_new", kwargs=space)
     urls["form"] = urls.get("save", urls["create"])
@@ -455,6 +464,32 @@ def workflow_version(request, workflow_id, number: int):
             "created_at": version.created_at.isoformat(),
         }
     )
+
+
+@require(Capability.VIEW)
+@require_GET
+def workflow_compare(request, workflow_id, number: int):
+    """The configuration beside the code in the editor's Compare dialog: version `number`
+    against version `?to=N`, or against the draft (`to=draft`) as the Configuration panel's
+    values in the query — the dialog compares unsaved work, as its code side does."""
+    workflow = get_workflow_for_member(request, workflow_id)
+    old = get_version_for_member(request, workflow, number)
+    target = request.GET.get("to", "draft")
+    if target != "draft":
+        new = get_version_for_member(request, workflow, _int(target))
+        new_label, new_config = new.label, flat_config(new.config)
+    elif "tier" in request.GET:
+        new_label, new_config = "Draft", draft_config(request.GET)
+    else:  # nothing sent from the panel: the saved draft
+        new_label, new_config = "Saved draft", flat_config(workflow.config())
+    rows = config_changes(flat_config(old.config), new_config)
+    context = {
+        "rows": rows,
+        "changed_count": sum(row.changed for row in rows),
+        "old_label": old.label,
+        "new_label": new_label,
+    }
+    return render(request, f"{EDITOR}#config_diff", context)
 
 
 @require(Capability.BUILD)

@@ -545,6 +545,33 @@
         $("#wf-diff-notes").hidden = !notes.length;
       })
       .catch(function (err) { WF.toast("error", "Could not load the version: " + err.message); });
+    renderConfigDiff(left, right);
+  }
+
+  // The configuration beside the code: rendered by the server, from the panel's unsaved
+  // values when the right-hand side is the draft (as the code side uses the editor's code).
+  var CONFIG_FIELDS = ["name", "description", "tier", "timeout_seconds", "enabled", "retry_enabled",
+    "retry_max_attempts", "retry_initial_interval_ms", "retry_backoff_coefficient", "retry_max_interval_ms"];
+  var configDiffSeq = 0;
+  function renderConfigDiff(left, right) {
+    var params = new URLSearchParams({ to: right === null ? "draft" : String(right) });
+    var f = form();
+    if (right === null && f) {
+      Array.prototype.forEach.call(f.elements, function (el) {
+        if (CONFIG_FIELDS.indexOf(el.name) < 0) return;
+        if (el.type !== "checkbox") params.set(el.name, el.value);
+        else if (el.checked) params.set(el.name, "on");
+      });
+    }
+    var url = cfg.compareUrl.replace(/\/0\/compare\/$/, "/" + left + "/compare/") + "?" + params.toString();
+    var seq = ++configDiffSeq;
+    fetch(url, { credentials: "same-origin" })
+      .then(function (response) {
+        if (!response.ok) throw new Error("HTTP " + response.status);
+        return response.text();
+      })
+      .then(function (html) { if (seq === configDiffSeq) $("#wf-diff-config").innerHTML = html; })
+      .catch(function (err) { WF.toast("error", "Could not compare the configuration: " + err.message); });
   }
 
   // The version list changes with every publish (the panel is swapped); the selects follow it.

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 from typing import Any
 
 from django import template
 from django.urls import NoReverseMatch, reverse
-from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
-from django.utils.timesince import timesince
 
 register = template.Library()
 
@@ -34,16 +31,6 @@ def ms(value) -> str:
         return f"{minutes}m {rest}s" if rest else f"{minutes}m"
     hours, minutes = divmod(minutes, 60)
     return f"{hours}h {minutes}m" if minutes else f"{hours}h"
-
-
-@register.filter
-def ago(value) -> str:
-    """Relative time: "just now", "5 minutes ago", "2 days ago"."""
-    if not value:
-        return ""
-    if timezone.now() - value < timedelta(minutes=1):
-        return "just now"
-    return f"{timesince(value).split(',')[0]} ago"
 
 
 @register.filter
