@@ -7,10 +7,9 @@ import uuid
 from django.db import models
 from django.utils import timezone
 
+from apps.environments.models import DRAFT
 from apps.spaces.models import Customer, Space
 from apps.workflows.models import Workflow, WorkflowVersion
-
-DRAFT = "DRAFT"
 
 
 class Status(models.TextChoices):

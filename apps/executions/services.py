@@ -23,9 +23,9 @@ from django.db import connection, transaction
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
+from apps.environments.models import DRAFT
 from apps.executions.host import DatabaseHost
 from apps.executions.models import (
-    DRAFT,
     TERMINAL,
     Execution,
     ExecutionAttempt,
