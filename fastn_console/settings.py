@@ -163,10 +163,11 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "apps.spaces.context_processors.console",
             ],
-            # {% icon %} and `ago` / `until` are used across every app's templates: no {% load %}.
+            # {% icon %} and the formatting filters (`ago`, `duration`, …) are used across every
+            # app's templates: no {% load %} line needed.
             "builtins": [
                 "apps.console.templatetags.icons",
-                "apps.console.templatetags.relative_time",
+                "apps.console.templatetags.formatting",
             ],
         },
     },

@@ -5,15 +5,15 @@ from datetime import UTC, datetime, timedelta
 import time_machine
 from django.template import Context, Template
 
-from apps.console.templatetags import relative_time
+from apps.console.templatetags import formatting
 
 
 def ago(value) -> str:  # timesince joins number and unit with a no-break space
-    return relative_time.ago(value).replace("\xa0", " ")
+    return formatting.ago(value).replace("\xa0", " ")
 
 
 def until(value) -> str:
-    return relative_time.until(value).replace("\xa0", " ")
+    return formatting.until(value).replace("\xa0", " ")
 
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)

@@ -15,9 +15,10 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from apps.api import idempotency
-from apps.api.auth import DRAFT, authenticate
+from apps.api.auth import authenticate
 from apps.api.errors import ApiError
 from apps.api.jsonbody import JsonInputError, parse_json, read_body
+from apps.environments.models import DRAFT
 from apps.executions.headers import workflow_headers
 from apps.executions.models import Status, TriggeredBy
 from apps.executions.services import execution_create, execution_dispatch, execution_run_sync

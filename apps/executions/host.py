@@ -24,7 +24,7 @@ from apps.datastore.state import (
     state_set_if_absent,
 )
 from apps.datastore.tenantdb import TenantDbError, db_query
-from apps.executions.models import DRAFT
+from apps.environments.models import DRAFT, TEST
 from apps.runtime import HostError
 from apps.secrets.errors import SecretError, SecretNotFound
 from apps.secrets.services import secret_resolve
@@ -136,7 +136,7 @@ class DatabaseHost:
 
     def env_config_get(self, key: str) -> str | None:
         # Draft runs (the Test tab, runworkflow) read the `test` environment's values.
-        environment = "test" if self.environment == DRAFT else self.environment
+        environment = TEST if self.environment == DRAFT else self.environment
         return config_get(self.space, environment_slug=environment, key=key)
 
     def db_query(self, sql: str, params: list) -> dict:

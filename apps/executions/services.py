@@ -23,9 +23,10 @@ from django.db import connection, transaction
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
+from apps.environments.models import DRAFT
 from apps.executions.host import DatabaseHost
+from apps.executions.live import LiveTrace
 from apps.executions.models import (
-    DRAFT,
     TERMINAL,
     Execution,
     ExecutionAttempt,
@@ -456,23 +457,31 @@ def workflow_context(claimed: Claimed) -> dict[str, Any]:
 
 
 def run_attempt(claimed: Claimed) -> RunResult:
+    """Run the claimed attempt in a sandbox; its logs and steps stream to the live trace
+    while it runs (apps/executions/live.py), its result is recorded by the caller."""
     execution = claimed.execution
     cancel = threading.Event()
     LEASES.register(str(execution.id), cancel)
     try:
-        with DatabaseHost(
-            execution.space,
-            customer=execution.customer,
-            workflow_key=str(execution.workflow_id or ""),
-            invocation_id=str(execution.id),
-            environment=execution.environment,
-        ) as host:
+        with (
+            LiveTrace(
+                execution.id, execution.attempts, timeout_s=execution.timeout_seconds
+            ) as live,
+            DatabaseHost(
+                execution.space,
+                customer=execution.customer,
+                workflow_key=str(execution.workflow_id or ""),
+                invocation_id=str(execution.id),
+                environment=execution.environment,
+            ) as host,
+        ):
             return run_workflow(
                 claimed.code,
                 workflow_context(claimed),
                 host,
                 Limits(timeout_s=execution.timeout_seconds, memory_mb=settings.FASTN_MEMORY_MB),
                 cancel=cancel,
+                progress=live,
             )
     finally:
         LEASES.unregister(str(execution.id))

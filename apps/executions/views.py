@@ -1,25 +1,27 @@
 from __future__ import annotations
 
-import uuid
-
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
+from django_htmx.http import reswap, retarget
 
-from apps.executions.models import Execution
+from apps.executions.forms import RANGE_CHOICES, ExecutionFilterForm
+from apps.executions.live import live_read
+from apps.executions.models import Execution, Status
 from apps.executions.selectors import (
-    RANGES,
     TABS,
-    ExecutionFilters,
+    LiveCursor,
     execution_page,
-    parse_cursor,
+    execution_timing,
+    execution_trace,
     tab_counts,
 )
 from apps.executions.services import execution_cancel, execution_create, execution_dispatch
 from apps.spaces.access import require
-from apps.spaces.audit import Actor
+from apps.spaces.audit import actor
 from apps.spaces.models import Capability
-from apps.workflows.models import Workflow
+
+DETAIL = "executions/detail.html"
 
 
 def get_execution_for_member(request, execution_id) -> Execution:
@@ -30,49 +32,22 @@ def get_execution_for_member(request, execution_id) -> Execution:
     )
 
 
-def filters_from(request, **overrides) -> ExecutionFilters:
-    """The list's filters from the query string. A value that is not one we offer (a tab, a
-    range, a workflow of this Space, a cursor we made) is ignored, never an error."""
-    get = request.GET
-    tab = get.get("tab", "all")
-    range_ = get.get("range", "24h")
-    workflow = uuid_or_none(get.get("workflow"))
-    if workflow and not Workflow.objects.filter(space=request.space, id=workflow).exists():
-        workflow = None
-    before = get.get("before") or None
-    return ExecutionFilters(
-        tab=tab if tab in TABS else "all",
-        range=range_ if range_ in RANGES else "24h",
-        workflow_id=workflow,
-        before=before if parse_cursor(before) else None,
-        **overrides,
-    )
-
-
-def uuid_or_none(value: str | None) -> str | None:
-    try:
-        return str(uuid.UUID(value)) if value else None
-    except ValueError:
-        return None
-
-
 @require(Capability.VIEW)
 def execution_list(request):
-    filters = filters_from(request)
+    form = ExecutionFilterForm(request.GET, space=request.space)
+    filters = form.filters()
     page, next_cursor = execution_page(request.space, filters)
+    counts = tab_counts(request.space, filters)
     context = {
         "filters": filters,
         "rows": page,
         "next_cursor": next_cursor,
-        "counts": tab_counts(request.space, filters),
-        "tabs": list(TABS),
-        "ranges": [
-            ("1h", "Last hour"),
-            ("24h", "Last 24 hours"),
-            ("7d", "Last 7 days"),
-            ("30d", "Last 30 days"),
-        ],
-        "workflows": Workflow.objects.filter(space=request.space).only("id", "name"),
+        "older_query": filters.query(before=next_cursor) if next_cursor else "",
+        "tabs": [(tab, filters.query(tab=tab, before=None), counts[tab]) for tab in TABS],
+        "ranges": RANGE_CHOICES,
+        "workflows": form.workflows,
+        "customers": form.customer_options(filters.customer_id),
+        "environments": form.environments,
         "has_running": any(not row.is_terminal for row in page),
     }
     if request.htmx:
@@ -82,18 +57,41 @@ def execution_list(request):
 
 @require(Capability.VIEW)
 def execution_detail(request, execution_id):
+    """The page; for its poll while a run goes on (`?after=<cursor>`), only what is new —
+    appended by htmx, so nothing flickers and scrolling and open steps stay — and the whole
+    trace once, when the attempt it showed has ended."""
     execution = get_execution_for_member(request, execution_id)
-    context = {"execution": execution, "attempts": execution.attempt_set.all()}
+    attempts = list(execution.attempt_set.all())
+    context = {
+        "execution": execution,
+        "attempts": attempts,
+        "timing": execution_timing(execution, attempts),
+    }
+    cursor = LiveCursor.parse(request.GET.get("after")) if request.htmx else None
+    if cursor is not None and cursor.continues(execution):
+        new = ([], [])
+        if execution.status == Status.RUNNING:
+            new = live_read(
+                execution.id, execution.attempts, logs_from=cursor.logs, steps_from=cursor.steps
+            )
+        if new is not None:
+            logs, steps = new
+            tail = {"new_logs": logs, "new_steps": steps}
+            tail["cursor"] = cursor.advanced(len(logs), len(steps))
+            return render(request, f"{DETAIL}#tail", {**context, **tail})
+    trace = execution_trace(execution)
+    context.update(trace=trace, cursor=trace.cursor(execution))
     if request.htmx:
-        return render(request, "executions/detail.html#live", context)
-    return render(request, "executions/detail.html", context)
+        response = render(request, f"{DETAIL}#refresh", context)
+        return retarget(reswap(response, "outerHTML"), "#live")
+    return render(request, DETAIL, context)
 
 
 @require_POST
 @require(Capability.OPERATE)
 def execution_cancel_view(request, execution_id):
     execution = get_execution_for_member(request, execution_id)
-    if execution_cancel(execution, actor=Actor.for_user(request.user)):
+    if execution_cancel(execution, actor=actor(request)):
         messages.success(request, "Cancellation requested.")
     else:
         messages.error(request, "This execution has already ended.")
@@ -114,7 +112,7 @@ def execution_rerun(request, execution_id):
         input=original.input,
         headers=original.headers,
         triggered_by="manual",
-        actor=Actor.for_user(request.user),
+        actor=actor(request),
         customer=original.customer,
         environment=original.environment,
     )

@@ -14,6 +14,13 @@ that implements the `fastn.*` services, and `Limits`; it gets a `RunResult`::
                        # startedAt, durationMs (values clipped to max_step_value_bytes)
     result.duration_ms, result.retryable
 
+`run_workflow(..., progress=callback)` also hands `callback(logs, steps)` the entries and
+steps recorded since its last call while the run goes on, as the sandbox reports them (its
+logs every 50 ms, and always ahead of a host call), in the caller's thread between frames, so
+it must be quick; they are capped and redacted like the final ones (with the secrets read so
+far). An exception in the callback is logged and the callback dropped; the RunResult is the
+authoritative trace either way.
+
 `Limits(timeout_s=60, memory_mb=128, max_output_bytes=1_000_000, max_log_entries=1000,
 max_log_bytes=256_000, max_step_value_bytes=8_000)`. `memory_mb` caps the V8 heap
 (a hard limit, checked at garbage collection) and the growth of the sandbox's resident

@@ -21,7 +21,7 @@ from apps.spaces.access import (
     get_membership_for_member,
     require,
 )
-from apps.spaces.audit import Actor
+from apps.spaces.audit import actor
 from apps.spaces.forms import (
     ApiKeyForm,
     AuditFilterForm,
@@ -45,10 +45,6 @@ from apps.spaces.selectors import audit_events, space_people
 
 def space_url(request, name: str, **kwargs) -> str:
     return reverse(name, kwargs={"space_slug": request.space.slug, **kwargs})
-
-
-def actor(request) -> Actor:
-    return Actor.for_user(request.user)
 
 
 # --- Spaces ---------------------------------------------------------------------------------

@@ -9,13 +9,11 @@ from typing import Literal
 
 from django.db.models import Count, F, FilteredRelation, OuterRef, Q, QuerySet, Subquery
 
-from apps.environments.models import LIVE, TEST, Environment
+from apps.environments.models import DRAFT, LIVE, TEST, Environment
 from apps.environments.selectors import ensure_builtin_environments
 from apps.spaces.models import Space
 from apps.workflows.models import Deployment, Tier, Workflow, WorkflowVersion
 from fastn_console import rawsql
-
-DRAFT = "DRAFT"
 
 
 def resolve_version(workflow: Workflow, stage: str) -> WorkflowVersion | Literal["DRAFT"] | None:

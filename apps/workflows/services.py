@@ -12,7 +12,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from apps.environments.models import TEST, Environment
+from apps.environments.models import DRAFT, TEST, Environment
 from apps.spaces.audit import Actor, audit_record
 from apps.spaces.models import Space
 from apps.workflows.models import (
@@ -33,7 +33,7 @@ from apps.workflows.models import (
     Workflow,
     WorkflowVersion,
 )
-from apps.workflows.selectors import DRAFT, run_target
+from apps.workflows.selectors import run_target
 
 if TYPE_CHECKING:
     from apps.executions.models import Execution

@@ -21,7 +21,7 @@ from django_htmx.http import (
 from apps.console.sections import Section
 from apps.environments.models import TEST
 from apps.spaces.access import deny, require
-from apps.spaces.audit import Actor
+from apps.spaces.audit import actor
 from apps.spaces.models import Capability
 from apps.workflows import services
 from apps.workflows.access import (
@@ -68,10 +68,6 @@ from apps.workflows.selectors import (
 EDITOR = "workflows/editor.html"
 RETRY_FIELDS = ("retry_max_attempts", "retry_initial_interval_ms", "retry_backoff_coefficient",
                 "retry_max_interval_ms")  # fmt: skip
-
-
-def actor(request) -> Actor:
-    return Actor.for_user(request.user)
 
 
 def editor_url(workflow: Workflow) -> str:

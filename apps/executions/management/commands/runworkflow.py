@@ -10,6 +10,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from apps.environments.models import DRAFT
 from apps.executions.headers import credential_headers_in, workflow_headers
 from apps.executions.host import DatabaseHost, DetachedHost
 from apps.runtime import Limits, run_workflow
@@ -65,7 +66,7 @@ class Command(BaseCommand):
             "execution": {"id": run_id, "attempt": 1},
             "workflow": {"id": None, "slug": path.stem, "version": "draft"},
             "tier": "instant",
-            "environment": "DRAFT",
+            "environment": DRAFT,
             "trigger": {"type": "manual"},
             "tenant": tenant,
         }
@@ -101,5 +102,5 @@ class Command(BaseCommand):
             customer=customer,
             workflow_key=f"file:{name}",
             invocation_id=run_id,
-            environment="DRAFT",
+            environment=DRAFT,
         )
