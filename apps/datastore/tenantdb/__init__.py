@@ -84,11 +84,3 @@ def tenantdb_drop_space(space_id: uuid.UUID | str, customer_ids: Iterable[uuid.U
 def tenantdb_close_connections() -> None:
     """Close this process's idle tenant sessions (before dropping a database, at shutdown)."""
     postgres.close_sessions()
-
-
-# The tests' names for the backends' internals until they import the backend modules directly.
-_pg_query = postgres.query
-_Server = postgres.Server
-_provisioned = postgres._provisioned
-_sqlite_query = sqlite.query
-_sqlite_open = sqlite.connect
