@@ -390,3 +390,30 @@ def test_the_owner_making_the_same_post_changes_the_database(client, cast, world
 
 def test_every_write_is_refused_to_a_viewer():
     assert [name for name in WRITES if VIEWER[name].post not in (403, 405)] == []
+
+
+def test_ids_of_the_space_in_the_body_of_another_spaces_post_change_nothing(client, cast, world):
+    """The outsider posts to their own Space's URLs, naming the first Space's environment and
+    customer in the body: the lookups are scoped, so nothing is deployed or created."""
+    system = Actor.system("test")
+    theirs = workflow_create(
+        cast.other_space, actor=system, name="Theirs", slug="theirs", code=CODE
+    )
+    workflow_publish(theirs, actor=system)
+    login(client, cast.outsider)
+    slug = cast.other_space.slug
+
+    deploy, deployed, _ = observe(
+        client.post,
+        reverse("workflow_deploy", args=[slug, theirs.id]),
+        {"environment": world.environment.id, "version": 1},
+    )
+    secret, created, _ = observe(
+        client.post,
+        reverse("secret_create", args=[slug]),
+        {"name": "NEW", "type": "text", "value": "v", "customer": world.customer.id},
+    )
+
+    assert (deploy.status_code, deployed) == (404, [])
+    assert (secret.status_code, created) == (200, [])
+    assert "Select a valid choice" in secret.content.decode()
