@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
+
 from apps.configs.services import config_get
 from apps.connectors.http_client import ConnectorError, HttpPolicy, http_request
 from apps.datastore.state import (
@@ -35,7 +37,8 @@ def call_builtin_connector(connector: str, action: str, params: Any) -> Any:
     """The connectors every Space has. Catalog connectors plug in here with their own issue."""
     if connector == "http" and action == "request":
         try:
-            return http_request(params, HttpPolicy.from_env())
+            policy = HttpPolicy(allow_loopback=settings.FASTN_HTTP_ALLOW_LOOPBACK)
+            return http_request(params, policy)
         except ConnectorError as exc:
             raise HostError(exc.code, str(exc), permanent=exc.permanent) from None
     raise HostError(

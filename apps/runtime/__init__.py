@@ -80,10 +80,11 @@ processes (`python -I apps/runtime/sandbox.py`, minimal environment, length-pref
 JSON over pipes) serves one run each at a time, with the next fresh isolate already
 prepared while idle; host calls travel back over the pipe and are served in the
 caller's thread. The caller kills a sandbox at the deadline or on cancel and the pool
-starts a replacement in the background. Pool size:
-`FASTN_SANDBOX_POOL_SIZE` (default 2, kept warm), growing to `FASTN_SANDBOX_POOL_MAX`
-(default 8) under concurrency; `FASTN_SANDBOX_MAX_RUNS` (default 500) recycles a
-sandbox after that many runs. `get_pool()` / `shutdown_pool()` manage it (shutdown
+starts a replacement in the background. Pool size, given by the caller to
+`configure_pool(PoolSettings(...))` (the console reads `FASTN_SANDBOX_POOL_SIZE`,
+`FASTN_SANDBOX_POOL_MAX`, `FASTN_SANDBOX_MAX_RUNS` and `FASTN_SANDBOX_PYTHON` in its settings):
+2 kept warm, growing to 8 under concurrency, a sandbox recycled after 500 runs by default.
+`get_pool()` / `shutdown_pool()` manage it (shutdown
 also runs at exit; a forked child builds its own pool). Each sandbox process confines itself
 before its first run (`confine.py`: namespaces, the `fastn-sandbox` user when root, rlimits,
 a seccomp filter refusing sockets, processes and exec).
@@ -93,13 +94,15 @@ from __future__ import annotations
 
 from apps.runtime.api import Limits, RunResult, run_workflow
 from apps.runtime.bridge import Host, HostError
-from apps.runtime.pool import get_pool, shutdown_pool
+from apps.runtime.pool import PoolSettings, configure_pool, get_pool, shutdown_pool
 
 __all__ = [
     "Host",
     "HostError",
     "Limits",
+    "PoolSettings",
     "RunResult",
+    "configure_pool",
     "get_pool",
     "run_workflow",
     "shutdown_pool",
