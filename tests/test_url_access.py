@@ -230,6 +230,9 @@ VIEWER: dict[str, Rule] = {
     "workflow_delete": Rule(403, 403, NO_BODY),
     "workflow_run": Rule(200, 403, lambda w: {"input": "{}"}),
     "workflow_test": Rule(403, 403, lambda w: {"input": "{}"}),
+    "workflow_test_new": Rule(403, 403, lambda w: {**create_body(w), "input": "{}"}),
+    "workflow_api": Rule(200, 405),
+    "workflow_compare": Rule(200, 405),
     "workflow_executions": Rule(200, 405),
     "workflow_version": Rule(200, 405),
     "workflow_restore": Rule(403, 403, NO_BODY),
@@ -250,7 +253,7 @@ def rule_of(target: SpaceUrl) -> Rule:
 
 # Owner POSTs that start a run and wait for it: they need a Celery worker, which this walk has
 # not; tests/executions and the browser tests cover them.
-RUNS_AND_WAITS = {"workflow_run", "workflow_test"}
+RUNS_AND_WAITS = {"workflow_run", "workflow_test", "workflow_test_new"}
 
 
 # --- What changed ---------------------------------------------------------------------------
