@@ -17,13 +17,14 @@ from django.views.decorators.http import require_POST
 from apps.api import idempotency
 from apps.api.auth import authenticate
 from apps.api.errors import ApiError
-from apps.api.jsonbody import JsonInputError, parse_json, read_body
+from apps.api.jsonbody import read_body
 from apps.environments.models import DRAFT
 from apps.executions.headers import workflow_headers
 from apps.executions.models import Status, TriggeredBy
 from apps.executions.services import execution_create, execution_dispatch, execution_run_sync
 from apps.workflows.models import Workflow, WorkflowVersion
 from apps.workflows.selectors import resolve_version
+from fastn_console.strictjson import JsonInputError, parse_json
 
 
 def forwarded_headers(request) -> dict[str, str]:
@@ -33,7 +34,7 @@ def forwarded_headers(request) -> dict[str, str]:
 
 def read_input(request):
     """The body's "input": read under the size cap (chunked bodies too) and parsed strictly
-    (apps/api/jsonbody.py: depth, number range, no NaN/Infinity, no NUL)."""
+    (fastn_console/strictjson.py: depth, number range, no NaN/Infinity, no NUL)."""
     raw = read_body(request)
     if not raw.strip():
         raise ApiError(400, 'The body must be a JSON object like {"input": {...}}.')
@@ -184,7 +185,7 @@ def run(request, auth, workflow: Workflow, version: WorkflowVersion | None, inpu
     body = {"executionId": str(execution.id), "status": execution.status}
     if execution_dispatch(execution) is False:
         # The row is committed: the run is accepted and the reaper sends it once the queue is
-        # back (apps/executions/services.py execution_reap).
+        # back (apps/executions/services/reaper.py).
         body["dispatch"] = "deferred"
         body["message"] = (
             "The run queue is unavailable: the execution is recorded and will be dispatched "

@@ -19,3 +19,9 @@ class ExecutionsConfig(AppConfig):
                 python=settings.FASTN_SANDBOX_PYTHON,
             )
         )
+        # The editor of the workflows app opens a past run through this hook: workflows sits
+        # below executions and must not import it (apps/workflows/replay.py).
+        from apps.executions.selectors import execution_to_replay
+        from apps.workflows.replay import register_replay_finder
+
+        register_replay_finder(execution_to_replay)

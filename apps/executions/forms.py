@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 
 from apps.environments.models import BUILTIN, DRAFT, Environment
 from apps.executions.selectors import RANGES, TABS, ExecutionFilters, parse_cursor
 from apps.spaces.models import Customer
-from apps.workflows.models import Workflow
+from apps.workflows.forms import uploaded_text
+from apps.workflows.models import MAX_CODE_BYTES, Workflow
+from fastn_console.strictjson import JsonInputError, parse_json
 
 RANGE_LABELS = {"1h": "Last hour", "24h": "Last 24 hours", "7d": "Last 7 days",
                 "30d": "Last 30 days"}  # fmt: skip
@@ -84,3 +88,49 @@ class ExecutionFilterForm(forms.Form):
         if selected and all(str(customer.id) != selected for customer in options):
             options += list(self.customers.filter(id=selected))
         return options
+
+
+# The limit of ctx.input and of ctx.headers in the Test tab and the Run dialog, each.
+MAX_JSON_BYTES = 256 * 1024
+
+
+def parse_json_field(value: str, label: str) -> Any:
+    """Parse one of the Test tab's JSON editors; empty means {}."""
+    if len(value.encode("utf-8")) > MAX_JSON_BYTES:
+        raise forms.ValidationError(f"{label} is larger than {MAX_JSON_BYTES // 1024} KB.")
+    if not value.strip():
+        return {}
+    try:
+        return parse_json(value, label=label)
+    except JsonInputError as exc:
+        raise forms.ValidationError(str(exc)) from None
+
+
+class RunForm(forms.Form):
+    """Input of a run: ctx.input and ctx.headers as JSON (headers: an object of strings)."""
+
+    input = forms.CharField(required=False, strip=False, widget=forms.Textarea)
+    headers = forms.CharField(required=False, strip=False, widget=forms.Textarea)
+    code = forms.CharField(required=False, strip=False)
+
+    def clean_input(self) -> Any:
+        return parse_json_field(self.cleaned_data.get("input") or "", "ctx.input")
+
+    def clean_headers(self) -> dict[str, str]:
+        headers = parse_json_field(self.cleaned_data.get("headers") or "", "ctx.headers")
+        if not isinstance(headers, dict):
+            raise forms.ValidationError('ctx.headers must be a JSON object, like {"x-id": "1"}.')
+        bad = [k for k, v in headers.items() if not isinstance(v, str)]
+        if bad:
+            raise forms.ValidationError(f"Header values must be strings (see {bad[0]!r}).")
+        return {k.lower(): v for k, v in headers.items()}
+
+    def clean_code(self) -> str | None:
+        upload = self.files.get("code")
+        if upload is None:
+            return self.cleaned_data.get("code") or None
+        if upload.size > MAX_CODE_BYTES:
+            raise forms.ValidationError(
+                f"The code is {upload.size:,} bytes; the limit is {MAX_CODE_BYTES:,} bytes (1 MB)."
+            )
+        return uploaded_text(upload)

@@ -211,3 +211,30 @@ def execution_timing(execution: Execution, attempts: list[ExecutionAttempt]) -> 
         total_ms=total if attempts or elapsed is not None else None,
         elapsed_ms=elapsed,
     )
+
+
+def workflow_recent_executions(space, workflow, *, limit: int) -> QuerySet:
+    """The latest runs of one workflow, for the editor's Executions tab."""
+    return (
+        Execution.objects.filter(space=space, workflow=workflow)
+        .only("id", "tier", "version_number", "status", "duration_ms", "triggered_by", "queued_at")
+        .order_by("-queued_at", "-id")[:limit]
+    )
+
+
+def execution_to_replay(request, workflow) -> Execution | None:
+    """The run named by the editor's `?execution=<id>` ("Open in editor" on an execution), if
+    it is one of this workflow's in the current Space (registered with apps.workflows.replay
+    by ExecutionsConfig.ready)."""
+    execution_id = request.GET.get("execution")
+    if not execution_id:
+        return None
+    try:
+        uuid.UUID(execution_id)
+    except ValueError:
+        return None
+    return (
+        Execution.objects.select_related("version")
+        .filter(space=request.space, workflow=workflow, id=execution_id)
+        .first()
+    )

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_POST
-from django_htmx.http import reswap, retarget
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import reswap, retarget, trigger_client_event
 
-from apps.executions.forms import RANGE_CHOICES, ExecutionFilterForm
+from apps.executions.forms import RANGE_CHOICES, ExecutionFilterForm, RunForm
 from apps.executions.live import live_read
 from apps.executions.models import Execution, Status
 from apps.executions.selectors import (
@@ -15,13 +17,24 @@ from apps.executions.selectors import (
     execution_timing,
     execution_trace,
     tab_counts,
+    workflow_recent_executions,
 )
-from apps.executions.services import execution_cancel, execution_create, execution_dispatch
-from apps.spaces.access import require
+from apps.executions.services import (
+    execution_cancel,
+    execution_create,
+    execution_dispatch,
+    manual,
+)
+from apps.spaces.access import deny, require
 from apps.spaces.audit import actor
 from apps.spaces.models import Capability
+from apps.workflows.access import get_workflow_for_member
+from apps.workflows.forms import WorkflowForm
+from apps.workflows.selectors import run_target
 
 DETAIL = "executions/detail.html"
+# The Test tab's result and the Executions tab are partials of the workflow editor's page.
+EDITOR = "workflows/editor.html"
 
 
 def get_execution_for_member(request, execution_id) -> Execution:
@@ -119,3 +132,129 @@ def execution_rerun(request, execution_id):
     execution_dispatch(execution)
     messages.success(request, "Re-run started with the same input.")
     return redirect("execution_detail", space_slug=request.space.slug, execution_id=execution.id)
+
+
+# --- Running from the workflow editor and the Workflows table -------------------------------------
+
+
+@require(Capability.VIEW)
+@require_http_methods(["GET", "POST"])
+def workflow_run(request, workflow_id):
+    """The Run dialog of the table: GET shows the input form, POST runs (OPERATE)."""
+    workflow = get_workflow_for_member(request, workflow_id)
+    version, stage = run_target(workflow)
+    context = {"workflow": workflow, "target_version": version, "target_stage": stage}
+    if request.method == "GET":
+        context["form"] = RunForm(initial={"input": "{}"})
+        return render(request, "workflows/list.html#run_dialog", context)
+    if not request.membership.can(Capability.OPERATE):
+        return deny(request, Capability.OPERATE)
+    form = RunForm(request.POST)
+    context["form"] = form
+    if not form.is_valid():
+        return render(request, "workflows/list.html#run_dialog", context, status=400)
+    context["execution"] = manual.workflow_run(
+        workflow,
+        input=form.cleaned_data["input"],
+        headers=form.cleaned_data["headers"],
+        actor=actor(request),
+    )
+    return render(request, "workflows/list.html#run_dialog", context)
+
+
+@require(Capability.OPERATE)
+@require_POST
+def workflow_test(request, workflow_id):
+    """The Test tab: run the editor's unsaved code (builders) or the saved draft (operators,
+    who may run but not change code) with ctx.input / ctx.headers."""
+    workflow = get_workflow_for_member(request, workflow_id)
+    form = RunForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return render(request, f"{EDITOR}#test_result", {"run_errors": form.errors}, status=400)
+    code = form.cleaned_data["code"]
+    if code is None or not request.membership.can(Capability.BUILD):
+        code = workflow.draft_code
+    try:
+        execution = manual.workflow_test_run(
+            workflow,
+            code=code,
+            input=form.cleaned_data["input"],
+            headers=form.cleaned_data["headers"],
+            actor=actor(request),
+        )
+    except ValidationError as exc:
+        errors = {"code": exc.messages}
+        return render(request, f"{EDITOR}#test_result", {"run_errors": errors}, status=400)
+    return run_result_response(request, execution)
+
+
+# How the Test tab of a new workflow names the configuration fields its run depends on.
+RUN_FIELD_LABELS = {"tier": "Execution Tier", "timeout_seconds": "Execution Timeout"}
+
+
+@require(Capability.BUILD)
+@require_POST
+def workflow_test_new(request):
+    """The Test tab of a workflow not created yet: run the editor's code with the tier and
+    timeout of its Configuration panel (sent along with ctx.input / ctx.headers), saving
+    nothing but the execution record. BUILD, like running unsaved code of a saved workflow."""
+    run = RunForm(request.POST, request.FILES)
+    config = WorkflowForm(request.POST)
+    if not (run.is_valid() & config.is_valid()):
+        errors = {**run.errors, **labelled(config.errors)}
+        return render(request, f"{EDITOR}#test_result", {"run_errors": errors}, status=400)
+    try:
+        execution = manual.workflow_test_run_new(
+            request.space,
+            fields={**config.workflow_fields(), "code": run.cleaned_data["code"] or ""},
+            input=run.cleaned_data["input"],
+            headers=run.cleaned_data["headers"],
+            actor=actor(request),
+        )
+    except ValidationError as exc:
+        errors = labelled(exc.message_dict)
+        return render(request, f"{EDITOR}#test_result", {"run_errors": errors}, status=400)
+    return run_result_response(request, execution)
+
+
+def labelled(errors) -> dict[str, list[str]]:
+    """Configuration errors as the Test tab shows them: each message led by its field's label
+    (the fields themselves are in another panel)."""
+    out: dict[str, list[str]] = {}
+    for field, texts in errors.items():
+        label = RUN_FIELD_LABELS.get(field) or field.replace("_", " ").capitalize()
+        out[field] = [m if field == "code" else f"{label}: {m}" for m in texts]
+    return out
+
+
+def run_result_response(request, execution):
+    """The run's result in the Test tab; a failure with a line moves the cursor there."""
+    response = render(request, f"{EDITOR}#test_result", {"execution": execution})
+    error = execution.error or {}
+    if error.get("line"):
+        trigger_client_event(
+            response,
+            "workflowRunError",
+            {
+                "line": error["line"],
+                "column": error.get("column") or 1,
+                "message": error.get("message", ""),
+            },
+        )
+    return response
+
+
+EXECUTIONS_TAB_LIMIT = 20
+
+
+@require(Capability.VIEW)
+@require_GET
+def workflow_executions(request, workflow_id):
+    """The editor's Executions tab: the latest runs of this workflow (lazy-loaded)."""
+    workflow = get_workflow_for_member(request, workflow_id)
+    context = {
+        "rows": workflow_recent_executions(request.space, workflow, limit=EXECUTIONS_TAB_LIMIT),
+        "workflow": workflow,
+        "all_url": reverse("executions", kwargs={"space_slug": request.space.slug}),
+    }
+    return render(request, f"{EDITOR}#executions_tab", context)

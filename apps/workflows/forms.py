@@ -7,13 +7,11 @@ from typing import Any
 
 from django import forms
 
-from apps.api.jsonbody import JsonInputError, parse_json
 from apps.workflows.config_diff import CONFIG_FIELDS
 from apps.workflows.models import MAX_CODE_BYTES, Tier
 from apps.workflows.services import WorkflowFields, code_size_error, release_note_error
 
 TABLE_PAGE_SIZE = 25
-MAX_JSON_BYTES = 256 * 1024
 
 
 class WorkflowForm(forms.Form):
@@ -88,48 +86,6 @@ def uploaded_text(upload) -> str:
     if "\x00" in code:
         raise forms.ValidationError("The code must not contain NUL characters.")
     return code
-
-
-def parse_json_field(value: str, label: str) -> Any:
-    """Parse one of the Test tab's JSON editors; empty means {}."""
-    if len(value.encode("utf-8")) > MAX_JSON_BYTES:
-        raise forms.ValidationError(f"{label} is larger than {MAX_JSON_BYTES // 1024} KB.")
-    if not value.strip():
-        return {}
-    try:
-        return parse_json(value, label=label)
-    except JsonInputError as exc:
-        raise forms.ValidationError(str(exc)) from None
-
-
-class RunForm(forms.Form):
-    """Input of a run: ctx.input and ctx.headers as JSON (headers: an object of strings)."""
-
-    input = forms.CharField(required=False, strip=False, widget=forms.Textarea)
-    headers = forms.CharField(required=False, strip=False, widget=forms.Textarea)
-    code = forms.CharField(required=False, strip=False)
-
-    def clean_input(self) -> Any:
-        return parse_json_field(self.cleaned_data.get("input") or "", "ctx.input")
-
-    def clean_headers(self) -> dict[str, str]:
-        headers = parse_json_field(self.cleaned_data.get("headers") or "", "ctx.headers")
-        if not isinstance(headers, dict):
-            raise forms.ValidationError('ctx.headers must be a JSON object, like {"x-id": "1"}.')
-        bad = [k for k, v in headers.items() if not isinstance(v, str)]
-        if bad:
-            raise forms.ValidationError(f"Header values must be strings (see {bad[0]!r}).")
-        return {k.lower(): v for k, v in headers.items()}
-
-    def clean_code(self) -> str | None:
-        upload = self.files.get("code")
-        if upload is None:
-            return self.cleaned_data.get("code") or None
-        if upload.size > MAX_CODE_BYTES:
-            raise forms.ValidationError(
-                f"The code is {upload.size:,} bytes; the limit is {MAX_CODE_BYTES:,} bytes (1 MB)."
-            )
-        return uploaded_text(upload)
 
 
 class TableFilterForm(forms.Form):

@@ -5,12 +5,13 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from django.db.models import Count, F, FilteredRelation, OuterRef, Q, QuerySet, Subquery
 
 from apps.environments.models import DRAFT, LIVE, TEST, Environment
 from apps.environments.selectors import ensure_builtin_environments
+from apps.environments.usage import EnvironmentUsage
 from apps.spaces.models import Space
 from apps.workflows.models import Deployment, Tier, Workflow, WorkflowVersion
 from fastn_console import rawsql
@@ -219,3 +220,19 @@ def workflow_versions(workflow: Workflow) -> QuerySet[WorkflowVersion]:
         .defer("code")
         .order_by("-number")
     )
+
+
+def environment_usage(space: Space) -> EnvironmentUsage:
+    """What the Environments page shows of the workflows: the deployments serving each
+    environment of `space`, by workflow name, and how many workflows are published (what `test`
+    serves). Registered with apps.environments.usage by WorkflowsConfig.ready."""
+    deployed: dict[Any, list[Deployment]] = {}
+    deployments = (
+        Deployment.objects.filter(environment__space=space)
+        .select_related("workflow", "version")
+        .order_by("workflow__name")
+    )
+    for deployment in deployments:
+        deployed.setdefault(deployment.environment_id, []).append(deployment)
+    published = Workflow.objects.filter(space=space, versions__isnull=False).distinct().count()
+    return EnvironmentUsage(deployed=deployed, published_count=published)

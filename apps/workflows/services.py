@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypedDict, Unpack
+from typing import Any, TypedDict, Unpack
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from apps.environments.models import DRAFT, TEST, Environment
+from apps.environments.models import TEST, Environment
 from apps.spaces.audit import Actor, audit_record
 from apps.spaces.models import Space
 from apps.workflows.models import (
@@ -33,10 +33,6 @@ from apps.workflows.models import (
     Workflow,
     WorkflowVersion,
 )
-from apps.workflows.selectors import run_target
-
-if TYPE_CHECKING:
-    from apps.executions.models import Execution
 
 
 class WorkflowFields(TypedDict, total=False):
@@ -474,99 +470,6 @@ def workflow_deploy(
             },
         )
     return deployment
-
-
-# --- Running --------------------------------------------------------------------------------
-
-
-def run_sync(workflow: Workflow, **kwargs) -> Execution:
-    """The executions app's synchronous run (instant queue; records an Execution).
-
-    Manual runs run once: a person is waiting in the browser to read the result or the
-    error, so the retry policy (meant for unattended triggers) is left out of them."""
-    from apps.executions.services import execution_run_sync
-
-    return execution_run_sync(workflow, retry=False, **kwargs)
-
-
-def workflow_run(workflow: Workflow, *, input: Any, headers: dict, actor: Actor) -> Execution:
-    """The Run dialog of the Workflows table: the version deployed to live, else the latest
-    published one, else the draft."""
-    version, stage = run_target(workflow)
-    return run_sync(
-        workflow,
-        code=None if version else workflow.draft_code,
-        version=version,
-        input=input,
-        headers=headers,
-        triggered_by="manual",
-        actor=actor,
-        customer=None,
-        environment=stage,
-    )
-
-
-# What a run of a workflow that does not exist yet depends on: a missing name or a slug taken
-# by another workflow stop Create, not Run.
-RUN_FIELDS = ("tier", "timeout_seconds", "code")
-NEW_WORKFLOW_NAME = "New workflow"
-
-
-def workflow_unsaved(space: Space, fields: WorkflowFields) -> Workflow:
-    """An unsaved Workflow holding the editor's fields, for a test run of a workflow that was
-    never created. Raises ValidationError naming the fields a run depends on (tier, timeout,
-    code) when they break the rules that Create applies."""
-    values: dict[str, Any] = {**defaults_for_new(), **fields}
-    try:
-        cleaned: dict[str, Any] = dict(workflow_validate(space, values))  # type: ignore[arg-type]
-    except ValidationError as exc:
-        errors = {k: v for k, v in exc.message_dict.items() if k in RUN_FIELDS}
-        if errors:
-            raise ValidationError(errors) from None
-        cleaned = values
-    name = (cleaned.get("name") or "").strip()[:NAME_MAX] or NEW_WORKFLOW_NAME
-    return Workflow(
-        space=space,
-        name=name,
-        slug=cleaned.get("slug") or "",
-        tier=cleaned["tier"],
-        timeout_seconds=cleaned.get("timeout_seconds") or TIER_LIMITS[cleaned["tier"]][2],
-        retry_enabled=False,
-        draft_code=cleaned["code"],
-    )
-
-
-def workflow_test_run_new(
-    space: Space, *, fields: WorkflowFields, input: Any, headers: dict, actor: Actor
-) -> Execution:
-    """The Test tab of a workflow that was never created: run the editor's code with its
-    tier and timeout, as a draft, saving nothing but the execution record (manual, draft,
-    like `workflow_test_run`; it names the workflow as typed and points at none)."""
-    from apps.executions.services import execution_run_unsaved
-
-    draft = workflow_unsaved(space, fields)
-    return execution_run_unsaved(draft, input=input, headers=headers, actor=actor)
-
-
-def workflow_test_run(
-    workflow: Workflow, *, code: str, input: Any, headers: dict, actor: Actor
-) -> Execution:
-    """The editor's Test tab: run the editor's unsaved code as the draft. Recorded as an
-    execution (manual, draft) like any other run."""
-    problem = code_size_error(code)
-    if problem:
-        raise ValidationError({"code": problem})
-    return run_sync(
-        workflow,
-        code=code,
-        version=None,
-        input=input,
-        headers=headers,
-        triggered_by="manual",
-        actor=actor,
-        customer=None,
-        environment=DRAFT,
-    )
 
 
 # --- Workflows as files ---------------------------------------------------------------------

@@ -3,14 +3,13 @@ from __future__ import annotations
 import json
 import uuid
 
-from django.apps import apps as django_apps
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import (
     HttpResponseClientRedirect,
@@ -18,7 +17,6 @@ from django_htmx.http import (
     trigger_client_event,
 )
 
-from apps.console.sections import Section
 from apps.environments.models import TEST
 from apps.spaces.access import deny, require
 from apps.spaces.audit import actor
@@ -34,7 +32,6 @@ from apps.workflows.access import (
 from apps.workflows.config_diff import config_changes, flat_config
 from apps.workflows.forms import (
     TABLE_PAGE_SIZE,
-    RunForm,
     TableFilterForm,
     WorkflowForm,
     draft_config,
@@ -54,11 +51,11 @@ from apps.workflows.models import (
     Tier,
     Workflow,
 )
+from apps.workflows.replay import replay_for
 from apps.workflows.selectors import (
     DRAFT,
     api_sample_stage,
     deployed_environments,
-    run_target,
     tier_counts,
     workflow_environments,
     workflow_rows,
@@ -117,18 +114,6 @@ def row_urls(space_slug: str, workflows) -> None:
     for workflow in workflows:
         for attr, pattern in patterns.items():
             setattr(workflow, attr, pattern.replace(str(placeholder), str(workflow.id)))
-
-
-@require(Capability.VIEW)
-def workflow_builder(request):
-    section = Section(
-        "workflow_builder",
-        "workflows/build/",
-        "Build with AI",
-        "Integrations · Workflows",
-        "Describe what you need and an agent writes, tests and documents the workflow.",
-    )
-    return render(request, "console/upcoming.html", {"section": section})
 
 
 # --- The editor -----------------------------------------------------------------------------
@@ -285,7 +270,7 @@ def workflow_editor(request, workflow_id):
     workflow = get_workflow_for_member(request, workflow_id, with_latest_number=True)
     form = WorkflowForm(initial=initial_of(workflow))
     context = editor_context(request, workflow, form, lazy=True)
-    replay = execution_to_replay(request, workflow)
+    replay = replay_for(request, workflow)
     if replay is not None:
         # "Open in editor" from an execution: what ran, and its input, in the Test tab.
         code = replay.version.code if replay.version else replay.draft_code
@@ -297,23 +282,6 @@ def workflow_editor(request, workflow_id):
             test_headers=json.dumps(replay.headers, indent=2),
         )
     return render(request, EDITOR, context)
-
-
-def execution_to_replay(request, workflow: Workflow):
-    from apps.executions.models import Execution
-
-    execution_id = request.GET.get("execution")
-    if not execution_id:
-        return None
-    try:
-        uuid.UUID(execution_id)
-    except ValueError:
-        return None
-    return (
-        Execution.objects.select_related("version")
-        .filter(space=request.space, workflow=workflow, id=execution_id)
-        .first()
-    )
 
 
 @require(Capability.VIEW)
@@ -511,116 +479,6 @@ def workflow_delete(request, workflow_id):
     return redirect("workflows", space_slug=request.space.slug)
 
 
-# --- Running --------------------------------------------------------------------------------
-
-
-@require(Capability.VIEW)
-@require_http_methods(["GET", "POST"])
-def workflow_run(request, workflow_id):
-    """The Run dialog of the table: GET shows the input form, POST runs (OPERATE)."""
-    workflow = get_workflow_for_member(request, workflow_id)
-    version, stage = run_target(workflow)
-    context = {"workflow": workflow, "target_version": version, "target_stage": stage}
-    if request.method == "GET":
-        context["form"] = RunForm(initial={"input": "{}"})
-        return render(request, "workflows/list.html#run_dialog", context)
-    if not request.membership.can(Capability.OPERATE):
-        return deny(request, Capability.OPERATE)
-    form = RunForm(request.POST)
-    context["form"] = form
-    if not form.is_valid():
-        return render(request, "workflows/list.html#run_dialog", context, status=400)
-    context["execution"] = services.workflow_run(
-        workflow,
-        input=form.cleaned_data["input"],
-        headers=form.cleaned_data["headers"],
-        actor=actor(request),
-    )
-    return render(request, "workflows/list.html#run_dialog", context)
-
-
-@require(Capability.OPERATE)
-@require_POST
-def workflow_test(request, workflow_id):
-    """The Test tab: run the editor's unsaved code (builders) or the saved draft (operators,
-    who may run but not change code) with ctx.input / ctx.headers."""
-    workflow = get_workflow_for_member(request, workflow_id)
-    form = RunForm(request.POST, request.FILES)
-    if not form.is_valid():
-        return render(request, f"{EDITOR}#test_result", {"run_errors": form.errors}, status=400)
-    code = form.cleaned_data["code"]
-    if code is None or not request.membership.can(Capability.BUILD):
-        code = workflow.draft_code
-    try:
-        execution = services.workflow_test_run(
-            workflow,
-            code=code,
-            input=form.cleaned_data["input"],
-            headers=form.cleaned_data["headers"],
-            actor=actor(request),
-        )
-    except ValidationError as exc:
-        errors = {"code": exc.messages}
-        return render(request, f"{EDITOR}#test_result", {"run_errors": errors}, status=400)
-    return run_result_response(request, execution)
-
-
-# How the Test tab of a new workflow names the configuration fields its run depends on.
-RUN_FIELD_LABELS = {"tier": "Execution Tier", "timeout_seconds": "Execution Timeout"}
-
-
-@require(Capability.BUILD)
-@require_POST
-def workflow_test_new(request):
-    """The Test tab of a workflow not created yet: run the editor's code with the tier and
-    timeout of its Configuration panel (sent along with ctx.input / ctx.headers), saving
-    nothing but the execution record. BUILD, like running unsaved code of a saved workflow."""
-    run = RunForm(request.POST, request.FILES)
-    config = WorkflowForm(request.POST)
-    if not (run.is_valid() & config.is_valid()):
-        errors = {**run.errors, **labelled(config.errors)}
-        return render(request, f"{EDITOR}#test_result", {"run_errors": errors}, status=400)
-    try:
-        execution = services.workflow_test_run_new(
-            request.space,
-            fields={**config.workflow_fields(), "code": run.cleaned_data["code"] or ""},
-            input=run.cleaned_data["input"],
-            headers=run.cleaned_data["headers"],
-            actor=actor(request),
-        )
-    except ValidationError as exc:
-        errors = labelled(exc.message_dict)
-        return render(request, f"{EDITOR}#test_result", {"run_errors": errors}, status=400)
-    return run_result_response(request, execution)
-
-
-def labelled(errors) -> dict[str, list[str]]:
-    """Configuration errors as the Test tab shows them: each message led by its field's label
-    (the fields themselves are in another panel)."""
-    out: dict[str, list[str]] = {}
-    for field, texts in errors.items():
-        label = RUN_FIELD_LABELS.get(field) or field.replace("_", " ").capitalize()
-        out[field] = [m if field == "code" else f"{label}: {m}" for m in texts]
-    return out
-
-
-def run_result_response(request, execution):
-    """The run's result in the Test tab; a failure with a line moves the cursor there."""
-    response = render(request, f"{EDITOR}#test_result", {"execution": execution})
-    error = execution.error or {}
-    if error.get("line"):
-        trigger_client_event(
-            response,
-            "workflowRunError",
-            {
-                "line": error["line"],
-                "column": error.get("column") or 1,
-                "message": error.get("message", ""),
-            },
-        )
-    return response
-
-
 @require(Capability.VIEW)
 @require_GET
 def workflow_api(request, workflow_id):
@@ -640,28 +498,3 @@ def workflow_api(request, workflow_id):
         "can_manage_keys": request.membership.can(Capability.MANAGE_SPACE),
     }
     return render(request, f"{EDITOR}#api_tab", context)
-
-
-EXECUTIONS_TAB_LIMIT = 20
-
-
-@require(Capability.VIEW)
-@require_GET
-def workflow_executions(request, workflow_id):
-    """The editor's Executions tab: the latest runs of this workflow (lazy-loaded)."""
-    workflow = get_workflow_for_member(request, workflow_id)
-    if not django_apps.is_installed("apps.executions"):
-        return render(request, f"{EDITOR}#executions_tab", {"unavailable": True})
-    from apps.executions.models import Execution
-
-    rows = (
-        Execution.objects.filter(space=request.space, workflow=workflow)
-        .only("id", "tier", "version_number", "status", "duration_ms", "triggered_by", "queued_at")
-        .order_by("-queued_at", "-id")[:EXECUTIONS_TAB_LIMIT]
-    )
-    try:
-        all_url = reverse("executions", kwargs={"space_slug": request.space.slug})
-    except NoReverseMatch:
-        all_url = ""
-    context = {"rows": rows, "workflow": workflow, "all_url": all_url}
-    return render(request, f"{EDITOR}#executions_tab", context)

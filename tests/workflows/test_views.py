@@ -11,6 +11,7 @@ from django.http import HttpResponse
 from django.urls import reverse
 
 from apps.environments.selectors import environment_by_slug
+from apps.executions.services import manual
 from apps.spaces.models import AuditEvent
 from apps.workflows import services
 from apps.workflows.models import DEFAULT_CODE, MAX_CODE_BYTES, Workflow, WorkflowVersion
@@ -526,7 +527,7 @@ def runs(monkeypatch):
             version_label="draft",
         )
 
-    monkeypatch.setattr(services, "run_sync", fake_run_sync)
+    monkeypatch.setattr(manual, "run_sync", fake_run_sync)
     return calls
 
 
@@ -641,11 +642,11 @@ def test_a_new_workflow_needs_no_name_or_free_slug_to_run_but_valid_json(
     make_workflow("Taken")
     ran = []
     monkeypatch.setattr(
-        "apps.executions.services.execution_run_unsaved",
+        "apps.executions.services.manual.execution_run_unsaved",
         lambda draft, **kwargs: ran.append((draft, kwargs)) or SimpleNamespace(error=None),
     )
     monkeypatch.setattr(
-        "apps.workflows.views.run_result_response", lambda request, execution: HttpResponse("ran")
+        "apps.executions.views.run_result_response", lambda request, execution: HttpResponse("ran")
     )
     login(client, cast.developer)
     target = url("workflow_test_new", space=cast.space)

@@ -5,7 +5,8 @@
 - `cancel`: stop a pending or running run;
 - `running`: the Celery task's body (claim, run one attempt, record it, finish or retry);
 - `lease`: the thread that keeps the leases of a worker's runs fresh;
-- `reaper`: runs whose worker died or whose message was lost, and the retention purge.
+- `reaper`: runs whose worker died or whose message was lost, and the retention purge;
+- `manual`: the runs a person starts in the console (Run dialog, Test tab) and waits for.
 
 State lives in the database, not in the broker: every transition is a conditional UPDATE, so
 a duplicate delivery or a second worker can never run a finished execution again, and the
@@ -17,6 +18,12 @@ from apps.executions.services.dispatch import (
     execution_create,
     execution_dispatch,
     publish,
+)
+from apps.executions.services.manual import (
+    workflow_run,
+    workflow_test_run,
+    workflow_test_run_new,
+    workflow_unsaved,
 )
 from apps.executions.services.reaper import execution_purge_old, execution_reap
 from apps.executions.services.running import claim, execution_perform, finish_attempt
@@ -42,4 +49,8 @@ __all__ = [
     "notify_end",
     "publish",
     "refuse_pending",
+    "workflow_run",
+    "workflow_test_run",
+    "workflow_test_run_new",
+    "workflow_unsaved",
 ]
