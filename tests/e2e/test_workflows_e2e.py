@@ -248,9 +248,10 @@ def test_typing_in_monaco_autocompletes_ctx_and_fastn_with_docs(live_server, pag
     page.keyboard.type("g")
     expect(suggest.locator(".monaco-list-row.focused")).to_contain_text("get")
     details = page.locator(".suggest-details")
-    page.wait_for_timeout(300)
-    if not details.is_visible():
-        page.keyboard.press("Control+Space")  # show the documentation beside the list
+    # The TypeScript worker resolves the focused item's documentation; once it has, the row
+    # offers Read More, and Ctrl+Space shows the documentation beside the list.
+    expect(suggest.locator(".monaco-list-row.focused .can-expand-details")).to_be_attached()
+    page.keyboard.press("Control+Space")
     expect(details).to_contain_text("FastnState.get")
     expect(details).to_contain_text("resolves to null when the key is missing or expired")
     page.keyboard.press("Escape")
@@ -577,9 +578,9 @@ def test_leaving_with_unsaved_changes_asks_first(live_server, page, cast):
     page.keyboard.type("// not yet saved ")
     expect(page.locator("[data-testid=dirty]")).to_be_visible()
     asked = []
-    page.once("dialog", lambda d: (asked.append(d.type), d.dismiss()))
-    page.click(".wf-crumbs >> text=Workflows")
-    page.wait_for_timeout(500)
+    page.once("dialog", lambda d: (asked.append(d.type), d.dismiss()))  # "Stay on page"
+    with page.expect_event("dialog"):
+        page.click(".wf-crumbs >> text=Workflows")
     assert asked == ["beforeunload"]
     expect(page).to_have_url(re.compile(r"/workflows/[0-9a-f-]{36}/$"))
 
