@@ -28,7 +28,7 @@ def lint_imports(cwd: Path) -> subprocess.CompletedProcess:
 def test_the_apps_keep_their_import_contracts():
     result = lint_imports(ROOT)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "Contracts: 2 kept, 0 broken." in result.stdout
+    assert "Contracts: 3 kept, 0 broken." in result.stdout
 
 
 @pytest.mark.parametrize(
@@ -61,14 +61,22 @@ def test_the_apps_keep_their_import_contracts():
             "\nfrom django.conf import settings\n",
             "apps.runtime is not allowed to import django",
         ),
+        (
+            "fastn_console/strictjson.py",
+            "\nfrom apps.spaces.models import Space\n",
+            "fastn_console.strictjson is not allowed to import apps",
+        ),
     ],
-    ids=["function-local", "type-checking", "downward-layer", "sibling", "runtime-leaf"],
+    ids=["function-local", "type-checking", "downward-layer", "sibling", "runtime-leaf", "helper"],
 )
 def test_a_forbidden_import_breaks_the_contracts(tmp_path, module, added, broken):
     shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
-    shutil.copytree(
-        ROOT / "apps", tmp_path / "apps", ignore=shutil.ignore_patterns("__pycache__", "*.html")
-    )
+    for package in ("apps", "fastn_console"):
+        shutil.copytree(
+            ROOT / package,
+            tmp_path / package,
+            ignore=shutil.ignore_patterns("__pycache__", "*.html"),
+        )
     with (tmp_path / module).open("a") as source:
         source.write(added)
     result = lint_imports(tmp_path)
