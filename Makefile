@@ -10,7 +10,7 @@ bench:  ## measure the performance figures against their floors
 	scripts/bench.sh
 
 lint:
-	.venv/bin/ruff check . && .venv/bin/ruff format --check .
+	.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/lint-imports --no-logo --no-cache
 
 format:
 	.venv/bin/ruff check --fix . && .venv/bin/ruff format .

@@ -154,9 +154,9 @@ def run() -> list[dict]:
 def _populate(space, count: int, user):
     """`count` workflows with a realistic mix: every third unpublished, the others with one to
     three versions, half of the published ones deployed to live. Answers a published one."""
+    from apps.demo.samples import DEDUPE
     from apps.environments.selectors import environment_by_slug
     from apps.workflows.models import Deployment, Workflow, WorkflowVersion
-    from apps.workflows.samples import DEDUPE
 
     live = environment_by_slug(space, "live")
     workflows = Workflow.objects.bulk_create(

@@ -12,6 +12,8 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import shutil
+import sys
 import tempfile
 from pathlib import Path
 from urllib.parse import quote
@@ -134,6 +136,7 @@ INSTALLED_APPS = [
     "apps.api",
     "apps.datastore",
     "apps.executions",
+    "apps.demo",
 ]
 
 MIDDLEWARE = [
@@ -166,6 +169,12 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "apps.spaces.context_processors.console",
+            ],
+            # {% icon %} and the formatting filters (`ago`, `duration`, …) are used across every
+            # app's templates: no {% load %} line needed.
+            "builtins": [
+                "apps.console.templatetags.icons",
+                "apps.console.templatetags.formatting",
             ],
         },
     },
@@ -402,6 +411,24 @@ if FASTN_TENANTDB_BACKEND not in {"", "postgresql", "sqlite"}:
 # var/master.key is generated (mode 600). Unset in production: the console refuses to start.
 FASTN_MASTER_KEY = env_str("FASTN_MASTER_KEY")
 FASTN_MEMORY_MB = env_int("FASTN_MEMORY_MB", 128, minimum=16)
+# The warm sandbox processes of every process that runs workflows (apps/runtime/pool.py, set up
+# by apps/executions/apps.py): kept warm, the most while runs wait, runs before a sandbox is
+# replaced, and the Python that runs them (it needs mini-racer: this one unless said otherwise).
+FASTN_SANDBOX_POOL_SIZE = env_int("FASTN_SANDBOX_POOL_SIZE", 2, minimum=1)
+FASTN_SANDBOX_POOL_MAX = env_int("FASTN_SANDBOX_POOL_MAX", max(8, FASTN_SANDBOX_POOL_SIZE))
+if FASTN_SANDBOX_POOL_MAX < FASTN_SANDBOX_POOL_SIZE:
+    raise ImproperlyConfigured(
+        f"FASTN_SANDBOX_POOL_MAX must be at least FASTN_SANDBOX_POOL_SIZE "
+        f"({FASTN_SANDBOX_POOL_SIZE})"
+    )
+FASTN_SANDBOX_MAX_RUNS = env_int("FASTN_SANDBOX_MAX_RUNS", 500, minimum=1)
+FASTN_SANDBOX_PYTHON = env_str("FASTN_SANDBOX_PYTHON", sys.executable)
+if shutil.which(FASTN_SANDBOX_PYTHON) is None:
+    raise ImproperlyConfigured(
+        f"FASTN_SANDBOX_PYTHON must be an executable Python, not {FASTN_SANDBOX_PYTHON!r}"
+    )
+# Let fastn.connector.http reach loopback addresses: for tests and local development only.
+FASTN_HTTP_ALLOW_LOOPBACK = env_bool("FASTN_HTTP_ALLOW_LOOPBACK", False)
 # A running execution renews its lease every second; a reaper re-dispatches runs whose lease
 # expired (their worker died). Lease 8 s + reaper every 2 s: a lost attempt is recorded and
 # dispatched again within 8 + 2 (+ 1 for the last renewal) s of its worker's death, under the

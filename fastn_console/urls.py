@@ -3,6 +3,8 @@ from django.http import JsonResponse
 from django.urls import include, path
 
 from apps.console import urls as console_urls
+from apps.executions.urls import workflow_urls as workflow_run_urls
+from apps.spaces import views as spaces_views
 from apps.spaces.urls import space_settings_urls
 
 
@@ -21,6 +23,8 @@ def healthz(request):
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    # Before allauth's own: the sign-up that knows about invitations.
+    path("accounts/signup/", spaces_views.signup, name="account_signup"),
     path("accounts/", include("allauth.urls")),
     path("api/v1/", include("apps.api.urls")),
     path(
@@ -32,6 +36,7 @@ urlpatterns = [
                 path("settings/secrets/", include("apps.secrets.urls")),
                 path("settings/configs/", include("apps.configs.urls")),
                 path("workflows/", include("apps.workflows.urls")),
+                path("workflows/", include(workflow_run_urls)),
                 path("settings/environments/", include("apps.environments.urls")),
                 path("activity/", include("apps.executions.urls")),
             ]

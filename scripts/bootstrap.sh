@@ -72,13 +72,16 @@ if [ "$(cat .venv/.requirements.sha 2>/dev/null)" != "$req_hash" ]; then
   echo "$req_hash" > .venv/.requirements.sha
 fi
 
-# 4. Front-end assets from the npm registry, vendored into static/ (never a CDN).
+# 4. Front-end assets from the npm registry, vendored into static/ (never a CDN): the Monaco
+# editor, and the Lucide icons that {% icon %} inlines (apps/console/templatetags/icons.py).
 lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
-if [ "$(cat static/vendor/.lock.sha 2>/dev/null)" != "$lock_hash" ] || [ ! -f static/vendor/monaco/vs/loader.js ]; then
-  command -v npm >/dev/null || die "npm is required to install the Monaco editor (apt-get install npm)."
-  say "Installing Monaco from package-lock.json"
+if [ "$(cat static/vendor/.lock.sha 2>/dev/null)" != "$lock_hash" ] || [ ! -f static/vendor/monaco/vs/loader.js ] \
+  || [ ! -f static/vendor/icons/LICENSE ]; then
+  command -v npm >/dev/null || die "npm is required to install Monaco and the icons (apt-get install npm)."
+  say "Installing Monaco and the Lucide icons from package-lock.json"
   npm ci --no-audit --no-fund --loglevel=error >/dev/null
-  rm -rf static/vendor/monaco && mkdir -p static/vendor/monaco
+  rm -rf static/vendor/monaco static/vendor/icons && mkdir -p static/vendor/monaco static/vendor/icons
   cp -r node_modules/monaco-editor/min/vs static/vendor/monaco/vs
+  cp node_modules/lucide-static/icons/*.svg node_modules/lucide-static/LICENSE static/vendor/icons/
   echo "$lock_hash" > static/vendor/.lock.sha
 fi

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# `make test`: set up, then run lint, the migrations check and the whole suite against a
-# throwaway PostgreSQL + Redis (scripts/with_services.sh).
+# `make test`: set up, then run lint, the import contracts, the migrations check and the whole
+# suite against a throwaway PostgreSQL + Redis (scripts/with_services.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh test
@@ -8,6 +8,8 @@ exec scripts/with_services.sh bash -c '
   set -euo pipefail
   echo "==> ruff"
   ruff check . && ruff format --check .
+  echo "==> dependencies between apps point one way (import-linter; contracts in pyproject.toml)"
+  lint-imports --no-logo --no-cache
   echo "==> migrations are up to date"
   python manage.py makemigrations --check --dry-run >/dev/null
   echo "==> pytest"

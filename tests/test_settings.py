@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -53,3 +55,72 @@ def test_trusted_proxy_count_must_be_at_least_one():
     result = run_manage("check", BEHIND_PROXY="true", FASTN_TRUSTED_PROXY_COUNT="0", **PRODUCTION)
     assert result.returncode != 0
     assert "FASTN_TRUSTED_PROXY_COUNT must be at least 1" in result.stderr
+
+
+BAD_VALUES = [
+    ({"FASTN_SANDBOX_POOL_SIZE": "two"}, "FASTN_SANDBOX_POOL_SIZE must be an integer, not 'two'"),
+    ({"FASTN_SANDBOX_POOL_SIZE": "0"}, "FASTN_SANDBOX_POOL_SIZE must be at least 1"),
+    ({"FASTN_SANDBOX_POOL_MAX": "8.5"}, "FASTN_SANDBOX_POOL_MAX must be an integer, not '8.5'"),
+    (
+        {"FASTN_SANDBOX_POOL_SIZE": "4", "FASTN_SANDBOX_POOL_MAX": "2"},
+        "FASTN_SANDBOX_POOL_MAX must be at least FASTN_SANDBOX_POOL_SIZE (4)",
+    ),
+    ({"FASTN_SANDBOX_MAX_RUNS": "-1"}, "FASTN_SANDBOX_MAX_RUNS must be at least 1"),
+    ({"FASTN_SANDBOX_MAX_RUNS": "many"}, "FASTN_SANDBOX_MAX_RUNS must be an integer"),
+    (
+        {"FASTN_SANDBOX_PYTHON": "/nonexistent/python3"},
+        "FASTN_SANDBOX_PYTHON must be an executable Python, not '/nonexistent/python3'",
+    ),
+    (
+        {"FASTN_HTTP_ALLOW_LOOPBACK": "maybe"},
+        "FASTN_HTTP_ALLOW_LOOPBACK must be true or false, not 'maybe'",
+    ),
+]
+
+
+@pytest.mark.parametrize(("env", "message"), BAD_VALUES, ids=[m.split()[0] for _, m in BAD_VALUES])
+def test_a_bad_sandbox_or_connector_value_refuses_to_start(env, message):
+    result = run_manage("check", **env, **PRODUCTION)
+
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert message in result.stderr
+
+
+PRINT_RUNTIME_CONFIG = (
+    "from apps.runtime import pool; from django.conf import settings; "
+    "print(pool._settings.size, pool._settings.max_size, pool._settings.max_runs, "
+    "pool._settings.python, settings.FASTN_HTTP_ALLOW_LOOPBACK)"
+)
+
+
+def test_the_sandbox_pool_and_the_http_connector_get_their_values_from_settings():
+    result = run_manage(
+        "shell",
+        "--no-imports",
+        "-c",
+        PRINT_RUNTIME_CONFIG,
+        FASTN_SANDBOX_POOL_SIZE="3",
+        FASTN_SANDBOX_POOL_MAX="5",
+        FASTN_SANDBOX_MAX_RUNS="7",
+        FASTN_SANDBOX_PYTHON="python3",
+        FASTN_HTTP_ALLOW_LOOPBACK=" On ",
+        **PRODUCTION,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["3", "5", "7", "python3", "True"]
+
+
+def test_the_sandbox_pool_defaults_follow_the_pool_size():
+    result = run_manage(
+        "shell",
+        "--no-imports",
+        "-c",
+        PRINT_RUNTIME_CONFIG,
+        FASTN_SANDBOX_POOL_SIZE="12",
+        **PRODUCTION,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["12", "12", "500", sys.executable, "False"]

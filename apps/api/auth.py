@@ -17,7 +17,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from apps.api.errors import ApiError
-from apps.environments.models import TEST
+from apps.environments.models import DRAFT, TEST
 from apps.spaces.audit import Actor, audit_record
 from apps.spaces.models import ApiKey, ApiKeyMode, Customer, Outcome, Space
 from apps.spaces.services import sha256_hex
@@ -29,7 +29,6 @@ from apps.workflows.selectors import (
 )
 from fastn_console import rawsql
 
-DRAFT = "DRAFT"
 TEST_KEY_STAGES = {DRAFT, "test"}
 LAST_USED_RESOLUTION = timedelta(seconds=60)
 

@@ -17,9 +17,11 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from apps.api import idempotency
-from apps.api.auth import DRAFT, authenticate
+from apps.api.auth import authenticate
 from apps.api.errors import ApiError, error_response
-from apps.api.jsonbody import JsonInputError, parse_json, read_body
+from apps.api.jsonbody import read_body
+from apps.environments.models import DRAFT
+from apps.executions.headers import workflow_headers
 from apps.executions.models import Status, TriggeredBy
 from apps.executions.services import (
     DatabaseUnavailable,
@@ -29,26 +31,19 @@ from apps.executions.services import (
 )
 from apps.workflows.models import Workflow, WorkflowVersion
 from apps.workflows.selectors import resolve_version
+from fastn_console.strictjson import JsonInputError, parse_json
 
 logger = logging.getLogger("fastn.api")
 
-# Never forwarded to the workflow: credentials of the caller.
-STRIPPED_HEADERS = {
-    "authorization",
-    "cookie",
-    "x-fastn-api-key",
-    "x-fastn-access-key",
-    "proxy-authorization",
-}
-
 
 def forwarded_headers(request) -> dict[str, str]:
-    return {k.lower(): v for k, v in request.headers.items() if k.lower() not in STRIPPED_HEADERS}
+    """ctx.headers of an API call: never the caller's credentials (apps/executions/headers)."""
+    return workflow_headers(request.headers)
 
 
 def read_input(request):
     """The body's "input": read under the size cap (chunked bodies too) and parsed strictly
-    (apps/api/jsonbody.py: depth, number range, no NaN/Infinity, no NUL)."""
+    (fastn_console/strictjson.py: depth, number range, no NaN/Infinity, no NUL)."""
     raw = read_body(request)
     if not raw.strip():
         raise ApiError(400, 'The body must be a JSON object like {"input": {...}}.')
@@ -215,7 +210,7 @@ def start(request, auth, workflow: Workflow, version: WorkflowVersion | None, in
     body = {"executionId": str(execution.id), "status": execution.status}
     if execution_dispatch(execution) is False:
         # The row is committed: the run is accepted and the reaper sends it once the queue is
-        # back (apps/executions/services.py execution_reap).
+        # back (apps/executions/services/reaper.py).
         body["dispatch"] = "deferred"
         body["message"] = (
             "The run queue is unavailable: the execution is recorded and will be dispatched "

@@ -28,13 +28,11 @@ import codecs
 import ipaddress
 import json
 import math
-import os
 import re
 import socket
 import ssl
 import time
 import zlib
-from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -92,7 +90,8 @@ class ConnectorError(Exception):
 
 @dataclass(frozen=True)
 class HttpPolicy:
-    """Operator-side limits; user code can lower the timeout but never raise a limit."""
+    """Operator-side limits; user code can lower the timeout but never raise a limit. The caller
+    builds it from its own configuration (the console: FASTN_HTTP_ALLOW_LOOPBACK in settings)."""
 
     allow_loopback: bool = False
     max_response_bytes: int = 5_000_000
@@ -101,17 +100,6 @@ class HttpPolicy:
     max_redirects: int = 5
     # A PEM bundle to trust instead of certifi's (private PKI, tests).
     ca_file: str | None = None
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> HttpPolicy:
-        """Read FASTN_HTTP_ALLOW_LOOPBACK; an unreadable value raises instead of guessing."""
-        env = os.environ if environ is None else environ
-        raw = env.get("FASTN_HTTP_ALLOW_LOOPBACK", "").strip().lower()
-        if raw in ("", "0", "false", "no", "off"):
-            return cls(allow_loopback=False)
-        if raw in ("1", "true", "yes", "on"):
-            return cls(allow_loopback=True)
-        raise ValueError(f"FASTN_HTTP_ALLOW_LOOPBACK must be true or false, not {raw!r}")
 
 
 @dataclass

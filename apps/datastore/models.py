@@ -1,5 +1,5 @@
 """Durable `fastn.state` entries. The `fastn.db` tenant databases live outside Django's models:
-one PostgreSQL schema + role (or one SQLite file) per (Space, customer), see tenantdb.py."""
+one PostgreSQL schema + role (or one SQLite file) per (Space, customer); see tenantdb/."""
 
 from __future__ import annotations
 

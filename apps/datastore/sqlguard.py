@@ -62,7 +62,8 @@ ALLOWED_SYSTEM_FUNCTIONS = {"pg_sleep", "pg_typeof", "pg_column_size", "sqlite_v
 TENANT_SCHEMA = re.compile(r"t_[0-9a-f]{8,}")
 
 # Functions that read or write the host's files, load code, open connections, run SQL held in a
-# string (out of this check's sight), or change session settings such as the role.
+# string (out of this check's sight), or change session settings such as the role. The one list
+# of them: the SQLite connection's authorizer refuses the same names again below this check.
 DENIED_FUNCTIONS = {
     "set_config",
     "current_setting",

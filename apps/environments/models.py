@@ -14,9 +14,12 @@ from apps.spaces.models import Space
 
 TEST = "test"
 LIVE = "live"
+# The stage that runs a workflow's unpublished draft (`stage: DRAFT` in the API, any case);
+# also the `environment` recorded on a draft run. Not an Environment row.
+DRAFT = "DRAFT"
 BUILTIN = {TEST: "Test", LIVE: "Live"}
 # Names the API reserves: `stage: DRAFT` runs the unpublished draft.
-RESERVED_SLUGS = {TEST, LIVE, "draft"}
+RESERVED_SLUGS = {TEST, LIVE, DRAFT.lower()}
 
 
 class Environment(models.Model):

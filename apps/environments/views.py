@@ -1,9 +1,7 @@
 from __future__ import annotations
 
-from django.apps import apps
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -11,6 +9,7 @@ from apps.environments import services
 from apps.environments.forms import EnvironmentForm, RenameEnvironmentForm
 from apps.environments.models import Environment
 from apps.environments.selectors import space_environments
+from apps.environments.usage import environment_usage
 from apps.spaces.access import deny, require
 from apps.spaces.audit import Actor
 from apps.spaces.models import Capability
@@ -20,16 +19,14 @@ def get_environment_for_member(request, environment_id) -> Environment:
     return get_object_or_404(Environment, space=request.space, id=environment_id)
 
 
-def environments_with_deployments(space):
-    # workflows.Deployment points here; looked up by name so this app never imports workflows.
-    deployment_model = apps.get_model("workflows", "Deployment")
-    deployments = Prefetch(
-        "deployments",
-        queryset=deployment_model.objects.select_related("workflow", "version").order_by(
-            "workflow__name"
-        ),
-    )
-    return space_environments(space).prefetch_related(deployments)
+def environments_with_deployments(space) -> tuple[list[Environment], int]:
+    """The Space's environments, each with `deployed` (what serves there), and the number of
+    published workflows (what `test` serves)."""
+    usage = environment_usage(space)
+    environments = list(space_environments(space))
+    for environment in environments:
+        environment.deployed = usage.deployed.get(environment.id, [])
+    return environments, usage.published_count
 
 
 @require(Capability.VIEW)
@@ -52,12 +49,8 @@ def environment_list(request):
             else:
                 messages.success(request, f"Environment “{environment.name}” created.")
                 return redirect("environments", space_slug=request.space.slug)
-    published = request.space.workflows.filter(versions__isnull=False).distinct().count()
-    context = {
-        "environments": environments_with_deployments(request.space),
-        "form": form,
-        "published_count": published,
-    }
+    environments, published = environments_with_deployments(request.space)
+    context = {"environments": environments, "form": form, "published_count": published}
     return render(request, "environments/list.html", context, status=400 if form.errors else 200)
 
 

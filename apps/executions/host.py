@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
+
 from apps.configs.services import config_get
 from apps.connectors.http_client import ConnectorError, HttpPolicy, http_request
 from apps.datastore.state import (
@@ -24,7 +26,7 @@ from apps.datastore.state import (
     state_set_if_absent,
 )
 from apps.datastore.tenantdb import TenantDbError, db_query
-from apps.executions.models import DRAFT
+from apps.environments.models import DRAFT, TEST
 from apps.runtime import HostError
 from apps.secrets.errors import SecretError, SecretNotFound
 from apps.secrets.services import secret_resolve
@@ -35,7 +37,8 @@ def call_builtin_connector(connector: str, action: str, params: Any) -> Any:
     """The connectors every Space has. Catalog connectors plug in here with their own issue."""
     if connector == "http" and action == "request":
         try:
-            return http_request(params, HttpPolicy.from_env())
+            policy = HttpPolicy(allow_loopback=settings.FASTN_HTTP_ALLOW_LOOPBACK)
+            return http_request(params, policy)
         except ConnectorError as exc:
             raise HostError(exc.code, str(exc), permanent=exc.permanent) from None
     raise HostError(
@@ -136,7 +139,7 @@ class DatabaseHost:
 
     def env_config_get(self, key: str) -> str | None:
         # Draft runs (the Test tab, runworkflow) read the `test` environment's values.
-        environment = "test" if self.environment == DRAFT else self.environment
+        environment = TEST if self.environment == DRAFT else self.environment
         return config_get(self.space, environment_slug=environment, key=key)
 
     def db_query(self, sql: str, params: list) -> dict:

@@ -7,10 +7,9 @@ import uuid
 from django.db import models
 from django.utils import timezone
 
+from apps.environments.models import DRAFT
 from apps.spaces.models import Customer, Space
 from apps.workflows.models import Workflow, WorkflowVersion
-
-DRAFT = "DRAFT"
 
 
 class Status(models.TextChoices):
@@ -84,6 +83,10 @@ class Execution(models.Model):
             models.Index(fields=["space", "-queued_at", "-id"], name="exec_space_time"),
             models.Index(fields=["space", "status", "-queued_at", "-id"], name="exec_space_status"),
             models.Index(fields=["workflow", "-queued_at", "-id"], name="exec_workflow_time"),
+            models.Index(fields=["customer", "-queued_at", "-id"], name="exec_customer_time"),
+            models.Index(
+                fields=["space", "environment", "-queued_at", "-id"], name="exec_space_env_time"
+            ),
             models.Index(fields=["status", "lease_expires_at"], name="exec_status_lease"),
             models.Index(fields=["status", "due_at"], name="exec_status_due"),
         ]

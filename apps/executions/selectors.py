@@ -1,17 +1,21 @@
 """Reads for Activity → Executions. The list is keyset-paginated and its tab counts are capped,
-so the page costs the same with ten thousand rows or ten million."""
+so the page costs the same with ten thousand rows or ten million; the detail page reads a
+running attempt's trace from its live stream (apps/executions/live.py)."""
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from apps.executions.models import Execution, Status
+from apps.executions.live import live_read
+from apps.executions.models import Execution, ExecutionAttempt, Status
 
 PAGE_SIZE = 50
 COUNT_CAP = 1000
@@ -21,8 +25,9 @@ TABS = {
     "all": None,
     "running": (Status.RUNNING, Status.PENDING),
     "completed": (Status.COMPLETED,),
-    "failed": (Status.FAILED, Status.CANCELLED),
+    "failed": (Status.FAILED,),
     "timeout": (Status.TIMEOUT,),
+    "cancelled": (Status.CANCELLED,),
 }
 LIST_FIELDS = ("id", "workflow_id", "workflow_name", "tier", "version_number", "status",
                "duration_ms", "triggered_by", "queued_at", "started_at", "finished_at")  # fmt: skip
@@ -30,16 +35,38 @@ LIST_FIELDS = ("id", "workflow_id", "workflow_name", "tier", "version_number", "
 
 @dataclass(frozen=True)
 class ExecutionFilters:
+    """Validated filters (ExecutionFilterForm): every value is one this Space offers."""
+
     tab: str = "all"
     range: str = "24h"
     workflow_id: str | None = None
+    customer_id: str | None = None
+    environment: str | None = None  # an environment's slug, or DRAFT
     before: str | None = None  # keyset cursor "<iso queued_at>|<uuid>"
+
+    def query(self, **changes: Any) -> str:
+        """The query string of these filters with `changes` (a value of None drops it): what
+        tab links and the pager carry, so every filter survives paging and tab switches."""
+        values = replace(self, **changes)
+        pairs = {
+            "tab": values.tab,
+            "range": values.range,
+            "workflow": values.workflow_id,
+            "customer": values.customer_id,
+            "environment": values.environment,
+            "before": values.before,
+        }
+        return urlencode({key: value for key, value in pairs.items() if value})
 
 
 def filtered(space, filters: ExecutionFilters, *, with_tab: bool = True) -> QuerySet:
     rows = Execution.objects.filter(space=space)
     if filters.workflow_id:
         rows = rows.filter(workflow_id=filters.workflow_id)
+    if filters.customer_id:
+        rows = rows.filter(customer_id=filters.customer_id)
+    if filters.environment:
+        rows = rows.filter(environment=filters.environment)
     if filters.range in RANGES:
         rows = rows.filter(queued_at__gte=timezone.now() - RANGES[filters.range])
     if with_tab and TABS.get(filters.tab):
@@ -87,3 +114,127 @@ def tab_counts(space, filters: ExecutionFilters) -> dict[str, str]:
         n = rows.order_by().values("pk")[: COUNT_CAP + 1].count()
         counts[tab] = f"{COUNT_CAP}+" if n > COUNT_CAP else str(n)
     return counts
+
+
+# --- The detail page ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LiveCursor:
+    """How far a detail page has shown a running attempt: "<status>.<attempt>.<logs>.<steps>".
+    The page polls with it and gets only what is new while the same attempt still runs."""
+
+    status: str
+    attempt: int
+    logs: int
+    steps: int
+
+    def __str__(self) -> str:
+        return f"{self.status}.{self.attempt}.{self.logs}.{self.steps}"
+
+    @classmethod
+    def parse(cls, text: str | None) -> LiveCursor | None:
+        """None for anything but a cursor this page made (an edited URL shows the page)."""
+        parts = (text or "").split(".")
+        if len(parts) != 4 or parts[0] not in Status.values:
+            return None
+        try:
+            numbers = [int(part) for part in parts[1:]]
+        except ValueError:
+            return None
+        if any(n < 0 or n > 10_000_000 for n in numbers):
+            return None
+        return cls(parts[0], *numbers)
+
+    def continues(self, execution: Execution) -> bool:
+        """True while the page shows the execution as it still is: the same attempt, still
+        running (or still waiting to start)."""
+        return (
+            self.status == execution.status
+            and not execution.is_terminal
+            and self.attempt == execution.attempts
+        )
+
+    def advanced(self, logs: int, steps: int) -> LiveCursor:
+        return replace(self, logs=self.logs + logs, steps=self.steps + steps)
+
+
+@dataclass(frozen=True)
+class Trace:
+    """The logs and steps the detail page shows, and where they come from."""
+
+    logs: list[dict[str, Any]]
+    steps: list[dict[str, Any]]
+    attempt: int
+    live: bool = False  # the running attempt's, streamed as it runs
+    unavailable: bool = False  # running, but its live stream cannot be read right now
+
+    def cursor(self, execution: Execution) -> LiveCursor:
+        return LiveCursor(execution.status, execution.attempts, len(self.logs), len(self.steps))
+
+
+def execution_trace(execution: Execution) -> Trace:
+    """A running attempt's trace from its live stream; otherwise the one stored on the row
+    (the last attempt's: a run waiting for a retry keeps the previous attempt's)."""
+    if execution.status != Status.RUNNING:
+        return Trace(execution.logs or [], execution.steps or [], execution.attempts)
+    live = live_read(execution.id, execution.attempts)
+    if live is None:
+        return Trace([], [], execution.attempts, live=True, unavailable=True)
+    logs, steps = live
+    return Trace(logs, steps, execution.attempts, live=True)
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Durations of the detail page, in milliseconds."""
+
+    last_ms: float | None  # the last finished attempt's run time
+    total_ms: float | None  # run time summed over every attempt (the running one so far)
+    elapsed_ms: float | None  # how long the running attempt has been running
+
+
+def execution_timing(execution: Execution, attempts: list[ExecutionAttempt]) -> Timing:
+    now = timezone.now()
+    total = 0.0
+    for attempt in attempts:
+        if attempt.duration_ms is not None:
+            total += attempt.duration_ms
+        elif attempt.finished_at:  # lost with its worker: the reaper only knows when it ended
+            total += (attempt.finished_at - attempt.started_at).total_seconds() * 1000
+    elapsed = None
+    if execution.status == Status.RUNNING and execution.started_at:
+        elapsed = max(0.0, (now - execution.started_at).total_seconds() * 1000)
+        total += elapsed
+    return Timing(
+        last_ms=execution.duration_ms,
+        total_ms=total if attempts or elapsed is not None else None,
+        elapsed_ms=elapsed,
+    )
+
+
+def workflow_recent_executions(space, workflow, *, limit: int) -> QuerySet:
+    """The latest runs of one workflow, for the editor's Executions tab."""
+    return (
+        Execution.objects.filter(space=space, workflow=workflow)
+        .only("id", "tier", "version_number", "status", "duration_ms", "triggered_by", "queued_at")
+        .order_by("-queued_at", "-id")[:limit]
+    )
+
+
+def execution_to_replay(request, workflow) -> Execution | None:
+    """The run named by the editor's `?execution=<id>` ("Open in editor" on an execution), if
+    it is one of this workflow's in the current Space (registered with apps.workflows.replay
+    by ExecutionsConfig.ready)."""
+    execution_id = request.GET.get("execution")
+    if not execution_id:
+        return None
+    try:
+        uuid.UUID(execution_id)
+    except ValueError:
+        return None
+    return (
+        Execution.objects.select_related("version")
+        .filter(space=request.space, workflow=workflow, id=execution_id)
+        .first()
+    )

@@ -13,3 +13,12 @@ urlpatterns = [
     ),
     path("executions/<uuid:execution_id>/rerun/", views.execution_rerun, name="execution_rerun"),
 ]
+
+# Included under /s/<space_slug>/workflows/ beside the workflows app's own URLs: the Run dialog
+# of the Workflows table, and the editor's Test and Executions tabs.
+workflow_urls = [
+    path("new/test/", views.workflow_test_new, name="workflow_test_new"),
+    path("<uuid:workflow_id>/run/", views.workflow_run, name="workflow_run"),
+    path("<uuid:workflow_id>/test/", views.workflow_test, name="workflow_test"),
+    path("<uuid:workflow_id>/executions/", views.workflow_executions, name="workflow_executions"),
+]

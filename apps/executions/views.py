@@ -1,25 +1,40 @@
 from __future__ import annotations
 
-import uuid
-
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_POST
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import reswap, retarget, trigger_client_event
 
-from apps.executions.models import Execution
+from apps.executions.forms import RANGE_CHOICES, ExecutionFilterForm, RunForm
+from apps.executions.live import live_read
+from apps.executions.models import Execution, Status
 from apps.executions.selectors import (
-    RANGES,
     TABS,
-    ExecutionFilters,
+    LiveCursor,
     execution_page,
-    parse_cursor,
+    execution_timing,
+    execution_trace,
     tab_counts,
+    workflow_recent_executions,
 )
-from apps.executions.services import execution_cancel, execution_create, execution_dispatch
-from apps.spaces.access import require
-from apps.spaces.audit import Actor
+from apps.executions.services import (
+    execution_cancel,
+    execution_create,
+    execution_dispatch,
+    manual,
+)
+from apps.spaces.access import deny, require
+from apps.spaces.audit import actor
 from apps.spaces.models import Capability
-from apps.workflows.models import Workflow
+from apps.workflows.access import get_workflow_for_member
+from apps.workflows.forms import WorkflowForm
+from apps.workflows.selectors import run_target
+
+DETAIL = "executions/detail.html"
+# The Test tab's result and the Executions tab are partials of the workflow editor's page.
+EDITOR = "workflows/editor.html"
 
 
 def get_execution_for_member(request, execution_id) -> Execution:
@@ -30,49 +45,22 @@ def get_execution_for_member(request, execution_id) -> Execution:
     )
 
 
-def filters_from(request, **overrides) -> ExecutionFilters:
-    """The list's filters from the query string. A value that is not one we offer (a tab, a
-    range, a workflow of this Space, a cursor we made) is ignored, never an error."""
-    get = request.GET
-    tab = get.get("tab", "all")
-    range_ = get.get("range", "24h")
-    workflow = uuid_or_none(get.get("workflow"))
-    if workflow and not Workflow.objects.filter(space=request.space, id=workflow).exists():
-        workflow = None
-    before = get.get("before") or None
-    return ExecutionFilters(
-        tab=tab if tab in TABS else "all",
-        range=range_ if range_ in RANGES else "24h",
-        workflow_id=workflow,
-        before=before if parse_cursor(before) else None,
-        **overrides,
-    )
-
-
-def uuid_or_none(value: str | None) -> str | None:
-    try:
-        return str(uuid.UUID(value)) if value else None
-    except ValueError:
-        return None
-
-
 @require(Capability.VIEW)
 def execution_list(request):
-    filters = filters_from(request)
+    form = ExecutionFilterForm(request.GET, space=request.space)
+    filters = form.filters()
     page, next_cursor = execution_page(request.space, filters)
+    counts = tab_counts(request.space, filters)
     context = {
         "filters": filters,
         "rows": page,
         "next_cursor": next_cursor,
-        "counts": tab_counts(request.space, filters),
-        "tabs": list(TABS),
-        "ranges": [
-            ("1h", "Last hour"),
-            ("24h", "Last 24 hours"),
-            ("7d", "Last 7 days"),
-            ("30d", "Last 30 days"),
-        ],
-        "workflows": Workflow.objects.filter(space=request.space).only("id", "name"),
+        "older_query": filters.query(before=next_cursor) if next_cursor else "",
+        "tabs": [(tab, filters.query(tab=tab, before=None), counts[tab]) for tab in TABS],
+        "ranges": RANGE_CHOICES,
+        "workflows": form.workflows,
+        "customers": form.customer_options(filters.customer_id),
+        "environments": form.environments,
         "has_running": any(not row.is_terminal for row in page),
     }
     if request.htmx:
@@ -82,18 +70,41 @@ def execution_list(request):
 
 @require(Capability.VIEW)
 def execution_detail(request, execution_id):
+    """The page; for its poll while a run goes on (`?after=<cursor>`), only what is new —
+    appended by htmx, so nothing flickers and scrolling and open steps stay — and the whole
+    trace once, when the attempt it showed has ended."""
     execution = get_execution_for_member(request, execution_id)
-    context = {"execution": execution, "attempts": execution.attempt_set.all()}
+    attempts = list(execution.attempt_set.all())
+    context = {
+        "execution": execution,
+        "attempts": attempts,
+        "timing": execution_timing(execution, attempts),
+    }
+    cursor = LiveCursor.parse(request.GET.get("after")) if request.htmx else None
+    if cursor is not None and cursor.continues(execution):
+        new = ([], [])
+        if execution.status == Status.RUNNING:
+            new = live_read(
+                execution.id, execution.attempts, logs_from=cursor.logs, steps_from=cursor.steps
+            )
+        if new is not None:
+            logs, steps = new
+            tail = {"new_logs": logs, "new_steps": steps}
+            tail["cursor"] = cursor.advanced(len(logs), len(steps))
+            return render(request, f"{DETAIL}#tail", {**context, **tail})
+    trace = execution_trace(execution)
+    context.update(trace=trace, cursor=trace.cursor(execution))
     if request.htmx:
-        return render(request, "executions/detail.html#live", context)
-    return render(request, "executions/detail.html", context)
+        response = render(request, f"{DETAIL}#refresh", context)
+        return retarget(reswap(response, "outerHTML"), "#live")
+    return render(request, DETAIL, context)
 
 
 @require_POST
 @require(Capability.OPERATE)
 def execution_cancel_view(request, execution_id):
     execution = get_execution_for_member(request, execution_id)
-    if execution_cancel(execution, actor=Actor.for_user(request.user)):
+    if execution_cancel(execution, actor=actor(request)):
         messages.success(request, "Cancellation requested.")
     else:
         messages.error(request, "This execution has already ended.")
@@ -114,10 +125,136 @@ def execution_rerun(request, execution_id):
         input=original.input,
         headers=original.headers,
         triggered_by="manual",
-        actor=Actor.for_user(request.user),
+        actor=actor(request),
         customer=original.customer,
         environment=original.environment,
     )
     execution_dispatch(execution)
     messages.success(request, "Re-run started with the same input.")
     return redirect("execution_detail", space_slug=request.space.slug, execution_id=execution.id)
+
+
+# --- Running from the workflow editor and the Workflows table -------------------------------------
+
+
+@require(Capability.VIEW)
+@require_http_methods(["GET", "POST"])
+def workflow_run(request, workflow_id):
+    """The Run dialog of the table: GET shows the input form, POST runs (OPERATE)."""
+    workflow = get_workflow_for_member(request, workflow_id)
+    version, stage = run_target(workflow)
+    context = {"workflow": workflow, "target_version": version, "target_stage": stage}
+    if request.method == "GET":
+        context["form"] = RunForm(initial={"input": "{}"})
+        return render(request, "workflows/list.html#run_dialog", context)
+    if not request.membership.can(Capability.OPERATE):
+        return deny(request, Capability.OPERATE)
+    form = RunForm(request.POST)
+    context["form"] = form
+    if not form.is_valid():
+        return render(request, "workflows/list.html#run_dialog", context, status=400)
+    context["execution"] = manual.workflow_run(
+        workflow,
+        input=form.cleaned_data["input"],
+        headers=form.cleaned_data["headers"],
+        actor=actor(request),
+    )
+    return render(request, "workflows/list.html#run_dialog", context)
+
+
+@require(Capability.OPERATE)
+@require_POST
+def workflow_test(request, workflow_id):
+    """The Test tab: run the editor's unsaved code (builders) or the saved draft (operators,
+    who may run but not change code) with ctx.input / ctx.headers."""
+    workflow = get_workflow_for_member(request, workflow_id)
+    form = RunForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return render(request, f"{EDITOR}#test_result", {"run_errors": form.errors}, status=400)
+    code = form.cleaned_data["code"]
+    if code is None or not request.membership.can(Capability.BUILD):
+        code = workflow.draft_code
+    try:
+        execution = manual.workflow_test_run(
+            workflow,
+            code=code,
+            input=form.cleaned_data["input"],
+            headers=form.cleaned_data["headers"],
+            actor=actor(request),
+        )
+    except ValidationError as exc:
+        errors = {"code": exc.messages}
+        return render(request, f"{EDITOR}#test_result", {"run_errors": errors}, status=400)
+    return run_result_response(request, execution)
+
+
+# How the Test tab of a new workflow names the configuration fields its run depends on.
+RUN_FIELD_LABELS = {"tier": "Execution Tier", "timeout_seconds": "Execution Timeout"}
+
+
+@require(Capability.BUILD)
+@require_POST
+def workflow_test_new(request):
+    """The Test tab of a workflow not created yet: run the editor's code with the tier and
+    timeout of its Configuration panel (sent along with ctx.input / ctx.headers), saving
+    nothing but the execution record. BUILD, like running unsaved code of a saved workflow."""
+    run = RunForm(request.POST, request.FILES)
+    config = WorkflowForm(request.POST)
+    if not (run.is_valid() & config.is_valid()):
+        errors = {**run.errors, **labelled(config.errors)}
+        return render(request, f"{EDITOR}#test_result", {"run_errors": errors}, status=400)
+    try:
+        execution = manual.workflow_test_run_new(
+            request.space,
+            fields={**config.workflow_fields(), "code": run.cleaned_data["code"] or ""},
+            input=run.cleaned_data["input"],
+            headers=run.cleaned_data["headers"],
+            actor=actor(request),
+        )
+    except ValidationError as exc:
+        errors = labelled(exc.message_dict)
+        return render(request, f"{EDITOR}#test_result", {"run_errors": errors}, status=400)
+    return run_result_response(request, execution)
+
+
+def labelled(errors) -> dict[str, list[str]]:
+    """Configuration errors as the Test tab shows them: each message led by its field's label
+    (the fields themselves are in another panel)."""
+    out: dict[str, list[str]] = {}
+    for field, texts in errors.items():
+        label = RUN_FIELD_LABELS.get(field) or field.replace("_", " ").capitalize()
+        out[field] = [m if field == "code" else f"{label}: {m}" for m in texts]
+    return out
+
+
+def run_result_response(request, execution):
+    """The run's result in the Test tab; a failure with a line moves the cursor there."""
+    response = render(request, f"{EDITOR}#test_result", {"execution": execution})
+    error = execution.error or {}
+    if error.get("line"):
+        trigger_client_event(
+            response,
+            "workflowRunError",
+            {
+                "line": error["line"],
+                "column": error.get("column") or 1,
+                "message": error.get("message", ""),
+            },
+        )
+    return response
+
+
+EXECUTIONS_TAB_LIMIT = 20
+
+
+@require(Capability.VIEW)
+@require_GET
+def workflow_executions(request, workflow_id):
+    """The editor's Executions tab: the latest runs of this workflow (lazy-loaded)."""
+    workflow = get_workflow_for_member(request, workflow_id)
+    context = {
+        "rows": workflow_recent_executions(request.space, workflow, limit=EXECUTIONS_TAB_LIMIT),
+        "workflow": workflow,
+        "all_url": reverse("executions", kwargs={"space_slug": request.space.slug}),
+    }
+    return render(request, f"{EDITOR}#executions_tab", context)

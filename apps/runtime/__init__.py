@@ -14,6 +14,13 @@ that implements the `fastn.*` services, and `Limits`; it gets a `RunResult`::
                        # startedAt, durationMs (values clipped to max_step_value_bytes)
     result.duration_ms, result.retryable
 
+`run_workflow(..., progress=callback)` also hands `callback(logs, steps)` the entries and
+steps recorded since its last call while the run goes on, as the sandbox reports them (its
+logs every 50 ms, and always ahead of a host call), in the caller's thread between frames, so
+it must be quick; they are capped and redacted like the final ones (with the secrets read so
+far). An exception in the callback is logged and the callback dropped; the RunResult is the
+authoritative trace either way.
+
 `Limits(timeout_s=60, memory_mb=128, max_output_bytes=1_000_000, max_log_entries=1000,
 max_log_bytes=256_000, max_step_value_bytes=8_000)`. `memory_mb` caps the V8 heap
 (a hard limit, checked at garbage collection) and the growth of the sandbox's resident
@@ -73,10 +80,11 @@ processes (`python -I apps/runtime/sandbox.py`, minimal environment, length-pref
 JSON over pipes) serves one run each at a time, with the next fresh isolate already
 prepared while idle; host calls travel back over the pipe and are served in the
 caller's thread. The caller kills a sandbox at the deadline or on cancel and the pool
-starts a replacement in the background. Pool size:
-`FASTN_SANDBOX_POOL_SIZE` (default 2, kept warm), growing to `FASTN_SANDBOX_POOL_MAX`
-(default 8) under concurrency; `FASTN_SANDBOX_MAX_RUNS` (default 500) recycles a
-sandbox after that many runs. `get_pool()` / `shutdown_pool()` manage it (shutdown
+starts a replacement in the background. Pool size, given by the caller to
+`configure_pool(PoolSettings(...))` (the console reads `FASTN_SANDBOX_POOL_SIZE`,
+`FASTN_SANDBOX_POOL_MAX`, `FASTN_SANDBOX_MAX_RUNS` and `FASTN_SANDBOX_PYTHON` in its settings):
+2 kept warm, growing to 8 under concurrency, a sandbox recycled after 500 runs by default.
+`get_pool()` / `shutdown_pool()` manage it (shutdown
 also runs at exit; a forked child builds its own pool). Each sandbox process confines itself
 before its first run (`confine.py`: namespaces, the `fastn-sandbox` user when root, rlimits,
 a seccomp filter refusing sockets, processes and exec).
@@ -86,13 +94,15 @@ from __future__ import annotations
 
 from apps.runtime.api import Limits, RunResult, run_workflow
 from apps.runtime.bridge import Host, HostError
-from apps.runtime.pool import get_pool, shutdown_pool
+from apps.runtime.pool import PoolSettings, configure_pool, get_pool, shutdown_pool
 
 __all__ = [
     "Host",
     "HostError",
     "Limits",
+    "PoolSettings",
     "RunResult",
+    "configure_pool",
     "get_pool",
     "run_workflow",
     "shutdown_pool",

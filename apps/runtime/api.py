@@ -7,7 +7,8 @@ One call, in the caller's thread:
 2. Take a warm sandbox from the pool and send it the script with the limits.
 3. Until the sandbox reports `done`: collect streamed logs and serve every host call
    with `host` (so tenancy and the database connection stay on the caller's side);
-   at the deadline or on `cancel`, kill the sandbox.
+   hand what is new to `progress` before waiting for the sandbox again; at the deadline
+   or on `cancel`, kill the sandbox.
 4. Map what happened to a RunResult: user line numbers in errors and stacks, caps on
    logs, secrets redacted everywhere, the sandbox returned to the pool or replaced.
 """
@@ -16,10 +17,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import re
 import signal
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +39,8 @@ from apps.runtime.pool import (
 from apps.runtime.redact import Redactor
 from apps.runtime.sandbox import EXIT_MEMORY, ret_frame
 
+logger = logging.getLogger("apps.runtime")
+
 MB = 1024 * 1024
 # A run's resident memory may grow by memory_mb + RSS_HEADROOM_MB (V8 bookkeeping,
 # compiled code, the bridge); the watcher in the sandbox samples it every 50 ms.
@@ -50,6 +55,9 @@ READY_TIMEOUT_S = 10.0
 # Sandboxes that died while idle are skipped; give up only if new ones keep failing.
 START_ATTEMPTS = 5
 CANCEL_POLL_S = 0.05
+# With a `progress` callback, the longest the runtime waits for the sandbox before handing
+# it what was recorded meanwhile (steps of host calls are recorded between frames).
+PROGRESS_INTERVAL_S = 0.25
 MAX_ERROR_MESSAGE = 16_000
 MAX_ERROR_STACK = 64_000
 
@@ -113,6 +121,35 @@ def _iso_ms(epoch_ms: float) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+# What to do instead, per kind of value JSON cannot hold (the prelude reports which).
+NOT_JSON_HINTS = {
+    "function": "return data, not a function (call it, or leave it out)",
+    "symbol": "use a string instead",
+    "BigInt": "convert it with String() or Number()",
+}
+MAX_RESULT_PATH = 300
+
+
+def _not_serialisable_message(error: dict[str, Any]) -> str:
+    """Why a result was refused: what and where ("output.handler is a function, …") when
+    the sandbox found a value JSON cannot hold; otherwise V8's reason (a cycle, a toJSON
+    that threw)."""
+    kind, path = error.get("kind"), error.get("path")
+    if kind in NOT_JSON_HINTS and isinstance(path, str) and path.startswith("output"):
+        if len(path) > MAX_RESULT_PATH:
+            tail = path[-(MAX_RESULT_PATH - 1) :]
+            starts = [i for i in (tail.find("."), tail.find("[")) if i >= 0]
+            path = "…" + tail[min(starts) :] if starts else "…" + tail
+        subject = "The workflow returned" if path == "output" else f"{path} is"
+        return f"{subject} a {kind}, which is not JSON-serialisable: {NOT_JSON_HINTS[kind]}"
+    reason = str(error.get("message") or "")[:500]
+    return (
+        f"Result is not JSON-serialisable: {reason}"
+        if reason
+        else "Result is not JSON-serialisable"
+    )
+
+
 def _error(
     code: str,
     message: str,
@@ -137,6 +174,21 @@ def _cap(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+# Called in the caller's thread with the log entries and steps recorded since the last call,
+# formatted, capped and redacted like the final ones (with the secrets read so far). It runs
+# on the run's path, between frames: it must be quick (hand the data to another thread).
+Progress = Callable[[list[dict[str, Any]], list[dict[str, Any]]], None]
+
+
+@dataclass
+class _LogCap:
+    """How much of the log cap is used: the final logs and the live stream cut at one rule."""
+
+    entries: int = 0
+    bytes: int = 0
+    full: bool = False
+
+
 def run_workflow(
     code: str,
     ctx: dict[str, Any],
@@ -144,8 +196,12 @@ def run_workflow(
     limits: Limits = Limits(),
     *,
     cancel: threading.Event | None = None,
+    progress: Progress | None = None,
 ) -> RunResult:
-    """Run `code` (a module with a default-exported function) with `ctx` in a sandbox."""
+    """Run `code` (a module with a default-exported function) with `ctx` in a sandbox.
+
+    `progress(logs, steps)`, if given, hears the run's new log entries and steps while it
+    runs, as the sandbox reports them; the RunResult stays the one authoritative trace."""
     started = time.monotonic()
     if cancel is not None and cancel.is_set():
         return RunResult(CANCELLED, None, _error("CANCELLED", "Workflow run was cancelled"))
@@ -169,7 +225,7 @@ def run_workflow(
         }
     )
     script = source.assemble(prepared, ctx_json, limits_json, source.script_name(ctx))
-    return _Run(prepared, script, host, limits, cancel).execute()
+    return _Run(prepared, script, host, limits, cancel, progress).execute()
 
 
 @dataclass
@@ -189,6 +245,7 @@ class _Run:
         host: Host,
         limits: Limits,
         cancel: threading.Event | None,
+        progress: Progress | None = None,
     ) -> None:
         self.prepared = prepared
         self.script = script
@@ -200,6 +257,10 @@ class _Run:
         self.raw_log_chars = 0
         self.logs_dropped = False
         self._position = re.compile(re.escape(script.name) + r":(\d+):(\d+)")
+        self.progress = progress
+        self.reported_logs = 0  # raw log entries and steps already handed to `progress`
+        self.reported_steps = 0
+        self.live_cap = _LogCap()
 
     # ---- driving the sandbox ------------------------------------------------------------------
     def execute(self) -> RunResult:
@@ -276,10 +337,14 @@ class _Run:
             if remaining <= 0:
                 sandbox.kill()
                 return self._timed_out()
+            wait = min(remaining, CANCEL_POLL_S) if cancel is not None else remaining
+            if self.progress is not None:
+                # Before waiting (and so before serving the next call, which may take long):
+                # the sandbox sends a call's preceding logs ahead of it.
+                self._report_progress()
+                wait = min(wait, PROGRESS_INTERVAL_S)
             try:
-                frame = sandbox.recv(
-                    min(remaining, CANCEL_POLL_S) if cancel is not None else remaining
-                )
+                frame = sandbox.recv(wait)
                 if frame is None:
                     continue
                 if frame.kind == "log":
@@ -395,7 +460,7 @@ class _Run:
                 )
             return _Outcome(FAILED, error=_error("NO_DEFAULT_EXPORT", message), healthy=True)
         if code == "NOT_SERIALIZABLE":
-            message = f"Result is not JSON-serialisable: {str(error.get('message', ''))[:500]}"
+            message = _not_serialisable_message(error)
             return _Outcome(FAILED, error=_error("NOT_SERIALIZABLE", message), healthy=True)
         if code == "OUTPUT_TOO_LARGE":
             size = error.get("size")
@@ -482,29 +547,64 @@ class _Run:
         line_no, column = where if where else (None, None)
         return "\n".join(kept), line_no, column
 
+    # ---- while it runs ------------------------------------------------------------------------
+    def _report_progress(self) -> None:
+        """Hand `progress` what was logged and called since the last report. A failing
+        callback is logged and dropped: watching a run must never break it."""
+        if self.reported_logs == len(self.raw_logs) and self.reported_steps == len(
+            self.bridge.steps
+        ):
+            return
+        raw = self.raw_logs[self.reported_logs :]
+        self.reported_logs += len(raw)
+        logs = self._capped_logs(raw, self.live_cap) if raw else []
+        steps = self.bridge.steps[self.reported_steps :]
+        self.reported_steps += len(steps)
+        if self.redactor.active:
+            steps = [self.bridge.redacted_step(step) for step in steps]
+        if not (logs or steps) or self.progress is None:
+            return
+        try:
+            self.progress(logs, steps)
+        except Exception:
+            logger.exception("progress callback failed; the run goes on without it")
+            self.progress = None
+
     # ---- the result ---------------------------------------------------------------------------
-    def _final_logs(self) -> list[dict[str, Any]]:
+    def _capped_logs(
+        self, raw_logs: list[tuple[str, float, str, bool]], cap: _LogCap
+    ) -> list[dict[str, Any]]:
+        """Format, redact and cap raw log records, continuing from `cap` (which they update):
+        at most max_log_entries entries and max_log_bytes bytes, the last entry cut short."""
         limits = self.limits
         redactor = self.redactor
         entries: list[dict[str, Any]] = []
-        used = 0
-        limited = self.logs_dropped
         remap = f"{self.script.name}:1:"
-        for level, epoch_ms, raw, cut in self.raw_logs:
-            if len(entries) >= limits.max_log_entries:
-                limited = True
+        for level, epoch_ms, raw, cut in raw_logs:
+            if cap.full:
+                break
+            if cap.entries >= limits.max_log_entries:
+                cap.full = True
                 break
             text = redactor.cut_text(raw) if cut else redactor.text(raw)
             if remap in text:
                 text = self._remap(text)[0]
             encoded = text.encode("utf-8")
-            if used + len(encoded) > limits.max_log_bytes:
-                text = encoded[: limits.max_log_bytes - used].decode("utf-8", "ignore")
+            if cap.bytes + len(encoded) > limits.max_log_bytes:
+                text = encoded[: limits.max_log_bytes - cap.bytes].decode("utf-8", "ignore")
                 entries.append({"level": level, "message": text, "time": _iso_ms(epoch_ms)})
-                limited = True
+                cap.full = True
                 break
-            used += len(encoded)
+            cap.bytes += len(encoded)
+            cap.entries += 1
             entries.append({"level": level, "message": text, "time": _iso_ms(epoch_ms)})
+        return entries
+
+    def _final_logs(self) -> list[dict[str, Any]]:
+        limits = self.limits
+        cap = _LogCap()
+        entries = self._capped_logs(self.raw_logs, cap)
+        limited = self.logs_dropped or cap.full
         now = _iso_ms(time.time() * 1000)
         if self.bridge.unrecorded:
             entries.append(

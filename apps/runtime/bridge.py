@@ -355,9 +355,9 @@ class Bridge:
         """The steps with every secret read during the run redacted."""
         if not self.redactor.active:
             return self.steps
-        return [self._redact_step(step) for step in self.steps]
+        return [self.redacted_step(step) for step in self.steps]
 
-    def _redact_step(self, step: dict[str, Any]) -> dict[str, Any]:
+    def redacted_step(self, step: dict[str, Any]) -> dict[str, Any]:
         redact = self.redactor
         out = dict(step)
         for field in ("args", "result", "error"):

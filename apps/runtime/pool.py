@@ -7,11 +7,12 @@ Each then confines itself (`confine.py`: as root, the `fastn-sandbox` user, its 
 mount and network namespaces, a read-only filesystem; always seccomp and rlimits) and
 lists what it could not apply in its first `ready`; the pool logs that once per process.
 
-The pool keeps `FASTN_SANDBOX_POOL_SIZE` (default 2) sandboxes warm and grows on
-demand to `FASTN_SANDBOX_POOL_MAX` (default 8) while callers are waiting; extra
-sandboxes idle for a minute are retired. A sandbox that was killed (deadline, cancel),
-ran out of memory, crashed, or served `FASTN_SANDBOX_MAX_RUNS` runs is replaced by a
-background thread, so the next caller does not pay for the ~0.1 s start.
+The pool keeps `PoolSettings.size` (default 2) sandboxes warm and grows on demand to
+`max_size` (default 8) while callers are waiting; extra sandboxes idle for a minute are
+retired. A sandbox that was killed (deadline, cancel), ran out of memory, crashed, or served
+`max_runs` runs is replaced by a background thread, so the next caller does not pay for the
+~0.1 s start. The runtime reads no configuration of its own: the caller passes it to
+`configure_pool()` (the console does at startup, from FASTN_SANDBOX_* in its settings).
 
 Idle sandboxes are handed out least-recently-used first: a sandbox prepares its next
 isolate right after a run, and the oldest idle one has had the longest to finish.
@@ -70,19 +71,34 @@ class Frame:
     blob: bytes
 
 
-def _env_int(name: str, default: int, minimum: int) -> int:
-    raw = os.environ.get(name, "")
-    try:
-        value = int(raw) if raw.strip() else default
-    except ValueError:
-        logger.warning("ignoring %s=%r: not an integer", name, raw)
-        value = default
-    return max(minimum, value)
+@dataclass(frozen=True)
+class PoolSettings:
+    """How the process's pool is built: sandboxes kept warm, the most it grows to while
+    callers wait, the runs after which a sandbox is replaced, and the Python that runs
+    sandbox.py (it needs mini-racer)."""
+
+    size: int = 2
+    max_size: int = 8
+    max_runs: int = 500
+    python: str = sys.executable
+
+    def __post_init__(self) -> None:
+        if self.size < 1 or self.max_size < self.size or self.max_runs < 1:
+            raise ValueError(f"unusable sandbox pool settings: {self}")
+
+
+_settings = PoolSettings()
+
+
+def configure_pool(settings: PoolSettings) -> None:
+    """Build this process's pools with `settings` from now on (a pool already running keeps
+    what it was built with until `shutdown_pool()`)."""
+    global _settings
+    _settings = settings
 
 
 def _sandbox_command(*args: str) -> list[str]:
-    python = os.environ.get("FASTN_SANDBOX_PYTHON") or sys.executable
-    return [python, "-I", str(SANDBOX_SCRIPT), *args]
+    return [_settings.python, "-I", str(SANDBOX_SCRIPT), *args]
 
 
 _confinement_reported = False
@@ -319,10 +335,10 @@ class Sandbox:
 
 
 class SandboxPool:
-    def __init__(self, size: int, max_size: int) -> None:
+    def __init__(self, size: int, max_size: int, *, max_runs: int = 500) -> None:
         self.size = size
         self.max_size = max(size, max_size)
-        self.max_runs = _env_int("FASTN_SANDBOX_MAX_RUNS", 500, 1)
+        self.max_runs = max_runs
         self.pid = os.getpid()
         self.closed = False
         self._cond = threading.Condition()
@@ -519,8 +535,8 @@ def get_pool() -> SandboxPool:
             pool.forget()
             pool = None
         if pool is None or pool.closed:
-            size = _env_int("FASTN_SANDBOX_POOL_SIZE", 2, 1)
-            pool = SandboxPool(size, _env_int("FASTN_SANDBOX_POOL_MAX", 8, 1))
+            config = _settings
+            pool = SandboxPool(config.size, config.max_size, max_runs=config.max_runs)
             _pool = pool
         return pool
 

@@ -52,6 +52,9 @@
   const arrayFrom = Array.from;
   const promiseThen = Promise.prototype.then;
   const errorCaptureStackTrace = Error.captureStackTrace;
+  const mapGet = Map.prototype.get;
+  const mapSet = Map.prototype.set;
+  const regExpTest = RegExp.prototype.test;
 
   // Code generation from strings is disabled by a V8 flag; WebAssembly would add a
   // second compiler and memory that lives outside the JS heap, and no workflow needs it.
@@ -838,16 +841,76 @@
     }
   }
 
+  // ---- the result ----------------------------------------------------------------------
+  // JSON.stringify turns a function or a symbol into nothing (null inside an array) and
+  // throws on a BigInt: a workflow returning one would complete with null or with an object
+  // silently missing a field. The result is checked while it is serialised (one pass); a
+  // second pass, only on failure, finds where the first such value is.
+  const NOT_JSON = freeze({ notJSON: true });
+  const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
+
+  function notJSONKind(v) {
+    switch (typeof v) {
+      case "function":
+        return "function";
+      case "symbol":
+        return "symbol";
+      case "bigint":
+        return "BigInt";
+      default:
+        return null;
+    }
+  }
+
+  function refuseNotJSON(key, v) {
+    if (notJSONKind(v) !== null) throw NOT_JSON;
+    return v;
+  }
+
+  function pathSegment(holder, key) {
+    if (isArray(holder)) return "[" + key + "]";
+    if (apply(regExpTest, IDENTIFIER, [key])) return "." + key;
+    return "[" + stringify(key) + "]";
+  }
+
+  // Where the first value JSON cannot hold is ("output", "output.handler",
+  // "output.items[2]") and its kind, following JSON.stringify's own walk (toJSON included).
+  function findNotJSON(value) {
+    const paths = new MapCtor();
+    let found = null;
+    try {
+      stringify(value, function (key, v) {
+        const parent = apply(mapGet, paths, [this]);
+        const path = parent === undefined ? "output" : parent + pathSegment(this, key);
+        const kind = notJSONKind(v);
+        if (kind !== null) {
+          found = { path, kind };
+          throw NOT_JSON;
+        }
+        if (typeof v === "object" && v !== null) apply(mapSet, paths, [v, path]);
+        return v;
+      });
+    } catch {
+      // thrown above, or a toJSON() that fails on its second call: `found` says which
+    }
+    return found || { path: "output", kind: "value" };
+  }
+
   function onSettled(value) {
     let out;
     try {
-      out = stringify(value === undefined ? null : value);
+      out = stringify(value === undefined ? null : value, refuseNotJSON);
     } catch (e) {
+      if (e === NOT_JSON) {
+        const found = findNotJSON(value);
+        finish({ status: "failed", error: { code: "NOT_SERIALIZABLE", path: found.path, kind: found.kind } });
+        return;
+      }
       const message = apply(stringSplit, StringCtor(e.message), ["\n"])[0];
       finish({ status: "failed", error: { code: "NOT_SERIALIZABLE", message } });
       return;
     }
-    if (out === undefined) out = "null"; // a function or a symbol
+    if (out === undefined) out = "null"; // a toJSON() that answered undefined
     const limit = run.limits.maxOutputBytes;
     if (out.length > limit || (out.length * 3 > limit && utf8Length(out) > limit)) {
       finish({ status: "failed", error: { code: "OUTPUT_TOO_LARGE", size: utf8Length(out) } });

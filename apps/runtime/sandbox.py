@@ -52,6 +52,8 @@ A watcher thread streams logs every 50 ms (so logs written before a runaway loop
 survive the kill), notices a V8 heap-limit termination (a run that runs out of heap
 after an await never settles) or too much resident memory, and exits when the parent
 dies or when cleanup after a run hangs (work left spinning after the run settled).
+The logs written before a host call also go out just ahead of its `call` frame, so the
+parent has them while it serves the call (which may take long).
 """
 
 from __future__ import annotations
@@ -370,7 +372,9 @@ class _Server:
 
     # ---- the host-call channel, on V8's thread ---------------------------------------------
     def _forward_call(self, isolate: _Isolate) -> None:
-        """Send a request (once its last chunk is in the channel) to the parent."""
+        """Send a request (once its last chunk is in the channel) to the parent, after the
+        logs written before it: the parent may spend a while serving the call, and what the
+        run logged so far is then already in its hands (the live trace shows it)."""
         channel = isolate.channel
         _op, length, more = _CHANNEL_REQUEST.unpack_from(channel, 0)
         if not 0 <= length <= _CHANNEL_CAPACITY:
@@ -387,6 +391,7 @@ class _Server:
         frame = call_frame(int(call_id), request.encode())
         with self.out_lock:
             if not isolate.finished:
+                self._flush_logs_locked(isolate)
                 _write_all(1, frame)
 
     def _pump(self, isolate: _Isolate) -> None:

@@ -17,12 +17,12 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from apps.api.jsonbody import JsonInputError, parse_json
 from apps.secrets import crypto
 from apps.secrets.errors import SecretNotFound, SecretUndecryptable
 from apps.secrets.models import NAME_MAX_LENGTH, DataKey, Secret, SecretType, name_validator
 from apps.spaces.audit import Actor, audit_record
 from apps.spaces.models import Customer, Space
+from fastn_console.strictjson import JsonInputError, parse_json
 
 MAX_VALUE_CHARS = 64 * 1024
 LAST_USED_RESOLUTION = timedelta(minutes=1)

@@ -31,6 +31,11 @@ class Actor:
         return cls(ActorType.SYSTEM, label)
 
 
+def actor(request) -> Actor:
+    """Who is acting in a console request: its signed-in person."""
+    return Actor.for_user(request.user)
+
+
 def audit_record(
     *,
     space: Space | None,

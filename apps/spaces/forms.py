@@ -11,7 +11,9 @@ INVITABLE_ROLES = [(r.value, r.label) for r in Role if r != Role.OWNER]
 
 
 class SignupSpaceForm(forms.Form):
-    """Extra field on allauth's sign-up form: signing up creates the user's first Space."""
+    """Extra field on allauth's sign-up form: signing up creates the user's first Space —
+    unless they sign up to accept an invitation (`invitation`, from the sign-up view), which
+    is joining someone else's Space."""
 
     space_name = forms.CharField(
         label="Workspace name",
@@ -20,7 +22,26 @@ class SignupSpaceForm(forms.Form):
         help_text="You can rename it or create more Spaces later.",
     )
 
+    def __init__(self, *args, invitation=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.invitation = invitation
+        if invitation is not None:
+            del self.fields["space_name"]
+
+    def clean(self):
+        cleaned_data = super().clean()
+        email = cleaned_data.get("email") or ""
+        if self.invitation is not None and email.lower() != self.invitation.email.lower():
+            self.add_error(
+                "email",
+                f"This invitation is for {self.invitation.email}: sign up with that address "
+                "to accept it.",
+            )
+        return cleaned_data
+
     def signup(self, request, user) -> None:
+        if self.invitation is not None:
+            return  # they accept it on the invitation page, where `next` leads
         name = self.cleaned_data.get("space_name") or f"{user.email.split('@')[0]}'s Space"
         actor = Actor.for_user(user)
         space = space_create(name, owner=user, actor=actor, request=request)

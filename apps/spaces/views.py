@@ -1,14 +1,16 @@
 from __future__ import annotations
 
 import csv
+from urllib.parse import urlsplit
 
+from allauth.account.views import SignupView as AllauthSignupView
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import StreamingHttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
+from django.urls import Resolver404, resolve, reverse
 from django.views.decorators.http import require_POST
 
 from apps.spaces import services
@@ -19,7 +21,7 @@ from apps.spaces.access import (
     get_membership_for_member,
     require,
 )
-from apps.spaces.audit import Actor
+from apps.spaces.audit import actor
 from apps.spaces.forms import (
     ApiKeyForm,
     AuditFilterForm,
@@ -29,16 +31,20 @@ from apps.spaces.forms import (
     SpaceForm,
     TransferOwnershipForm,
 )
-from apps.spaces.models import ROLE_DESCRIPTIONS, ApiKey, Capability, Customer, Membership, Role
+from apps.spaces.models import (
+    ROLE_DESCRIPTIONS,
+    ApiKey,
+    Capability,
+    Customer,
+    Invitation,
+    Membership,
+    Role,
+)
 from apps.spaces.selectors import audit_events, space_people
 
 
 def space_url(request, name: str, **kwargs) -> str:
     return reverse(name, kwargs={"space_slug": request.space.slug, **kwargs})
-
-
-def actor(request) -> Actor:
-    return Actor.for_user(request.user)
 
 
 # --- Spaces ---------------------------------------------------------------------------------
@@ -170,6 +176,44 @@ def invitation_revoke(request, invitation_id):
     else:
         messages.success(request, f"Invitation for {invitation.email} revoked.")
     return redirect(space_url(request, "people"))
+
+
+def invitation_in_next(request) -> Invitation | None:
+    """The pending invitation whose page `next` leads back to (the invitation page's "Sign up"
+    link carries it), else None."""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    try:
+        match = resolve(urlsplit(target).path)
+    except Resolver404:
+        return None
+    if match.url_name != "invitation_accept":
+        return None
+    invitation = services.invitation_for_token(match.kwargs["token"])
+    return invitation if invitation is not None and invitation.is_pending else None
+
+
+class SignupView(AllauthSignupView):
+    """allauth's sign-up, aware of an invitation: someone joining an existing Space is not
+    asked to name a Space of their own, and does not get one."""
+
+    def dispatch(self, request, *args, **kwargs):
+        self.invitation = invitation_in_next(request)
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "invitation": self.invitation}
+
+    def get_initial(self):
+        initial = super().get_initial()
+        if self.invitation is not None:
+            initial.setdefault("email", self.invitation.email)
+        return initial
+
+    def get_context_data(self, **kwargs):
+        return {**super().get_context_data(**kwargs), "invitation": self.invitation}
+
+
+signup = SignupView.as_view()
 
 
 def invitation_accept(request, token):

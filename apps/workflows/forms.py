@@ -7,12 +7,11 @@ from typing import Any
 
 from django import forms
 
-from apps.api.jsonbody import JsonInputError, parse_json
+from apps.workflows.config_diff import CONFIG_FIELDS
 from apps.workflows.models import MAX_CODE_BYTES, Tier
-from apps.workflows.services import WorkflowFields, code_size_error
+from apps.workflows.services import WorkflowFields, code_size_error, release_note_error
 
 TABLE_PAGE_SIZE = 25
-MAX_JSON_BYTES = 256 * 1024
 
 
 class WorkflowForm(forms.Form):
@@ -33,6 +32,8 @@ class WorkflowForm(forms.Form):
     retry_max_interval_ms = forms.IntegerField()
     code = forms.CharField(required=False, strip=False)
     draft_revision = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    # Publish only: the note frozen with the new version (the Publish dialog's textarea).
+    release_note = forms.CharField(required=False)
 
     def clean_code(self) -> str:
         upload = self.files.get("code")
@@ -48,10 +49,31 @@ class WorkflowForm(forms.Form):
             raise forms.ValidationError(problem)
         return code
 
+    def clean_release_note(self) -> str:
+        note = self.cleaned_data.get("release_note") or ""
+        problem = release_note_error(note)
+        if problem:
+            raise forms.ValidationError(problem)
+        return note
+
     def workflow_fields(self) -> WorkflowFields:
         data = dict(self.cleaned_data)
         data.pop("draft_revision", None)
+        data.pop("release_note", None)
         return data  # type: ignore[return-value]
+
+
+def draft_config(data) -> dict[str, Any]:
+    """The Configuration panel's values as the Compare dialog sends them, keyed like
+    `config_diff.flat_config`: cleaned where valid, as typed where not (the dialog shows
+    what is in the panel, half-typed or not)."""
+    form = WorkflowForm(data)
+    form.is_valid()
+    values: dict[str, Any] = {}
+    for name in CONFIG_FIELDS:
+        value = form.cleaned_data[name] if name in form.cleaned_data else data.get(name, "")
+        values[name] = value.strip() if isinstance(value, str) else value
+    return values
 
 
 def uploaded_text(upload) -> str:
@@ -64,48 +86,6 @@ def uploaded_text(upload) -> str:
     if "\x00" in code:
         raise forms.ValidationError("The code must not contain NUL characters.")
     return code
-
-
-def parse_json_field(value: str, label: str) -> Any:
-    """Parse one of the Test tab's JSON editors; empty means {}."""
-    if len(value.encode("utf-8")) > MAX_JSON_BYTES:
-        raise forms.ValidationError(f"{label} is larger than {MAX_JSON_BYTES // 1024} KB.")
-    if not value.strip():
-        return {}
-    try:
-        return parse_json(value, label=label)
-    except JsonInputError as exc:
-        raise forms.ValidationError(str(exc)) from None
-
-
-class RunForm(forms.Form):
-    """Input of a run: ctx.input and ctx.headers as JSON (headers: an object of strings)."""
-
-    input = forms.CharField(required=False, strip=False, widget=forms.Textarea)
-    headers = forms.CharField(required=False, strip=False, widget=forms.Textarea)
-    code = forms.CharField(required=False, strip=False)
-
-    def clean_input(self) -> Any:
-        return parse_json_field(self.cleaned_data.get("input") or "", "ctx.input")
-
-    def clean_headers(self) -> dict[str, str]:
-        headers = parse_json_field(self.cleaned_data.get("headers") or "", "ctx.headers")
-        if not isinstance(headers, dict):
-            raise forms.ValidationError('ctx.headers must be a JSON object, like {"x-id": "1"}.')
-        bad = [k for k, v in headers.items() if not isinstance(v, str)]
-        if bad:
-            raise forms.ValidationError(f"Header values must be strings (see {bad[0]!r}).")
-        return {k.lower(): v for k, v in headers.items()}
-
-    def clean_code(self) -> str | None:
-        upload = self.files.get("code")
-        if upload is None:
-            return self.cleaned_data.get("code") or None
-        if upload.size > MAX_CODE_BYTES:
-            raise forms.ValidationError(
-                f"The code is {upload.size:,} bytes; the limit is {MAX_CODE_BYTES:,} bytes (1 MB)."
-            )
-        return uploaded_text(upload)
 
 
 class TableFilterForm(forms.Form):

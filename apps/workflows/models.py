@@ -42,6 +42,7 @@ MAX_CODE_BYTES = 1024 * 1024
 NAME_MAX = 120
 SLUG_MAX = 80
 DESCRIPTION_MAX = 1000
+RELEASE_NOTE_MAX = 500
 RETRY_ATTEMPTS_RANGE = (1, 10)
 RETRY_INITIAL_RANGE_MS = (100, 3_600_000)
 RETRY_COEFFICIENT_RANGE = (1.0, 10.0)
@@ -193,6 +194,8 @@ class WorkflowVersion(models.Model):
     number = models.PositiveIntegerField()
     code = models.TextField()
     config = models.JSONField()
+    # What changed and why, in the publisher's words (optional); frozen with the version.
+    release_note = models.CharField(max_length=RELEASE_NOTE_MAX, blank=True, default="")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -5,17 +5,16 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from django.db.models import Count, F, FilteredRelation, OuterRef, Q, QuerySet, Subquery
 
-from apps.environments.models import LIVE, TEST, Environment
+from apps.environments.models import DRAFT, LIVE, TEST, Environment
 from apps.environments.selectors import ensure_builtin_environments
+from apps.environments.usage import EnvironmentUsage
 from apps.spaces.models import Space
 from apps.workflows.models import Deployment, Tier, Workflow, WorkflowVersion
 from fastn_console import rawsql
-
-DRAFT = "DRAFT"
 
 
 def resolve_version(workflow: Workflow, stage: str) -> WorkflowVersion | Literal["DRAFT"] | None:
@@ -105,6 +104,28 @@ def run_target(workflow: Workflow) -> tuple[WorkflowVersion | None, str]:
     if latest is not None:
         return latest, TEST
     return None, DRAFT
+
+
+def deployed_environments(workflow_ids) -> dict:
+    """The slugs of the environments each workflow is deployed to (`live` first, then named
+    ones in the order they were created), in one query: {workflow id: [slug, …]}."""
+    out: dict = {}
+    rows = (
+        Deployment.objects.filter(workflow_id__in=list(workflow_ids))
+        .order_by("-environment__builtin", "environment__created_at", "environment__slug")
+        .values_list("workflow_id", "environment__slug")
+    )
+    for workflow_id, slug in rows:
+        out.setdefault(workflow_id, []).append(slug)
+    return out
+
+
+def api_sample_stage(workflow: Workflow, deployed: list[str]) -> str:
+    """The `stage` the API tab's sample calls: the environment the workflow is deployed to
+    (`live` first), else `test` once published, else DRAFT."""
+    if deployed:
+        return deployed[0]
+    return TEST if workflow.versions.exists() else DRAFT
 
 
 # --- The Workflows table --------------------------------------------------------------------
@@ -199,3 +220,19 @@ def workflow_versions(workflow: Workflow) -> QuerySet[WorkflowVersion]:
         .defer("code")
         .order_by("-number")
     )
+
+
+def environment_usage(space: Space) -> EnvironmentUsage:
+    """What the Environments page shows of the workflows: the deployments serving each
+    environment of `space`, by workflow name, and how many workflows are published (what `test`
+    serves). Registered with apps.environments.usage by WorkflowsConfig.ready."""
+    deployed: dict[Any, list[Deployment]] = {}
+    deployments = (
+        Deployment.objects.filter(environment__space=space)
+        .select_related("workflow", "version")
+        .order_by("workflow__name")
+    )
+    for deployment in deployments:
+        deployed.setdefault(deployment.environment_id, []).append(deployment)
+    published = Workflow.objects.filter(space=space, versions__isnull=False).distinct().count()
+    return EnvironmentUsage(deployed=deployed, published_count=published)

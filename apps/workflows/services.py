@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypedDict, Unpack
+from typing import Any, TypedDict, Unpack
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -20,6 +20,7 @@ from apps.workflows.models import (
     DESCRIPTION_MAX,
     MAX_CODE_BYTES,
     NAME_MAX,
+    RELEASE_NOTE_MAX,
     RETRY_ATTEMPTS_RANGE,
     RETRY_COEFFICIENT_RANGE,
     RETRY_INITIAL_RANGE_MS,
@@ -32,10 +33,6 @@ from apps.workflows.models import (
     Workflow,
     WorkflowVersion,
 )
-from apps.workflows.selectors import DRAFT, run_target
-
-if TYPE_CHECKING:
-    from apps.executions.models import Execution
 
 
 class WorkflowFields(TypedDict, total=False):
@@ -364,14 +361,26 @@ def workflow_delete(workflow: Workflow, *, actor: Actor, request=None) -> None:
 # --- Publish and deploy ---------------------------------------------------------------------
 
 
-def workflow_publish(workflow: Workflow, *, actor: Actor, created_by=None, request=None):
-    """Freeze the draft into the next immutable version.
+def release_note_error(note: str) -> str | None:
+    if len(note) > RELEASE_NOTE_MAX:
+        return f"Keep the release note to {RELEASE_NOTE_MAX} characters (it has {len(note)})."
+    return None
+
+
+def workflow_publish(
+    workflow: Workflow, *, actor: Actor, created_by=None, release_note: str = "", request=None
+):
+    """Freeze the draft into the next immutable version, with an optional release note.
 
     1. Lock the workflow row: concurrent publishes of one workflow queue here, so numbers
        have no gaps and no duplicates (the unique constraint is the backstop).
     2. Refuse when the draft's code and configuration equal the latest version's.
     3. Create vN+1 and audit.
     """
+    release_note = release_note.strip()
+    problem = release_note_error(release_note)
+    if problem:
+        raise ValidationError({"release_note": problem})
     with transaction.atomic():
         current = Workflow.objects.select_for_update().get(pk=workflow.pk)
         latest = current.versions.order_by("-number").first()
@@ -390,6 +399,7 @@ def workflow_publish(workflow: Workflow, *, actor: Actor, created_by=None, reque
             number=(latest.number if latest else 0) + 1,
             code=current.draft_code,
             config=config,
+            release_note=release_note,
             created_by=created_by,
         )
         Workflow.objects.filter(pk=current.pk).update(updated_at=timezone.now())
@@ -399,7 +409,11 @@ def workflow_publish(workflow: Workflow, *, actor: Actor, created_by=None, reque
             action="workflow.publish",
             resource=current,
             request=request,
-            detail={"version": version.number, "revision": current.draft_revision},
+            detail={
+                "version": version.number,
+                "revision": current.draft_revision,
+                "release_note": release_note,
+            },
         )
     return version
 
@@ -456,57 +470,6 @@ def workflow_deploy(
             },
         )
     return deployment
-
-
-# --- Running --------------------------------------------------------------------------------
-
-
-def run_sync(workflow: Workflow, **kwargs) -> Execution:
-    """The executions app's synchronous run (instant queue; records an Execution).
-
-    Manual runs run once: a person is waiting in the browser to read the result or the
-    error, so the retry policy (meant for unattended triggers) is left out of them."""
-    from apps.executions.services import execution_run_sync
-
-    return execution_run_sync(workflow, retry=False, **kwargs)
-
-
-def workflow_run(workflow: Workflow, *, input: Any, headers: dict, actor: Actor) -> Execution:
-    """The Run dialog of the Workflows table: the version deployed to live, else the latest
-    published one, else the draft."""
-    version, stage = run_target(workflow)
-    return run_sync(
-        workflow,
-        code=None if version else workflow.draft_code,
-        version=version,
-        input=input,
-        headers=headers,
-        triggered_by="manual",
-        actor=actor,
-        customer=None,
-        environment=stage,
-    )
-
-
-def workflow_test_run(
-    workflow: Workflow, *, code: str, input: Any, headers: dict, actor: Actor
-) -> Execution:
-    """The editor's Test tab: run the editor's unsaved code as the draft. Recorded as an
-    execution (manual, draft) like any other run."""
-    problem = code_size_error(code)
-    if problem:
-        raise ValidationError({"code": problem})
-    return run_sync(
-        workflow,
-        code=code,
-        version=None,
-        input=input,
-        headers=headers,
-        triggered_by="manual",
-        actor=actor,
-        customer=None,
-        environment=DRAFT,
-    )
 
 
 # --- Workflows as files ---------------------------------------------------------------------

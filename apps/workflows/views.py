@@ -3,14 +3,13 @@ from __future__ import annotations
 import json
 import uuid
 
-from django.apps import apps as django_apps
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import (
     HttpResponseClientRedirect,
@@ -18,10 +17,9 @@ from django_htmx.http import (
     trigger_client_event,
 )
 
-from apps.console.sections import Section
 from apps.environments.models import TEST
 from apps.spaces.access import deny, require
-from apps.spaces.audit import Actor
+from apps.spaces.audit import actor
 from apps.spaces.models import Capability
 from apps.workflows import services
 from apps.workflows.access import (
@@ -31,11 +29,18 @@ from apps.workflows.access import (
     get_version_for_member,
     get_workflow_for_member,
 )
-from apps.workflows.forms import TABLE_PAGE_SIZE, RunForm, TableFilterForm, WorkflowForm
+from apps.workflows.config_diff import config_changes, flat_config
+from apps.workflows.forms import (
+    TABLE_PAGE_SIZE,
+    TableFilterForm,
+    WorkflowForm,
+    draft_config,
+)
 from apps.workflows.models import (
     DESCRIPTION_MAX,
     MAX_CODE_BYTES,
     NAME_MAX,
+    RELEASE_NOTE_MAX,
     RETRY_ATTEMPTS_RANGE,
     RETRY_COEFFICIENT_RANGE,
     RETRY_INITIAL_RANGE_MS,
@@ -46,8 +51,11 @@ from apps.workflows.models import (
     Tier,
     Workflow,
 )
+from apps.workflows.replay import replay_for
 from apps.workflows.selectors import (
-    run_target,
+    DRAFT,
+    api_sample_stage,
+    deployed_environments,
     tier_counts,
     workflow_environments,
     workflow_rows,
@@ -57,10 +65,6 @@ from apps.workflows.selectors import (
 EDITOR = "workflows/editor.html"
 RETRY_FIELDS = ("retry_max_attempts", "retry_initial_interval_ms", "retry_backoff_coefficient",
                 "retry_max_interval_ms")  # fmt: skip
-
-
-def actor(request) -> Actor:
-    return Actor.for_user(request.user)
 
 
 def editor_url(workflow: Workflow) -> str:
@@ -81,6 +85,9 @@ def workflow_list(request):
         request.GET.get("page")
     )
     row_urls(request.space.slug, page.object_list)
+    deployed = deployed_environments(w.id for w in page.object_list)
+    for workflow in page.object_list:
+        workflow.environments = deployed.get(workflow.id, [])
     context = {
         "page": page,
         "tier": tier or "all",
@@ -107,18 +114,6 @@ def row_urls(space_slug: str, workflows) -> None:
     for workflow in workflows:
         for attr, pattern in patterns.items():
             setattr(workflow, attr, pattern.replace(str(placeholder), str(workflow.id)))
-
-
-@require(Capability.VIEW)
-def workflow_builder(request):
-    section = Section(
-        "workflow_builder",
-        "workflows/build/",
-        "✦ Build with AI",
-        "Integrations · Workflows",
-        "Describe what you need and an agent writes, tests and documents the workflow.",
-    )
-    return render(request, "console/upcoming.html", {"section": section})
 
 
 # --- The editor -----------------------------------------------------------------------------
@@ -186,6 +181,7 @@ def editor_context(
         "name_max": NAME_MAX,
         "slug_max": SLUG_MAX,
         "description_max": DESCRIPTION_MAX,
+        "release_note_max": RELEASE_NOTE_MAX,
         "can_edit": membership.can(Capability.BUILD),
         "can_run": membership.can(Capability.OPERATE),
         "editor_config": {
@@ -198,6 +194,7 @@ def editor_context(
             "isNew": workflow is None,
             "published": bool(latest_number),
             "versionUrl": urls.get("version", ""),
+            "compareUrl": urls.get("compare", ""),
             "listUrl": urls["list"],
             "monacoBase": static("vendor/monaco/vs"),
         },
@@ -222,11 +219,14 @@ def editor_urls(space_slug: str, workflow: Workflow | None) -> dict[str, str]:
     }
     if workflow is not None:
         one = {**space, "workflow_id": workflow.id}
-        for key in ("editor", "save", "deploy", "delete", "test", "executions", "lifecycle"):
+        for key in ("editor", "save", "deploy", "delete", "test", "executions", "lifecycle", "api"):
             urls[key] = reverse(f"workflow_{key}", kwargs=one)
         # Per-version URLs: reversed once with number 0, then filled in.
         urls["version"] = reverse("workflow_version", kwargs={**one, "number": 0})
         urls["restore"] = reverse("workflow_restore", kwargs={**one, "number": 0})
+        urls["compare"] = reverse("workflow_compare", kwargs={**one, "number": 0})
+    else:
+        urls["test"] = reverse("workflow_test_new", kwargs=space)
     urls["form"] = urls.get("save", urls["create"])
     return urls
 
@@ -270,7 +270,7 @@ def workflow_editor(request, workflow_id):
     workflow = get_workflow_for_member(request, workflow_id, with_latest_number=True)
     form = WorkflowForm(initial=initial_of(workflow))
     context = editor_context(request, workflow, form, lazy=True)
-    replay = execution_to_replay(request, workflow)
+    replay = replay_for(request, workflow)
     if replay is not None:
         # "Open in editor" from an execution: what ran, and its input, in the Test tab.
         code = replay.version.code if replay.version else replay.draft_code
@@ -282,23 +282,6 @@ def workflow_editor(request, workflow_id):
             test_headers=json.dumps(replay.headers, indent=2),
         )
     return render(request, EDITOR, context)
-
-
-def execution_to_replay(request, workflow: Workflow):
-    from apps.executions.models import Execution
-
-    execution_id = request.GET.get("execution")
-    if not execution_id:
-        return None
-    try:
-        uuid.UUID(execution_id)
-    except ValueError:
-        return None
-    return (
-        Execution.objects.select_related("version")
-        .filter(space=request.space, workflow=workflow, id=execution_id)
-        .first()
-    )
 
 
 @require(Capability.VIEW)
@@ -354,7 +337,11 @@ def workflow_save(request, workflow_id):
     if publish:
         try:
             version = services.workflow_publish(
-                workflow, actor=actor(request), created_by=request.user, request=request
+                workflow,
+                actor=actor(request),
+                created_by=request.user,
+                release_note=form.cleaned_data["release_note"],
+                request=request,
             )
         except ValidationError as exc:
             publish_error = " ".join(exc.messages)
@@ -436,10 +423,37 @@ def workflow_version(request, workflow_id, number: int):
             "label": version.label,
             "code": version.code,
             "config": version.config,
+            "release_note": version.release_note,
             "created_by": version.created_by.email if version.created_by else "",
             "created_at": version.created_at.isoformat(),
         }
     )
+
+
+@require(Capability.VIEW)
+@require_GET
+def workflow_compare(request, workflow_id, number: int):
+    """The configuration beside the code in the editor's Compare dialog: version `number`
+    against version `?to=N`, or against the draft (`to=draft`) as the Configuration panel's
+    values in the query — the dialog compares unsaved work, as its code side does."""
+    workflow = get_workflow_for_member(request, workflow_id)
+    old = get_version_for_member(request, workflow, number)
+    target = request.GET.get("to", "draft")
+    if target != "draft":
+        new = get_version_for_member(request, workflow, _int(target))
+        new_label, new_config = new.label, flat_config(new.config)
+    elif "tier" in request.GET:
+        new_label, new_config = "Draft", draft_config(request.GET)
+    else:  # nothing sent from the panel: the saved draft
+        new_label, new_config = "Saved draft", flat_config(workflow.config())
+    rows = config_changes(flat_config(old.config), new_config)
+    context = {
+        "rows": rows,
+        "changed_count": sum(row.changed for row in rows),
+        "old_label": old.label,
+        "new_label": new_label,
+    }
+    return render(request, f"{EDITOR}#config_diff", context)
 
 
 @require(Capability.BUILD)
@@ -465,92 +479,22 @@ def workflow_delete(request, workflow_id):
     return redirect("workflows", space_slug=request.space.slug)
 
 
-# --- Running --------------------------------------------------------------------------------
-
-
-@require(Capability.VIEW)
-@require_http_methods(["GET", "POST"])
-def workflow_run(request, workflow_id):
-    """The Run dialog of the table: GET shows the input form, POST runs (OPERATE)."""
-    workflow = get_workflow_for_member(request, workflow_id)
-    version, stage = run_target(workflow)
-    context = {"workflow": workflow, "target_version": version, "target_stage": stage}
-    if request.method == "GET":
-        context["form"] = RunForm(initial={"input": "{}"})
-        return render(request, "workflows/list.html#run_dialog", context)
-    if not request.membership.can(Capability.OPERATE):
-        return deny(request, Capability.OPERATE)
-    form = RunForm(request.POST)
-    context["form"] = form
-    if not form.is_valid():
-        return render(request, "workflows/list.html#run_dialog", context, status=400)
-    context["execution"] = services.workflow_run(
-        workflow,
-        input=form.cleaned_data["input"],
-        headers=form.cleaned_data["headers"],
-        actor=actor(request),
-    )
-    return render(request, "workflows/list.html#run_dialog", context)
-
-
-@require(Capability.OPERATE)
-@require_POST
-def workflow_test(request, workflow_id):
-    """The Test tab: run the editor's unsaved code (builders) or the saved draft (operators,
-    who may run but not change code) with ctx.input / ctx.headers."""
-    workflow = get_workflow_for_member(request, workflow_id)
-    form = RunForm(request.POST, request.FILES)
-    if not form.is_valid():
-        return render(request, f"{EDITOR}#test_result", {"run_errors": form.errors}, status=400)
-    code = form.cleaned_data["code"]
-    if code is None or not request.membership.can(Capability.BUILD):
-        code = workflow.draft_code
-    try:
-        execution = services.workflow_test_run(
-            workflow,
-            code=code,
-            input=form.cleaned_data["input"],
-            headers=form.cleaned_data["headers"],
-            actor=actor(request),
-        )
-    except ValidationError as exc:
-        errors = {"code": exc.messages}
-        return render(request, f"{EDITOR}#test_result", {"run_errors": errors}, status=400)
-    response = render(request, f"{EDITOR}#test_result", {"execution": execution})
-    error = execution.error or {}
-    if error.get("line"):
-        trigger_client_event(
-            response,
-            "workflowRunError",
-            {
-                "line": error["line"],
-                "column": error.get("column") or 1,
-                "message": error.get("message", ""),
-            },
-        )
-    return response
-
-
-EXECUTIONS_TAB_LIMIT = 20
-
-
 @require(Capability.VIEW)
 @require_GET
-def workflow_executions(request, workflow_id):
-    """The editor's Executions tab: the latest runs of this workflow (lazy-loaded)."""
+def workflow_api(request, workflow_id):
+    """The editor's API tab (loaded each time it is shown, so it follows deploys): a curl
+    sample calling the environment the workflow is deployed to, ready to paste."""
     workflow = get_workflow_for_member(request, workflow_id)
-    if not django_apps.is_installed("apps.executions"):
-        return render(request, f"{EDITOR}#executions_tab", {"unavailable": True})
-    from apps.executions.models import Execution
-
-    rows = (
-        Execution.objects.filter(space=request.space, workflow=workflow)
-        .only("id", "tier", "version_number", "status", "duration_ms", "triggered_by", "queued_at")
-        .order_by("-queued_at", "-id")[:EXECUTIONS_TAB_LIMIT]
-    )
-    try:
-        all_url = reverse("executions", kwargs={"space_slug": request.space.slug})
-    except NoReverseMatch:
-        all_url = ""
-    context = {"rows": rows, "workflow": workflow, "all_url": all_url}
-    return render(request, f"{EDITOR}#executions_tab", context)
+    deployed = deployed_environments([workflow.id]).get(workflow.id, [])
+    stage = api_sample_stage(workflow, deployed)
+    context = {
+        "workflow": workflow,
+        "stage": stage,
+        "deployed": deployed,
+        # A test key reaches only DRAFT and test (DESIGN §6).
+        "key_mode": "test" if stage in (TEST, DRAFT) else "live",
+        "api_url": request.build_absolute_uri(f"/api/v1/{workflow.slug}"),
+        "apikeys_url": reverse("apikeys", kwargs={"space_slug": request.space.slug}),
+        "can_manage_keys": request.membership.can(Capability.MANAGE_SPACE),
+    }
+    return render(request, f"{EDITOR}#api_tab", context)

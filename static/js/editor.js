@@ -6,6 +6,8 @@
   var WF = window.FastnWorkflows;
   var cfg = JSON.parse(document.getElementById("wf-editor-config").textContent);
   var initialCode = JSON.parse(document.getElementById("wf-initial-code").textContent);
+  // "Open in editor" loads an execution's code; the saved draft is what Discard goes back to.
+  var savedCodeScript = document.getElementById("wf-saved-code");
 
   var editor = null;
   var model = null;
@@ -13,9 +15,14 @@
   // The saved state: the form's fields and Monaco's version id at the last save or load.
   var savedForm = null;
   var savedVersionId = null;
+  // What Discard restores: the code and the Configuration form (as the server rendered it) at
+  // the last save or load.
+  var savedCode = savedCodeScript ? JSON.parse(savedCodeScript.textContent) : initialCode;
+  var savedFormHTML = null;
   // The state a save in flight will make the saved one.
   var pendingForm = null;
   var pendingVersionId = null;
+  var pendingCode = null;
   var saving = false;
 
   function $(selector, root) { return (root || document).querySelector(selector); }
@@ -41,7 +48,7 @@
     if (!f) return "";
     var parts = [];
     Array.prototype.forEach.call(f.elements, function (el) {
-      if (!el.name || ["csrfmiddlewaretoken", "intent", "draft_revision"].indexOf(el.name) >= 0) return;
+      if (!el.name || ["csrfmiddlewaretoken", "intent", "draft_revision", "release_note"].indexOf(el.name) >= 0) return;
       parts.push(el.name + "=" + (el.type === "checkbox" ? el.checked : el.value));
     });
     return parts.join("&");
@@ -63,9 +70,11 @@
 
   function markSaved() {
     savedForm = formState();
+    savedFormHTML = form() ? form().innerHTML : null;
     if (pendingVersionId !== null) savedVersionId = pendingVersionId;
     else if (model) savedVersionId = model.getAlternativeVersionId();
-    pendingForm = pendingVersionId = null;
+    if (pendingCode !== null) savedCode = pendingCode;
+    pendingForm = pendingVersionId = pendingCode = null;
     refreshDirty();
   }
 
@@ -114,15 +123,24 @@
     if (label) label.textContent = isNaN(value) ? "" : seconds(value);
   }
 
-  function applyTier(clamp) {
+  // The tier the timeout was last set for: a change of tier compares with its default.
+  var lastTier = null;
+
+  // With `changed`, the tier was just changed: a timeout outside the new tier's range, or
+  // still at the old tier's default (never chosen), becomes the new tier's default; one
+  // chosen by hand that fits stays.
+  function applyTier(changed) {
     var limits = tierLimits(), range = $("#wf-timeout-range"), number = $("#wf-timeout");
     if (!range || !number) return;
     [range, number].forEach(function (el) { el.min = limits.min; el.max = limits.max; });
-    if (clamp) {
+    if (changed) {
       var value = parseInt(number.value, 10);
-      if (isNaN(value)) value = limits.default;
-      number.value = Math.min(limits.max, Math.max(limits.min, value));
+      var old = cfg.tiers[lastTier];
+      if (isNaN(value) || value < limits.min || value > limits.max || (old && value === old.default)) {
+        number.value = limits.default;
+      }
     }
+    lastTier = $("#wf-tier") ? $("#wf-tier").value : null;
     range.value = number.value;
     var text = $("#wf-timeout-limits [data-limits]");
     if (text) text.textContent = seconds(limits.min) + " – " + seconds(limits.max) + " (default " + seconds(limits.default) + ")";
@@ -238,21 +256,103 @@
     f.querySelector("[name=intent]").value = intent;
     pendingForm = formState();
     pendingVersionId = model ? model.getAlternativeVersionId() : null;
+    pendingCode = code();
     f.requestSubmit();
   }
 
+  // Discard goes back to the last saved code and configuration in place (an undoable edit in
+  // Monaco: Ctrl/Cmd+Z brings the discarded code back).
   function discard() {
-    if (isDirty() && !window.confirm("Discard your unsaved changes? The saved draft stays as it is.")) return;
-    leaving = true;
-    window.location.href = cfg.listUrl;
+    if (!isDirty()) {
+      WF.toast("info", "No unsaved changes to discard.");
+      return;
+    }
+    if (!window.confirm("Discard your unsaved changes? The editor goes back to the last saved draft.")) return;
+    var f = form();
+    if (f && savedFormHTML !== null) f.innerHTML = savedFormHTML;
+    if (model) {
+      editor.pushUndoStop();
+      editor.executeEdits("discard", [{ range: model.getFullModelRange(), text: savedCode }]);
+      editor.pushUndoStop();
+      window.monaco.editor.setModelMarkers(model, "fastn-run", []);
+      savedVersionId = model.getAlternativeVersionId();
+    }
+    initConfig();
+    savedForm = formState();
+    refreshDirty();
+    updateBytes();
+    WF.toast("info", "Unsaved changes discarded.");
   }
+
+  // --- Publish with a release note; confirm deploys to protected environments -------------
+
+  function openPublish() {
+    var dialog = document.getElementById("wf-publish-dialog");
+    if (!dialog || cfg.readOnly) return;
+    var section = $("#wf-publish-section");
+    var next = section ? section.getAttribute("data-next-version") : "";
+    $("#wf-publish-title").textContent = next ? "Publish v" + next : "Publish";
+    $("[data-action=confirm-publish]", dialog).textContent = next ? "Publish v" + next : "Publish";
+    countNote();
+    if (!dialog.open) dialog.showModal();
+    $("#wf-release-note").focus();
+  }
+
+  function countNote() {
+    var note = $("#wf-release-note"), out = $("#wf-note-count");
+    if (note && out) out.textContent = note.value.length;
+  }
+  document.addEventListener("input", function (event) {
+    if (event.target.id === "wf-release-note") countNote();
+  });
+
+  // After a publish: success closes the dialog and clears the note; a refused note keeps the
+  // dialog open with its error; other refusals close it so the marked fields can be seen.
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var config = event.detail.requestConfig, dialog = document.getElementById("wf-publish-dialog");
+    if (!dialog || !dialog.open || !config || !config.elt || config.elt.id !== "wf-form") return;
+    var noteError = $("#wf-note-error");
+    // Validation answers (400) count as successful swaps (workflow_common.js): read the status.
+    if (event.detail.xhr && event.detail.xhr.status === 200) {
+      $("#wf-release-note").value = "";
+      dialog.close();
+    } else if (!noteError || noteError.hidden) {
+      dialog.close();
+    }
+  });
+
+  var pendingDeploy = null;
+  document.addEventListener("htmx:confirm", function (event) {
+    var elt = event.detail.elt;
+    if (!elt.matches || !elt.matches(".wf-deploy-form")) return;
+    var env = elt.querySelector("[name=environment]");
+    var option = env && env.options[env.selectedIndex];
+    if (!option || option.getAttribute("data-protected") !== "true") return;
+    event.preventDefault();
+    var version = "v" + elt.querySelector("[name=version]").value, slug = option.textContent.trim();
+    var current = $("[data-testid=env-version-" + slug + "]");
+    var now = current && /^v\d+$/.test(current.textContent.trim()) ? current.textContent.trim() : null;
+    $("#wf-deploy-title").textContent = "Deploy " + version + " to " + slug + "?";
+    $("#wf-deploy-message").textContent = slug + " is protected: API calls with stage " + slug +
+      (slug === "live" ? " (the default)" : "") + " run " + version + " as soon as you deploy" +
+      (now ? ", instead of " + now + " now." : "; nothing serves it yet.");
+    $("[data-action=confirm-deploy]").textContent = "Deploy " + version + " to " + slug;
+    pendingDeploy = event.detail;
+    document.getElementById("wf-deploy-dialog").showModal();
+  });
 
   document.addEventListener("click", function (event) {
     var button = event.target.closest("[data-action]");
     if (!button) return;
     var action = button.getAttribute("data-action");
     if (action === "save") submit("save");
-    else if (action === "publish") submit("publish");
+    else if (action === "publish") openPublish();
+    else if (action === "confirm-publish") submit("publish");
+    else if (action === "confirm-deploy") {
+      document.getElementById("wf-deploy-dialog").close();
+      if (pendingDeploy) pendingDeploy.issueRequest(true);
+      pendingDeploy = null;
+    }
     else if (action === "discard") discard();
     else if (action === "overwrite") {
       form().querySelector("[name=draft_revision]").value = button.getAttribute("data-revision");
@@ -321,7 +421,9 @@
       if (!cfg.readOnly) submit("save");
     } else if (event.key === "Enter") {
       event.preventDefault();
-      run();
+      // In the Publish dialog the shortcut publishes; elsewhere it runs the Test tab.
+      if (event.target.closest && event.target.closest("#wf-publish-dialog")) submit("publish");
+      else run();
     }
   });
 
@@ -369,6 +471,19 @@
     next.focus();
   });
 
+  // The API tab's Copy: the sample's text as shown (console.js copies inputs only).
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-copy-text]");
+    var source = button && document.querySelector(button.getAttribute("data-copy-text"));
+    if (!source) return;
+    var failed = function () { WF.toast("error", "Could not copy: select the text and copy it by hand."); };
+    if (!navigator.clipboard) return failed();  // plain http on another host is no secure context
+    navigator.clipboard.writeText(source.textContent).then(function () {
+      button.textContent = "Copied";
+      setTimeout(function () { button.textContent = "Copy"; }, 1500);
+    }, failed);
+  });
+
   // --- Versions: view, diff, restore --------------------------------------------------------
 
   var versionCache = {};
@@ -388,7 +503,8 @@
     fetchVersion(number).then(function (data) {
       var dialog = document.getElementById("wf-version-dialog");
       $("#wf-version-title").textContent = data.label + " · read-only";
-      $("#wf-version-meta").textContent = (data.created_by || "system") + " · " + new Date(data.created_at).toLocaleString();
+      $("#wf-version-meta").textContent = (data.created_by || "system") + " · " + new Date(data.created_at).toLocaleString() +
+        (data.release_note ? " · " + data.release_note : "");
       $("#wf-version-config").textContent = JSON.stringify(data.config, null, 2);
       dialog.showModal();
       var monaco = window.monaco;
@@ -423,8 +539,39 @@
         diffEditor.setModel({ original: original, modified: modified });
         if (old) { old.original.dispose(); old.modified.dispose(); }
         $("#wf-diff-title").textContent = "Compare v" + left + " with " + (right === null ? "the draft" : "v" + right);
+        var notes = versions.filter(function (v) { return v && v.release_note; })
+          .map(function (v) { return "v" + v.number + ": " + v.release_note; });
+        $("#wf-diff-notes").textContent = notes.join("\n");
+        $("#wf-diff-notes").hidden = !notes.length;
       })
       .catch(function (err) { WF.toast("error", "Could not load the version: " + err.message); });
+    renderConfigDiff(left, right);
+  }
+
+  // The configuration beside the code: rendered by the server, from the panel's unsaved
+  // values when the right-hand side is the draft (as the code side uses the editor's code).
+  var CONFIG_FIELDS = ["name", "description", "tier", "timeout_seconds", "enabled", "retry_enabled",
+    "retry_max_attempts", "retry_initial_interval_ms", "retry_backoff_coefficient", "retry_max_interval_ms"];
+  var configDiffSeq = 0;
+  function renderConfigDiff(left, right) {
+    var params = new URLSearchParams({ to: right === null ? "draft" : String(right) });
+    var f = form();
+    if (right === null && f) {
+      Array.prototype.forEach.call(f.elements, function (el) {
+        if (CONFIG_FIELDS.indexOf(el.name) < 0) return;
+        if (el.type !== "checkbox") params.set(el.name, el.value);
+        else if (el.checked) params.set(el.name, "on");
+      });
+    }
+    var url = cfg.compareUrl.replace(/\/0\/compare\/$/, "/" + left + "/compare/") + "?" + params.toString();
+    var seq = ++configDiffSeq;
+    fetch(url, { credentials: "same-origin" })
+      .then(function (response) {
+        if (!response.ok) throw new Error("HTTP " + response.status);
+        return response.text();
+      })
+      .then(function (html) { if (seq === configDiffSeq) $("#wf-diff-config").innerHTML = html; })
+      .catch(function (err) { WF.toast("error", "Could not compare the configuration: " + err.message); });
   }
 
   // The version list changes with every publish (the panel is swapped); the selects follow it.
@@ -567,8 +714,10 @@
         ariaLabel: "Workflow code"
       });
       window.wfEditor = editor;
-      savedVersionId = model.getAlternativeVersionId();
+      // Code loaded from an execution is not the saved draft: it counts as unsaved.
+      savedVersionId = savedCode === initialCode ? model.getAlternativeVersionId() : -1;
       savedForm = formState();
+      refreshDirty();
 
       editor.addCommand(monaco.KeyMod.CtrlCmd | monaco.KeyCode.KeyS, function () { submit("save"); });
       editor.addCommand(monaco.KeyMod.CtrlCmd | monaco.KeyCode.Enter, run);
@@ -586,5 +735,6 @@
 
   initConfig();
   savedForm = formState();
+  savedFormHTML = form() ? form().innerHTML : null;
   boot();
 })();

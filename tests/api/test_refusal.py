@@ -8,9 +8,14 @@ import socket
 import pytest
 import redis
 
-from apps.executions import services
 from apps.executions.models import Execution
-from apps.executions.services import claim, execution_create, execution_perform, refuse_pending
+from apps.executions.services import (
+    claim,
+    execution_create,
+    execution_perform,
+    refuse_pending,
+    waiting,
+)
 from tests.api.conftest import publish
 from tests.executions.factories import make_workflow
 
@@ -27,8 +32,9 @@ def test_sent_but_not_awaited_is_refused_and_a_late_delivery_does_not_run_it(cas
     """The message reached the queue (no worker serves it yet), then Redis failed the wait."""
     workflow = make_workflow(cast.space)
     dead = redis.Redis.from_url(f"redis://127.0.0.1:{closed_port()}/0", socket_connect_timeout=1)
-    monkeypatch.setattr(services, "_redis", dead)
-    execution = services.execution_run_sync(workflow, input={}, headers={})
+    # The Redis client that waits for the end (the message itself goes through Celery).
+    monkeypatch.setattr(waiting, "_redis", dead)
+    execution = waiting.execution_run_sync(workflow, input={}, headers={})
     assert execution.status == "failed" and execution.error["code"] == "SERVICE_UNAVAILABLE"
     # The message is still in the queue; when a worker gets it, there is nothing to run.
     assert execution_perform(str(execution.id)) == "skipped"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from apps.api.jsonbody import MAX_DEPTH, MAX_SAFE_INTEGER, JsonInputError, parse_json
+from fastn_console.strictjson import MAX_DEPTH, MAX_SAFE_INTEGER, JsonInputError, parse_json
 
 
 def nested(depth: int) -> str:

@@ -7,7 +7,10 @@ from typing import Any
 import pytest
 
 from apps.connectors.http_client import ConnectorError, HttpPolicy, http_request
+from apps.executions.host import call_builtin_connector
+from apps.runtime import HostError
 
+from .loopback_server import LoopbackServer
 from .netguard import NetGuard
 
 URL = "http://127.0.0.1:9/"
@@ -153,30 +156,13 @@ def test_invalid_params_are_refused_precisely(
     assert netguard.connections == []
 
 
-@pytest.mark.parametrize(
-    ("environ", "allowed"),
-    [
-        ({}, False),
-        ({"FASTN_HTTP_ALLOW_LOOPBACK": ""}, False),
-        ({"FASTN_HTTP_ALLOW_LOOPBACK": "false"}, False),
-        ({"FASTN_HTTP_ALLOW_LOOPBACK": "true"}, True),
-        ({"FASTN_HTTP_ALLOW_LOOPBACK": " TRUE "}, True),
-        ({"FASTN_HTTP_ALLOW_LOOPBACK": "1"}, True),
-    ],
-)
-def test_policy_from_env_reads_allow_loopback(environ: dict[str, str], allowed: bool) -> None:
-    policy = HttpPolicy.from_env(environ)
-    assert policy.allow_loopback is allowed
-    assert policy == HttpPolicy(allow_loopback=allowed)
+def test_the_console_takes_allow_loopback_from_its_settings(settings, http: LoopbackServer) -> None:
+    """FASTN_HTTP_ALLOW_LOOPBACK is read (and validated) in settings.py; the host passes it on."""
+    settings.FASTN_HTTP_ALLOW_LOOPBACK = False
+    with pytest.raises(HostError) as caught:
+        call_builtin_connector("http", "request", {"url": http.url("/json")})
+    assert "loopback address" in str(caught.value)
 
-
-def test_policy_from_env_refuses_unreadable_values() -> None:
-    with pytest.raises(ValueError, match="FASTN_HTTP_ALLOW_LOOPBACK must be true or false"):
-        HttpPolicy.from_env({"FASTN_HTTP_ALLOW_LOOPBACK": "maybe"})
-
-
-def test_policy_from_env_defaults_to_the_process_environment(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setenv("FASTN_HTTP_ALLOW_LOOPBACK", "true")
-    assert HttpPolicy.from_env().allow_loopback is True
+    settings.FASTN_HTTP_ALLOW_LOOPBACK = True
+    answer = call_builtin_connector("http", "request", {"url": http.url("/json")})
+    assert answer["status"] == 200

@@ -244,8 +244,8 @@ def test_execution_api_is_scoped_to_the_space(client, cast):
 
 
 def test_new_workflows_start_with_retry_off(cast):
+    from apps.demo.samples import seed_sample_workflows
     from apps.executions.services import execution_create
-    from apps.workflows.samples import seed_sample_workflows
     from apps.workflows.services import defaults_for_new, workflow_create
 
     assert defaults_for_new()["retry_enabled"] is False

@@ -40,6 +40,41 @@ def test_completed_run_prints_the_document_and_exits_0(tmp_path):
     assert doc["logs"][0]["message"] == "hi"
 
 
+def test_headers_lose_their_credentials_as_the_api_does(tmp_path):
+    from apps.executions.headers import CREDENTIAL_HEADERS
+
+    path = write(tmp_path, "export default async (ctx) => ctx.headers")
+    given = {name.title(): "secret-value" for name in CREDENTIAL_HEADERS}
+    given |= {"X-Trace": "t-1", "Content-Type": "application/json"}
+    err = io.StringIO()
+    out = io.StringIO()
+    call_command("runworkflow", str(path), "--headers", json.dumps(given), stdout=out, stderr=err)
+    doc = json.loads(out.getvalue())
+    assert doc["output"] == {"x-trace": "t-1", "content-type": "application/json"}
+    assert "secret-value" not in out.getvalue()
+    assert "Left out of ctx.headers, as in production: authorization, cookie" in err.getvalue()
+
+
+def test_the_api_and_runworkflow_share_one_list(rf):
+    from apps.api.execute import forwarded_headers
+
+    request = rf.post("/api/v1/x", HTTP_AUTHORIZATION="Bearer k", HTTP_X_FASTN_KEY="wk",
+                      HTTP_COOKIE="s=1", HTTP_X_TRACE="t")  # fmt: skip
+    assert "x-trace" in forwarded_headers(request)
+    assert not {"authorization", "x-fastn-key", "cookie"} & set(forwarded_headers(request))
+
+
+def test_a_function_result_fails_with_a_clear_message(tmp_path):
+    path = write(tmp_path, "export default async () => ({ ok: 1, handler: () => 2 })")
+    code, doc = run(path)
+    assert code == 1
+    assert doc["status"] == "failed" and doc["output"] is None
+    assert doc["error"]["code"] == "NOT_SERIALIZABLE"
+    assert doc["error"]["message"].startswith(
+        "output.handler is a function, which is not JSON-serialisable"
+    )
+
+
 def test_syntax_error_exits_1_with_line_and_column(tmp_path):
     path = write(tmp_path, "export default async (ctx) => {\n  return {a: }\n}\n")
     code, doc = run(path)

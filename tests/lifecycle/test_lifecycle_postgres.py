@@ -157,10 +157,10 @@ def test_sessions_of_the_tenant_in_other_processes_do_not_block_the_drop(
 ):
     """A worker elsewhere holding the customer's tables (a run in flight) is disconnected, so
     the drop neither waits for it nor fails."""
-    from apps.datastore.tenantdb import _Server
+    from apps.datastore.tenantdb.postgres import Server
 
     ada = estate.tenant(estate.space, estate.ada)
-    busy = _Server.current().connect_tenant(ada)
+    busy = Server.current().connect_tenant(ada)
     busy.autocommit = False
     busy.execute(f"LOCK TABLE {ada.name}.items IN ACCESS EXCLUSIVE MODE")
     try:

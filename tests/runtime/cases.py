@@ -157,6 +157,11 @@ def _steps(result: RunResult) -> list[tuple[str, str]]:
     return [(step["kind"], step["name"]) for step in result.steps]
 
 
+def _check_cut_path(result: RunResult) -> None:
+    path = result.error["message"].partition(" is a function")[0]
+    assert path.startswith("….level.level") and len(path) <= 300, path
+
+
 def _check_state_persisted(result: RunResult, host: Host) -> None:
     assert host.state_get("greeting", scope="ORG") == {"hello": "world"}
     assert host.state_get("greeting", scope="INVOCATION") is None
@@ -1696,7 +1701,10 @@ CASES: list[Case] = [
         "export default async () => ({ big: 10n });",
         status="failed",
         error="NOT_SERIALIZABLE",
-        message="Result is not JSON-serialisable: Do not know how to serialize a BigInt",
+        message=(
+            "output.big is a BigInt, which is not JSON-serialisable:"
+            " convert it with String() or Number()"
+        ),
         retryable=False,
     ),
     Case(
@@ -1704,7 +1712,112 @@ CASES: list[Case] = [
         "export default async () => { let nothing; return nothing; };",
         output=None,
     ),
-    Case("function_result_is_null", "export default async () => () => 1;", output=None),
+    # A function, a symbol or a BigInt is refused wherever it is, naming where: JSON would
+    # make it null at the top, drop it from an object, or turn it into null in an array.
+    Case(
+        "function_result_is_refused",
+        "export default async () => () => 1;",
+        status="failed",
+        error="NOT_SERIALIZABLE",
+        message=(
+            "The workflow returned a function, which is not JSON-serialisable:"
+            " return data, not a function (call it, or leave it out)"
+        ),
+        retryable=False,
+    ),
+    Case(
+        "symbol_result_is_refused",
+        "export default async () => Symbol('done');",
+        status="failed",
+        error="NOT_SERIALIZABLE",
+        message="The workflow returned a symbol, which is not JSON-serialisable",
+    ),
+    Case(
+        "bigint_top_level_result_is_refused",
+        "export default async () => 2n ** 70n;",
+        status="failed",
+        error="NOT_SERIALIZABLE",
+        message="The workflow returned a BigInt, which is not JSON-serialisable",
+    ),
+    Case(
+        "nested_function_is_refused_with_its_path",
+        "export default async () => ({ ok: true, handler() { return 1; } });",
+        status="failed",
+        error="NOT_SERIALIZABLE",
+        message="output.handler is a function, which is not JSON-serialisable",
+    ),
+    Case(
+        "deep_symbol_in_an_array_is_refused_with_its_path",
+        js(
+            """
+            export default async () => ({
+              rows: [{ id: 1 }, { id: 2, tags: ['a', Symbol('b')] }],
+              'odd key': { n: 1 },
+            });
+            """
+        ),
+        status="failed",
+        error="NOT_SERIALIZABLE",
+        message="output.rows[1].tags[1] is a symbol, which is not JSON-serialisable",
+    ),
+    Case(
+        "odd_keys_are_quoted_in_the_path",
+        "export default async () => ({ 'my key': { 'x-y': () => 1 } });",
+        status="failed",
+        error="NOT_SERIALIZABLE",
+        message='output["my key"]["x-y"] is a function, which is not JSON-serialisable',
+    ),
+    Case(
+        "a_very_deep_path_keeps_its_end",
+        js(
+            """
+            export default async () => {
+              let node = { handler: () => 1 };
+              for (let i = 0; i < 200; i++) node = { level: node };
+              return node;
+            }
+            """
+        ),
+        status="failed",
+        error="NOT_SERIALIZABLE",
+        message=".level.level.handler is a function, which is not JSON-serialisable",
+        check=lambda result, host: _check_cut_path(result),
+    ),
+    Case(
+        "to_json_is_followed_like_json_stringify",
+        js(
+            """
+            class Money { constructor(c) { this.cents = c; this.format = () => '$'; }
+                          toJSON() { return { cents: this.cents }; } }
+            export default async () => ({
+              price: new Money(250), at: new Date(0), skipped: undefined,
+              list: [undefined, 1], bad: { toJSON() { return { later: 3n }; } },
+            });
+            """
+        ),
+        status="failed",
+        error="NOT_SERIALIZABLE",
+        message="output.bad.later is a BigInt, which is not JSON-serialisable",
+    ),
+    Case(
+        "plain_data_with_undefined_and_dates_completes",
+        js(
+            """
+            class Money { constructor(c) { this.cents = c; this.format = () => '$'; }
+                          toJSON() { return { cents: this.cents }; } }
+            export default async () => ({
+              price: new Money(250), at: new Date(0), skipped: undefined, list: [undefined, 1],
+              proto: Object.create({ inherited() {} }),
+            });
+            """
+        ),
+        output={
+            "price": {"cents": 250},
+            "at": "1970-01-01T00:00:00.000Z",
+            "list": [None, 1],
+            "proto": {},
+        },
+    ),
     Case(
         "output_too_large",
         "export default async () => 'x'.repeat(10 * 1000 * 1000);",

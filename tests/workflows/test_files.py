@@ -8,11 +8,11 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
+from apps.demo.samples import seed_sample_workflows
 from apps.environments.selectors import environment_by_slug
 from apps.spaces.models import AuditEvent
 from apps.workflows import services
 from apps.workflows.models import DEFAULT_CODE, Workflow, WorkflowVersion
-from apps.workflows.samples import seed_sample_workflows
 
 
 def run(*args) -> str:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from apps.demo.samples import seed_sample_workflows
+from apps.executions.services import manual
 from apps.spaces.audit import Actor
 from apps.workflows import services
-from apps.workflows.samples import seed_sample_workflows
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -15,13 +16,13 @@ def test_echo_validates_and_greets(cast, celery_worker):
     actor = Actor.for_user(cast.owner)
     seed_sample_workflows(cast.space, actor=actor)
     echo = cast.space.workflows.get(slug="echo")
-    ok = services.workflow_run(
+    ok = manual.workflow_run(
         echo, input={"name": " Ada ", "tags": ["math"]}, headers={}, actor=actor
     )
     assert ok.status == "completed", ok.error
     assert ok.output["greeting"] == "Hello, Ada!" and ok.output["tags"] == ["math"]
     assert ok.version_number == 1 and ok.environment == "live"
-    bad = services.workflow_run(echo, input={"tags": "x"}, headers={}, actor=actor)
+    bad = manual.workflow_run(echo, input={"tags": "x"}, headers={}, actor=actor)
     assert bad.status == "failed"
     assert "input.name is required" in bad.error["message"]
 
@@ -30,12 +31,10 @@ def test_dedupe_remembers_leads_in_state(cast, celery_worker):
     actor = Actor.for_user(cast.owner)
     seed_sample_workflows(cast.space, actor=actor)
     dedupe = cast.space.workflows.get(slug="dedupe-lead")
-    first = services.workflow_run(
-        dedupe, input={"email": "Ada@Example.com"}, headers={}, actor=actor
-    )
+    first = manual.workflow_run(dedupe, input={"email": "Ada@Example.com"}, headers={}, actor=actor)
     assert first.status == "completed", first.error
     assert first.output["skipped"] is False
-    second = services.workflow_run(
+    second = manual.workflow_run(
         dedupe, input={"email": "ada@example.com"}, headers={}, actor=actor
     )
     assert second.status == "completed", second.error
@@ -49,7 +48,7 @@ def test_the_http_sample_validates_its_input_before_calling_out(cast, celery_wor
     actor = Actor.for_user(cast.owner)
     seed_sample_workflows(cast.space, actor=actor)
     lookup = cast.space.workflows.get(slug="github-repo")
-    run = services.workflow_run(lookup, input={"repo": "not a repo"}, headers={}, actor=actor)
+    run = manual.workflow_run(lookup, input={"repo": "not a repo"}, headers={}, actor=actor)
     assert (
         run.status == "failed" and 'input.repo must look like "owner/name"' in run.error["message"]
     )
@@ -66,7 +65,7 @@ def test_manual_runs_run_once_even_with_a_retry_policy(cast, celery_worker):
         retry_enabled=True,
     )
     assert workflow.retry_enabled and workflow.retry_max_attempts == 3
-    run = services.workflow_test_run(
+    run = manual.workflow_test_run(
         workflow, code=workflow.draft_code, input={}, headers={}, actor=actor
     )
     assert run.status == "failed" and run.attempts == 1 and run.max_attempts == 1

@@ -309,3 +309,15 @@ def test_delete_is_audited(make_workflow, actor):
     services.workflow_delete(workflow, actor=actor)
     assert not Workflow.objects.exists()
     assert AuditEvent.objects.get(action="workflow.delete").resource_id == workflow_id
+
+
+def test_publish_keeps_an_optional_release_note_of_at_most_500_characters(make_workflow, actor):
+    workflow = make_workflow()
+    with pytest.raises(ValidationError) as refused:
+        services.workflow_publish(workflow, actor=actor, release_note="x" * 501)
+    assert "500 characters" in refused.value.message_dict["release_note"][0]
+    assert not WorkflowVersion.objects.exists()
+    v1 = services.workflow_publish(workflow, actor=actor, release_note="x" * 500)
+    assert v1.release_note == "x" * 500
+    v2 = edit_and_publish(workflow, actor, "// two\n")
+    assert v2.release_note == ""

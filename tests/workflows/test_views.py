@@ -7,9 +7,11 @@ from types import SimpleNamespace
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.http import HttpResponse
 from django.urls import reverse
 
 from apps.environments.selectors import environment_by_slug
+from apps.executions.services import manual
 from apps.spaces.models import AuditEvent
 from apps.workflows import services
 from apps.workflows.models import DEFAULT_CODE, MAX_CODE_BYTES, Workflow, WorkflowVersion
@@ -46,7 +48,7 @@ def test_empty_table_explains_how_to_start(client, cast):
     assert response.status_code == 200
     body = response.content.decode()
     assert "No workflows yet" in body and "Create your first workflow" in body
-    assert "✦ Build with AI" in body
+    assert 'data-icon="sparkles"' in body and "</svg> Build with AI</a>" in body
 
 
 def test_table_lists_name_slug_description_status_version(client, cast, make_workflow, actor, live):
@@ -57,7 +59,7 @@ def test_table_lists_name_slug_description_status_version(client, cast, make_wor
     login(client, cast.viewer)
     body = client.get(url("workflows", space=cast.space)).content.decode()
     assert "Alpha" in body and "alpha" in body and "Does alpha things" in body
-    assert "✓ active" in body and "inactive" in body
+    assert 'data-icon="check"' in body and "</svg> active</span>" in body and "inactive" in body
     assert ">v1<" in body and ">draft<" in body
     assert "never published" in body
     assert "Create Workflow" not in body  # a viewer cannot create
@@ -261,6 +263,65 @@ def test_publish_saves_then_creates_the_next_version(client, cast, make_workflow
     assert "readonly" in body  # the slug is fixed now
 
 
+def test_publish_freezes_the_release_note_and_refuses_a_long_one(client, cast, make_workflow):
+    workflow = make_workflow()
+    login(client, cast.developer)
+    target = url("workflow_save", workflow)
+    data = form_data(workflow, intent="publish", code="// v1\n", release_note="n" * 501)
+    response = client.post(target, data, headers=HTMX)
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert "Keep the release note to 500 characters (it has 501)." in body
+    assert 'id="wf-note-error"' in body and 'hx-swap-oob="true"' in body
+    assert not WorkflowVersion.objects.exists()
+    assert Workflow.objects.get().draft_code == DEFAULT_CODE  # nothing saved either
+    data["release_note"] = "  First cut.  "
+    assert client.post(target, data, headers=HTMX).status_code == 200
+    assert WorkflowVersion.objects.get().release_note == "First cut."
+    assert client.get(url("workflow_version", workflow, number=1)).json()["release_note"] == (
+        "First cut."
+    )
+    body = client.get(url("workflow_lifecycle", workflow)).content.decode()
+    assert 'data-testid="version-note">First cut.</p>' in body
+    event = AuditEvent.objects.filter(action="workflow.publish").get()
+    assert event.detail["release_note"] == "First cut."
+
+
+def test_table_status_names_the_environments_a_workflow_is_deployed_to(
+    client, cast, make_workflow, actor, live
+):
+    from apps.environments.services import environment_create
+
+    staging = environment_create(cast.space, name="Staging", actor=actor)
+    workflow = make_workflow("Alpha")
+    v1 = services.workflow_publish(workflow, actor=actor)
+    services.workflow_deploy(workflow, version=v1, environment=staging, actor=actor)
+    login(client, cast.viewer)
+    body = client.get(url("workflows", space=cast.space)).content.decode()
+    assert "active" in body and "· staging</span>" in body and "on test only" not in body
+    services.workflow_deploy(workflow, version=v1, environment=live, actor=actor)
+    body = client.get(url("workflows", space=cast.space)).content.decode()
+    assert "· live, staging</span>" in body
+
+
+def test_api_tab_calls_the_deployed_environment_with_the_key_it_needs(
+    client, cast, make_workflow, actor, live
+):
+    workflow = make_workflow()
+    login(client, cast.viewer)
+    body = client.get(url("workflow_api", workflow)).content.decode()
+    assert "stage: DRAFT" in body and "export FASTN_API_KEY=fsk_test_…" in body
+    assert "from an Owner or Admin" in body
+    v1 = services.workflow_publish(workflow, actor=actor)
+    assert "stage: test" in client.get(url("workflow_api", workflow)).content.decode()
+    services.workflow_deploy(workflow, version=v1, environment=live, actor=actor)
+    login(client, cast.owner)
+    body = client.get(url("workflow_api", workflow)).content.decode()
+    assert "stage: live" in body and "export FASTN_API_KEY=fsk_live_…" in body
+    assert url("apikeys", space=cast.space) in body
+    assert "http://testserver/api/v1/echo \\" in body
+
+
 def test_publish_with_nothing_changed_is_refused_with_a_message(client, cast, make_workflow, actor):
     workflow = make_workflow()
     services.workflow_publish(workflow, actor=actor)
@@ -293,11 +354,12 @@ def test_editor_shows_configuration_code_and_tabs(client, cast, make_workflow, a
         "JavaScript · export default async function(ctx)",
         "Latest: v1",
         "Edited manually",
-        "▶ Test",
-        "📄 Docs",
-        "✏️ Test Cases",
-        "⬛ Executions",
-        "🔗 API",
+        '<svg xmlns="http://www.w3.org/2000/svg" class="icon" data-icon="play"',
+        "</svg> Test</button>",
+        "</svg> Docs</button>",
+        "</svg> Test Cases</button>",
+        "</svg> Executions</button>",
+        "</svg> API</button>",
         "CTX.INPUT",
         "CTX.HEADERS",
         "Hit Run to execute without saving",
@@ -465,7 +527,7 @@ def runs(monkeypatch):
             version_label="draft",
         )
 
-    monkeypatch.setattr(services, "run_sync", fake_run_sync)
+    monkeypatch.setattr(manual, "run_sync", fake_run_sync)
     return calls
 
 
@@ -561,12 +623,56 @@ def test_run_dialog_refuses_bad_json_and_viewers(client, cast, make_workflow, ru
     assert runs == []
 
 
+def test_a_new_workflow_test_run_refuses_a_timeout_outside_its_tier(client, cast):
+    login(client, cast.developer)
+    data = form_data(tier="instant", timeout_seconds=600, input="{}", code="// x\n")
+    response = client.post(url("workflow_test_new", space=cast.space), data, headers=HTMX)
+    assert response.status_code == 400
+    assert "Execution Timeout: Instant workflows time out between 1 s and 2 min" in (
+        response.content.decode()
+    )
+    from apps.executions.models import Execution
+
+    assert not Execution.objects.exists() and not Workflow.objects.exists()
+
+
+def test_a_new_workflow_needs_no_name_or_free_slug_to_run_but_valid_json(
+    client, cast, make_workflow, monkeypatch
+):
+    make_workflow("Taken")
+    ran = []
+    monkeypatch.setattr(
+        "apps.executions.services.manual.execution_run_unsaved",
+        lambda draft, **kwargs: ran.append((draft, kwargs)) or SimpleNamespace(error=None),
+    )
+    monkeypatch.setattr(
+        "apps.executions.views.run_result_response", lambda request, execution: HttpResponse("ran")
+    )
+    login(client, cast.developer)
+    target = url("workflow_test_new", space=cast.space)
+    response = client.post(target, form_data(name="", input="{nope"), headers=HTMX)
+    assert (
+        response.status_code == 400 and "ctx.input is not valid JSON" in response.content.decode()
+    )
+    data = form_data(name="Taken", slug="taken", tier="long", timeout_seconds=40, input='{"a": 1}')
+    assert client.post(target, {**data, "code": "// mine\n"}, headers=HTMX).status_code == 200
+    draft, kwargs = ran[0]
+    assert draft._state.adding and (draft.name, draft.tier, draft.timeout_seconds) == (
+        "Taken",
+        "long",
+        40,
+    )
+    assert draft.draft_code == "// mine\n" and kwargs["input"] == {"a": 1}
+    assert Workflow.objects.count() == 1
+
+
 # --- Roles and isolation --------------------------------------------------------------------
 
 
 def write_requests(workflow) -> list[tuple[str, dict]]:
     return [
         (url("workflow_create", space=workflow.space), form_data(name="New one")),
+        (url("workflow_test_new", space=workflow.space), form_data(name="New one", input="{}")),
         (url("workflow_save", workflow), form_data(workflow, name="Changed")),
         (url("workflow_save", workflow), form_data(workflow, intent="publish", code="// x\n")),
         (url("workflow_restore", workflow, number=1), {}),
@@ -597,6 +703,7 @@ def test_outsiders_get_404_everywhere(client, cast, make_workflow, actor, live, 
         url("workflow_run", workflow),
         url("workflow_executions", workflow),
         url("workflow_lifecycle", workflow),
+        url("workflow_api", workflow),
     ]
     for target in gets:
         assert client.get(target).status_code == 404, target

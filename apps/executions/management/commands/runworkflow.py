@@ -10,6 +10,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from apps.environments.models import DRAFT
+from apps.executions.headers import credential_headers_in, workflow_headers
 from apps.executions.host import DatabaseHost, DetachedHost
 from apps.runtime import Limits, run_workflow
 from apps.spaces.models import Customer, Space
@@ -33,7 +35,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("file", help="a .js file whose default export is the workflow")
         parser.add_argument("--input", help="ctx.input as JSON")
-        parser.add_argument("--headers", help="ctx.headers as a JSON object")
+        parser.add_argument(
+            "--headers",
+            help="ctx.headers as a JSON object; credentials (authorization, cookie, "
+            "x-fastn-api-key…) are left out, as the API does",
+        )
         parser.add_argument("--space", help="Space slug: its secrets, state and database")
         parser.add_argument("--tenant", help="customer external id within the Space")
         parser.add_argument("--timeout", type=float, default=60.0, help="seconds (default 60)")
@@ -46,13 +52,21 @@ class Command(BaseCommand):
             raise CommandError("--timeout must be between 0 and 21600 seconds")
         code = path.read_text(encoding="utf-8")
         run_id = str(uuid.uuid4())
+        given = json_option(headers, "headers", want_object=True)
+        dropped = credential_headers_in(given)
+        if dropped:
+            # stderr: stdout stays one JSON document.
+            self.stderr.write(
+                f"Left out of ctx.headers, as in production: {', '.join(dropped)} "
+                "(credentials never reach a workflow)."
+            )
         ctx = {
             "input": json_option(input, "input"),
-            "headers": json_option(headers, "headers", want_object=True),
+            "headers": workflow_headers(given),
             "execution": {"id": run_id, "attempt": 1},
             "workflow": {"id": None, "slug": path.stem, "version": "draft"},
             "tier": "instant",
-            "environment": "DRAFT",
+            "environment": DRAFT,
             "trigger": {"type": "manual"},
             "tenant": tenant,
         }
@@ -88,5 +102,5 @@ class Command(BaseCommand):
             customer=customer,
             workflow_key=f"file:{name}",
             invocation_id=run_id,
-            environment="DRAFT",
+            environment=DRAFT,
         )

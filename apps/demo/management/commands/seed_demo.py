@@ -4,10 +4,10 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from apps.demo.samples import seed_sample_workflows
 from apps.spaces.audit import Actor
 from apps.spaces.models import Space
 from apps.spaces.services import space_create, user_create
-from apps.workflows.samples import seed_sample_workflows
 
 DEMO_EMAIL = "demo@fastn.local"
 DEMO_PASSWORD = "fastn-demo-2026"  # noqa: S105  printed by `make run`; embedded mode only

@@ -1,0 +1,70 @@
+"""Keeping runs alive and history bounded: the periodic reaper and the retention purge."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+from apps.executions.models import Execution, ExecutionAttempt, Status
+from apps.executions.services.dispatch import execution_dispatch
+
+# A pending run this long past its due time lost its broker message (Redis lost it, or it was
+# down when the run was accepted): dispatch it again. Longer than the lease, because a queue
+# that is merely backed up would otherwise get a duplicate message for every waiting run at
+# each reap; duplicates are harmless (claiming is conditional) but cost a claim each.
+OVERDUE_GRACE_S = 15.0
+
+
+def execution_reap() -> dict[str, int]:
+    """Nothing lost, nothing looping:
+    1. a running execution whose lease expired lost its worker: its attempt is recorded as
+       lost; it goes back to pending while attempts remain, and fails otherwise — so a
+       workflow that kills its worker every time ends after exactly max attempts;
+    2. a pending execution long past its due time lost its broker message: dispatch it again
+    (a duplicate delivery is harmless: claiming is a conditional UPDATE)."""
+    now = timezone.now()
+    grace = timedelta(seconds=max(settings.FASTN_EXECUTION_LEASE_SECONDS, OVERDUE_GRACE_S))
+    counts = {"redispatched": 0, "failed": 0, "requeued": 0}
+    stale = Execution.objects.filter(status=Status.RUNNING, lease_expires_at__lt=now)
+    fields = ("id", "attempts", "max_attempts", "tier", "cancel_requested", "started_at")
+    for execution in stale.only(*fields):
+        lost = {
+            "code": "WORKER_LOST",
+            "message": f"The worker running attempt {execution.attempts} stopped responding.",
+        }
+        ExecutionAttempt.objects.get_or_create(
+            execution=execution,
+            number=execution.attempts,
+            defaults={"status": Status.FAILED, "started_at": execution.started_at or now,
+                      "finished_at": now, "error": lost},
+        )  # fmt: skip
+        rows = Execution.objects.filter(pk=execution.pk, status=Status.RUNNING,
+                                        lease_expires_at__lt=now)  # fmt: skip
+        if execution.attempts < execution.max_attempts and not execution.cancel_requested:
+            if rows.update(status=Status.PENDING, error=lost, lease_expires_at=None, due_at=now):
+                execution_dispatch(execution)
+                counts["redispatched"] += 1
+        elif rows.update(status=Status.FAILED, error=lost, finished_at=now, lease_expires_at=None):
+            counts["failed"] += 1
+    overdue = Execution.objects.filter(status=Status.PENDING, due_at__lt=now - grace)
+    for execution in overdue.only("id", "tier")[:1000]:
+        Execution.objects.filter(pk=execution.pk, status=Status.PENDING).update(due_at=now)
+        execution_dispatch(execution)
+        counts["requeued"] += 1
+    return counts
+
+
+def execution_purge_old(*, batch_size: int = 5000) -> int:
+    """Delete executions older than the retention setting, in batches."""
+    cutoff = timezone.now() - timedelta(days=settings.FASTN_EXECUTION_RETENTION_DAYS)
+    total = 0
+    while True:
+        ids = list(
+            Execution.objects.filter(queued_at__lt=cutoff).values_list("pk", flat=True)[:batch_size]
+        )
+        if not ids:
+            return total
+        Execution.objects.filter(pk__in=ids).delete()
+        total += len(ids)

@@ -1,0 +1,247 @@
+"""Running an execution: the Celery task's body. Claim the row, run one attempt in a sandbox,
+record it, then finish the execution or schedule its next attempt."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import socket
+import threading
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import redis
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from apps.executions.host import DatabaseHost
+from apps.executions.live import LiveTrace
+from apps.executions.models import Execution, ExecutionAttempt, Status
+from apps.executions.services.dispatch import execution_dispatch
+from apps.executions.services.lease import LEASES, lease_until
+from apps.executions.services.waiting import notify_end
+from apps.runtime import Limits, RunResult, run_workflow
+from apps.spaces.models import Customer, Space
+from apps.workflows.models import Workflow, WorkflowVersion
+from fastn_console import rawsql
+
+logger = logging.getLogger("fastn.executions")
+
+WORKER_NAME = f"{socket.gethostname()}"
+
+
+@functools.cache
+def claim_sql() -> str:
+    """The claim answers the row and the few things of its workflow a run needs, in one
+    statement (see fastn_console/rawsql.py)."""
+    e = rawsql.table(Execution)
+    return (
+        f"UPDATE {e} SET status = %s, attempts = attempts + 1, started_at = %s,"
+        " lease_expires_at = %s"
+        " WHERE id = %s AND status = %s AND NOT cancel_requested AND attempts < max_attempts"
+        f" RETURNING {rawsql.columns(Execution, Execution._meta.db_table)},"
+        f" (SELECT slug FROM {rawsql.table(Workflow)} WHERE id = {e}.workflow_id),"
+        f" (SELECT code FROM {rawsql.table(WorkflowVersion)} WHERE id = {e}.version_id),"
+        f" (SELECT external_id FROM {rawsql.table(Customer)} WHERE id = {e}.customer_id)"
+    )
+
+
+@dataclass
+class Claimed:
+    """A claimed execution (attempts already counted) and what its run needs besides."""
+
+    execution: Execution
+    workflow_slug: str | None
+    code: str
+    tenant: str | None
+
+
+def claim(execution_id: str) -> Claimed | None:
+    """pending → running, if the run may still start: a conditional UPDATE, so a duplicate
+    delivery or a second worker finds nothing to claim."""
+    row = rawsql.fetchone(
+        claim_sql(),
+        [
+            Status.RUNNING.value,
+            rawsql.db_value(Execution, "started_at", timezone.now()),
+            rawsql.db_value(Execution, "lease_expires_at", lease_until()),
+            rawsql.db_value(Execution, "id", execution_id),
+            Status.PENDING.value,
+        ],
+    )
+    if row is None:
+        return None
+    *fields, workflow_slug, version_code, tenant = row
+    execution = rawsql.instance(Execution, fields)
+    execution.space = rawsql.reference(Space, execution.space_id)
+    if execution.customer_id is not None:
+        execution.customer = rawsql.reference(Customer, execution.customer_id)
+    # A version deleted since (with its workflow) leaves no code: the run then fails plainly.
+    code = (version_code if execution.version_id else execution.draft_code) or ""
+    return Claimed(execution, workflow_slug, code, tenant)
+
+
+def workflow_context(claimed: Claimed) -> dict[str, Any]:
+    execution = claimed.execution
+    return {
+        "input": execution.input,
+        "headers": execution.headers,
+        "execution": {"id": str(execution.id), "attempt": execution.attempts},
+        "workflow": {
+            "id": str(execution.workflow_id) if execution.workflow_id else None,
+            "slug": claimed.workflow_slug,
+            "version": execution.version_number or "draft",
+        },
+        "tier": execution.tier,
+        "environment": execution.environment,
+        "trigger": {"type": execution.triggered_by},
+        "tenant": claimed.tenant,
+    }
+
+
+def run_attempt(claimed: Claimed) -> RunResult:
+    """Run the claimed attempt in a sandbox; its logs and steps stream to the live trace
+    while it runs (apps/executions/live.py), its result is recorded by the caller."""
+    execution = claimed.execution
+    cancel = threading.Event()
+    LEASES.register(str(execution.id), cancel)
+    try:
+        with (
+            LiveTrace(
+                execution.id, execution.attempts, timeout_s=execution.timeout_seconds
+            ) as live,
+            DatabaseHost(
+                execution.space,
+                customer=execution.customer,
+                workflow_key=str(execution.workflow_id or ""),
+                invocation_id=str(execution.id),
+                environment=execution.environment,
+            ) as host,
+        ):
+            return run_workflow(
+                claimed.code,
+                workflow_context(claimed),
+                host,
+                Limits(timeout_s=execution.timeout_seconds, memory_mb=settings.FASTN_MEMORY_MB),
+                cancel=cancel,
+                progress=live,
+            )
+    finally:
+        LEASES.unregister(str(execution.id))
+
+
+def execution_perform(execution_id: str) -> str:
+    """1. claim the pending execution (a conditional UPDATE: duplicates stop here);
+    2. run one attempt in a sandbox; 3. record it; 4. finish, or schedule the next attempt:
+    a new message with a countdown, on the tier's own queue (instant too: its caller keeps
+    waiting on the end key, and this worker thread is free for other runs meanwhile)."""
+    claimed = claim(execution_id)
+    if claimed is None:
+        return "skipped"
+    execution = claimed.execution
+    result = run_attempt(claimed)
+    delay_s, final = finish_attempt(execution, result)
+    if delay_s is None:
+        notify_end_quietly(execution_id, final)
+        return result.status
+    if execution.tier == "instant":
+        # The caller waits for the workflow's timeout from when it queued the run: a retry
+        # that could not start before then ends the run with this attempt's outcome.
+        deadline = execution.queued_at + timedelta(seconds=execution.timeout_seconds)
+        if timezone.now() + timedelta(seconds=delay_s) >= deadline:
+            Execution.objects.filter(pk=execution.pk, status=Status.PENDING).update(
+                status=result.status, finished_at=timezone.now()
+            )
+            notify_end_quietly(execution_id)
+            return result.status
+    execution_dispatch(execution, countdown=delay_s)
+    return "retrying"
+
+
+def notify_end_quietly(execution_id, final: dict | None = None) -> None:
+    """notify_end, with Redis down: the run's end is in the row already, and a waiting caller
+    that cannot reach Redis reads it from there (wait_in_database)."""
+    try:
+        notify_end(execution_id, final)
+    except redis.RedisError as exc:
+        logger.warning("Could not announce the end of run %s (Redis): %s", execution_id, exc)
+
+
+def finish_attempt(execution: Execution, result: RunResult) -> tuple[float | None, dict | None]:
+    """Record the attempt and the execution's new state in one transaction (a worker dying in
+    between must not leave a recorded attempt on a still-running execution). Returns the delay
+    in seconds before a retry (None when final) and, when this call ended the execution, the
+    final fields for whoever waits on it."""
+    now = timezone.now()
+    attempt = ExecutionAttempt(
+        execution=execution,
+        number=execution.attempts,
+        status=result.status,
+        started_at=execution.started_at,
+        finished_at=now,
+        duration_ms=result.duration_ms,
+        error=result.error,
+        worker=WORKER_NAME,
+    )
+    fields = dict(
+        output=result.output,
+        error=result.error,
+        logs=result.logs,
+        steps=result.steps,
+        duration_ms=result.duration_ms,
+    )
+    retry = (
+        result.status in (Status.FAILED, Status.TIMEOUT)
+        and result.retryable
+        and execution.attempts < execution.max_attempts
+    )
+    if retry:
+        delays = execution.retry_delays_ms or [0]
+        delay_ms = delays[min(execution.attempts - 1, len(delays) - 1)]
+        due = now + timedelta(milliseconds=delay_ms)
+        with transaction.atomic():
+            rows = Execution.objects.filter(
+                pk=execution.pk, status=Status.RUNNING, cancel_requested=False
+            )
+            if rows.update(status=Status.PENDING, due_at=due, lease_expires_at=None, **fields):
+                attempt.save(force_insert=True)
+                return delay_ms / 1000, None
+    final = {"status": result.status, "finished_at": now, **fields}
+    if not end_running(execution, final, attempt):
+        return None, None  # someone else (the reaper) decided the end and recorded the attempt
+    final["finished_at"] = now.isoformat()
+    return None, {
+        **final,
+        "attempts": execution.attempts,
+        "started_at": execution.started_at.isoformat(),
+    }
+
+
+@functools.cache
+def _end_running_sql(names: tuple[str, ...]) -> str:
+    columns = (Execution._meta.get_field(name).column for name in names)
+    assignments = ", ".join(f"{rawsql.quote(column)} = %s" for column in columns)
+    return (
+        f"UPDATE {rawsql.table(Execution)} SET {assignments}, lease_expires_at = NULL"
+        " WHERE id = %s AND status = %s"
+    )
+
+
+def end_running(execution: Execution, final: dict[str, Any], attempt: ExecutionAttempt) -> bool:
+    """running → its final state with the run's outcome (`final`, by field name), and the
+    attempt recorded, both or neither. Every run ends here, so it is hand-written (see
+    fastn_console/rawsql.py): on PostgreSQL one statement, atomic by itself (one round trip
+    instead of BEGIN, UPDATE, INSERT, COMMIT); elsewhere a transaction."""
+    update = _end_running_sql(tuple(final))
+    params = [
+        *(rawsql.db_value(Execution, name, value) for name, value in final.items()),
+        rawsql.db_value(Execution, "id", execution.pk),
+        Status.RUNNING.value,
+    ]
+    if connection.vendor == "postgresql":
+        with_ = (f"WITH ended AS ({update} RETURNING id)", params)
+        return rawsql.insert(attempt, with_=with_, from_="ended")
+    with transaction.atomic():
+        return bool(rawsql.execute(update, params)) and rawsql.insert(attempt)
