@@ -11,6 +11,9 @@ export RUN_DIR PGPORT REDIS_PORT
 cleanup() { scripts/services.sh stop; rm -rf "$RUN_DIR"; }
 trap cleanup EXIT INT TERM
 scripts/services.sh start
+# The database DATABASE_URL names exists (tests create their own test_fastn beside it; a test
+# that never touches the database still connects to it at teardown).
+psql -h 127.0.0.1 -p "$PGPORT" -U postgres -qc "create database fastn" >/dev/null
 
 export FASTN_ENV=test
 export DATABASE_URL="postgres://postgres@127.0.0.1:$PGPORT/fastn"

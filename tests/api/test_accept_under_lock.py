@@ -74,7 +74,7 @@ def test_a_run_that_cannot_be_recorded_answers_503_and_leaves_nothing(cast, api,
     def locked(*args, **kwargs):
         raise OperationalError("database is locked")
 
-    monkeypatch.setattr("apps.executions.services.rawsql.insert", locked)
+    monkeypatch.setattr("apps.executions.services.dispatch.rawsql.insert", locked)
     response = api("later", {"input": {"n": 1}})
     assert response.status_code == 503
     assert response.json()["code"] == "SERVICE_UNAVAILABLE"

@@ -6,10 +6,12 @@ stays pending, and the reaper (reaper.py) sends it again once the broker is back
 from __future__ import annotations
 
 import logging
+import time
 from datetime import timedelta
 from typing import Any
 
 import redis
+from django.conf import settings
 from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
@@ -19,7 +21,7 @@ from apps.executions.models import Execution, Status
 from apps.spaces.audit import Actor
 from apps.spaces.models import Customer
 from apps.workflows.models import Workflow, WorkflowVersion
-from fastn_console import rawsql
+from fastn_console import rawsql, taskmessage
 
 logger = logging.getLogger("fastn.executions")
 
@@ -93,8 +95,23 @@ class QueueUnavailable(Exception):
     """The broker (Redis) could not be reached to send or to wait for a run."""
 
 
+RUN_TASK = "executions.run"
+
+
 def publish(execution_id, *, queue: str, countdown: float = 0) -> None:
-    """Send the run's message, or raise QueueUnavailable after one quick retry."""
+    """Send the run's message, or raise QueueUnavailable after one quick retry. Without a
+    countdown on a Redis broker, one LPUSH (fastn_console/taskmessage.py says why)."""
+    broker = settings.CELERY_BROKER_URL
+    if not countdown and taskmessage.is_redis(broker):
+        for retries_left in (1, 0):
+            try:
+                taskmessage.send(broker, RUN_TASK, [str(execution_id)], queue=queue)
+                return
+            except redis.RedisError as exc:
+                if not retries_left:
+                    raise QueueUnavailable(str(exc) or type(exc).__name__) from None
+                time.sleep(PUBLISH_RETRY_POLICY["interval_start"])
+
     from apps.executions.tasks import run_execution
 
     try:
