@@ -56,4 +56,4 @@ def test_lpush_message_is_what_apply_async_writes(queue):
     assert (
         ours["headers"]["id"] == ours["headers"]["root_id"] == ours["properties"]["correlation_id"]
     )
-    assert RUN_TASK == run_execution.name
+    assert run_execution.name == RUN_TASK
