@@ -579,7 +579,8 @@ def standard_figures(floors, console, fixture, env) -> dict:
     say(
         f"console standard sustained {SUSTAIN_SECONDS} s: {out['per_s']:.1f} completed/s, "
         f"{part['ok']} accepted in the window ({out['accepted_per_s']:.1f}/s), "
-        f"{part['errors']} errors; accepted in all {len(ids)}, after the drain: {counts}; "
+        f"{part['errors']} errors {part.get('error_kinds') or ''}; accepted in all {len(ids)}, "
+        f"after the drain: {counts}; "
         f"backlog median {out['backlog_median']}, at the cap ({BACKLOG_MAX}) "
         f"{out['gate_closed']:.0%} of the time"
     )
