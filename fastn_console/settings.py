@@ -132,6 +132,7 @@ INSTALLED_APPS = [
     "apps.api",
     "apps.datastore",
     "apps.executions",
+    "apps.triggers",
     "apps.demo",
 ]
 
