@@ -224,7 +224,10 @@ class Event(models.Model):
 
 
 class Outbox(models.Model):
-    """Events written in the receiver's transaction, waiting to reach the Redis Stream."""
+    """Events written in the receiver's transaction, waiting to reach the Redis Stream. A row
+    is deleted in the transaction that routes its event, so the table holds only events in
+    flight: unpublished ones (the publisher's work) and published ones not routed yet (the
+    `events` process publishes them again if their stream entry was lost)."""
 
     event = models.OneToOneField(Event, on_delete=models.CASCADE, related_name="outbox")
     created_at = models.DateTimeField(default=timezone.now)
@@ -235,6 +238,26 @@ class Outbox(models.Model):
 
     def __str__(self) -> str:
         return f"outbox {self.event_id}"
+
+
+class DedupKey(models.Model):
+    """What makes "a repeated event id or dedup key within 24 h is a duplicate" atomic: the
+    first event to insert its key owns it, and 50 concurrent deliveries of one event find one
+    owner (apps/triggers/receive.py). Event.idempotency_key cannot be unique itself: the same
+    key is a new event once its 24 hours are over. Expired keys are taken over by the next
+    event that has them and purged by the `events` process."""
+
+    # SHA-256 of the trigger's id and the value (apps/triggers/receive.py: idempotency_key).
+    key = models.CharField(max_length=64, primary_key=True)
+    trigger = models.ForeignKey(Trigger, on_delete=models.CASCADE, related_name="+")
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="+")
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["expires_at"], name="dedupkey_expiry")]
+
+    def __str__(self) -> str:
+        return self.key
 
 
 class DeliveryStatus(models.TextChoices):
@@ -250,6 +273,10 @@ class Delivery(models.Model):
     after a crash start the route's execution at most once."""
 
     event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="deliveries")
+    # The event's trigger, kept here so that a sequential trigger's queue is one index away.
+    trigger = models.ForeignKey(
+        Trigger, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     route = models.ForeignKey(Route, null=True, on_delete=models.SET_NULL, related_name="+")
     route_key = models.CharField(max_length=40)  # the route's id, kept if it is deleted
     workflow_name = models.CharField(max_length=120, blank=True)
@@ -261,12 +288,17 @@ class Delivery(models.Model):
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # Sequential triggers: when the pipeline saw the started run end (the next may start).
+    run_ended_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["event", "route_key"], name="delivery_once"),
         ]
-        indexes = [models.Index(fields=["status", "next_attempt_at"], name="delivery_due")]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"], name="delivery_due"),
+            models.Index(fields=["trigger", "status"], name="delivery_trigger_status"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.event_id} → {self.workflow_name}"
