@@ -1,0 +1,437 @@
+"""Integrations → Triggers through the test client: the tabs and their columns, the forms
+(rows kept after an error, errors on the row at fault), permissions by role, tenancy (another
+Space's trigger is a 404), and a signing secret in exactly one response."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from apps.spaces.models import AuditEvent
+from apps.spaces.services import space_update
+from apps.triggers import services
+from apps.triggers.models import Event, Kind, Source, Trigger, WebhookRequest
+from apps.triggers.receive import request_log
+from tests.conftest import login
+from tests.triggers.ui_helpers import (  # noqa: F401 (master_key is a fixture)
+    SYSTEM,
+    make_app_event,
+    make_scheduler,
+    make_webhook,
+    make_workflow,
+    master_key,
+)
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("master_key")]
+
+
+def url(name, space, **kwargs):
+    return reverse(name, kwargs={"space_slug": space.slug, **kwargs})
+
+
+def webhook_post(workflow, **overrides) -> dict:
+    data = {
+        "name": "Orders",
+        "description": "",
+        "webhook_id": "orders-in",
+        "auth": "api-key",
+        "execution_mode": "parallel",
+        "dedup_path": "",
+        "dead_letter_enabled": "on",
+        "max_attempts": "3",
+        "backoff": "exponential",
+        "route": ["n0"],
+        "route-n0-workflow": str(workflow.id),
+        "route-n0-environment": "live",
+        "route-n0-header-name": ["x-source"],
+        "route-n0-header-value": ["shop"],
+        "route-n0-filter-path": ["type", "amount"],
+        "route-n0-filter-operator": ["eq", "gt"],
+        "route-n0-filter-value": ["order.created", "100"],
+    }
+    data.update(overrides)
+    return data
+
+
+def scheduler_post(workflow, **overrides) -> dict:
+    data = {
+        "name": "Nightly",
+        "preset": "daily",
+        "every": "5",
+        "unit": "minutes",
+        "time": "02:30",
+        "day": "1",
+        "cron": "",
+        "starts_at": "",
+        "timezone": "Europe/Paris",
+        "catch_up": "skip",
+        "overlap": "allow",
+        "route": ["n0"],
+        "route-n0-workflow": str(workflow.id),
+        "route-n0-environment": "test",
+        "route-n0-payload": '{"report": "daily"}',
+    }
+    data.update(overrides)
+    return data
+
+
+# --- The page -------------------------------------------------------------------------------
+
+
+def test_the_page_has_the_header_the_tabs_with_counts_and_the_webhook_columns(client, cast):
+    echo = make_workflow(cast.space)
+    make_webhook(cast.space, echo)
+    make_webhook(cast.space, echo, name="Refunds")
+    make_scheduler(cast.space, echo)
+    login(client, cast.viewer)
+    html = client.get(url("triggers", cast.space)).content.decode()
+    assert "Manage webhook and scheduler triggers for your workflows." in html
+    for tab in ("Webhooks (2)", "Schedulers (1)", "App Events (0)"):
+        assert tab in html
+    for column in ("Name", "Tenant", "Type", "Status", "Auth", "Routes", "Created"):
+        assert f"<th>{column}</th>" in html
+    assert "Copy as cURL" in html and "Refunds" in html
+    assert "Add Trigger" not in html  # a viewer builds nothing
+
+
+def test_the_schedulers_tab_shows_the_schedule_in_words_and_the_next_run_in_its_zone(client, cast):
+    make_scheduler(cast.space, make_workflow(cast.space))
+    login(client, cast.operator)
+    html = client.get(url("triggers", cast.space) + "?kind=scheduler").content.decode()
+    for column in ("Schedule", "Next run", "Last run", "Failures", "Timezone"):
+        assert f"<th>{column}</th>" in html
+    assert "Every 5 minutes" in html
+    assert "Europe/Paris" in html
+    assert "Trigger Now" in html  # an operator may
+
+
+def test_the_app_events_tab_shows_the_inbound_url_and_the_subscription(client, cast):
+    trigger = make_app_event(cast.space, make_workflow(cast.space))
+    login(client, cast.owner)
+    html = client.get(url("triggers", cast.space) + "?kind=app-event").content.decode()
+    for column in ("Connector", "Event", "Webhook URL", "Subscription"):
+        assert f"<th>{column}</th>" in html
+    assert f"/api/v1/clients/{cast.space.id}/webhooks/{trigger.webhook_id}" in html
+    assert "Subscribed" in html and "Retry Subscription" in html
+
+
+def test_search_and_status_filter_narrow_the_rows_and_the_counts(client, cast):
+    echo = make_workflow(cast.space)
+    make_webhook(cast.space, echo, name="Orders")
+    refunds = make_webhook(cast.space, echo, name="Refunds")
+    services.trigger_set_enabled(refunds, enabled=False, actor=SYSTEM)
+    login(client, cast.viewer)
+    html = client.get(url("triggers", cast.space) + "?status=disabled").content.decode()
+    assert "Refunds" in html and ">Orders<" not in html and "Webhooks (1)" in html
+    html = client.get(url("triggers", cast.space) + "?q=ord").content.decode()
+    assert ">Orders<" in html and "Refunds" not in html
+    partial = client.get(url("triggers", cast.space) + "?q=ord", HTTP_HX_REQUEST="true")
+    assert "<html" not in partial.content.decode() and "Orders" in partial.content.decode()
+
+
+def test_a_bad_query_string_is_ignored_not_an_error(client, cast):
+    login(client, cast.viewer)
+    response = client.get(url("triggers", cast.space) + "?kind=nope&status=x&page=zz")
+    assert response.status_code == 200
+
+
+def test_add_trigger_offers_the_three_types(client, cast):
+    login(client, cast.developer)
+    html = client.get(url("trigger_new", cast.space)).content.decode()
+    assert "Select trigger type" in html
+    for card in ("Webhook", "Scheduler", "App Event"):
+        assert f"<h2>{card}</h2>" in html
+
+
+# --- Webhook form ---------------------------------------------------------------------------
+
+
+def test_creating_a_webhook_saves_routes_headers_and_filters(client, cast):
+    echo = make_workflow(cast.space)
+    login(client, cast.developer)
+    response = client.post(url("trigger_new_webhook", cast.space), webhook_post(echo))
+    trigger = Trigger.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == url("trigger_detail", cast.space, trigger_id=trigger.id)
+    route = trigger.routes.get()
+    assert (route.workflow, route.environment, route.headers) == (
+        echo,
+        "live",
+        {"x-source": "shop"},
+    )
+    assert route.filters == [
+        {"path": "type", "operator": "eq", "value": "order.created"},
+        {"path": "amount", "operator": "gt", "value": 100},
+    ]
+    assert trigger.webhook_id == "orders-in" and trigger.created_by_label == "developer@example.com"
+
+
+def test_a_bad_filter_row_is_shown_on_its_row_and_every_row_is_kept(client, cast):
+    echo = make_workflow(cast.space)
+    login(client, cast.developer)
+    data = webhook_post(
+        echo,
+        **{
+            "route": ["n0", "n1"],
+            "route-n0-filter-path": ["type", "data..id", "amount"],
+            "route-n0-filter-operator": ["eq", "eq", "gt"],
+            "route-n0-filter-value": ["order.created", "5", "lots"],
+            "route-n1-workflow": str(echo.id),
+            "route-n1-environment": "test",
+            "route-n1-header-name": ["bad header"],
+            "route-n1-header-value": ["x"],
+        },
+    )
+    response = client.post(url("trigger_new_webhook", cast.space), data)
+    html = response.content.decode()
+    assert response.status_code == 200 and not Trigger.objects.exists()
+    # Every row is back, as typed.
+    for typed in ('value="data..id"', 'value="lots"', 'value="order.created"', 'value="bad header"',
+                  'value="x-source"'):  # fmt: skip
+        assert typed in html
+    assert html.count('data-testid="route"') == 2 + 1  # two routes and the template's
+    assert 'data-field="path"' in html and 'data-field="value"' in html
+    assert "compares numbers" in html  # gt with a word
+    assert "A header name is" in html
+
+
+def test_a_route_is_required_and_a_workflow_of_another_space_is_not_a_choice(client, cast):
+    echo, theirs = make_workflow(cast.space), make_workflow(cast.other_space)
+    login(client, cast.developer)
+    data = webhook_post(echo)
+    del data["route"]
+    html = client.post(url("trigger_new_webhook", cast.space), data).content.decode()
+    assert "Add at least one route" in html
+    data = webhook_post(echo, **{"route-n0-workflow": str(theirs.id)})
+    html = client.post(url("trigger_new_webhook", cast.space), data).content.decode()
+    assert "Select a valid choice" in html
+    assert not Trigger.objects.exists()
+
+
+def test_a_taken_webhook_id_is_refused_on_the_field(client, cast):
+    echo = make_workflow(cast.space)
+    make_webhook(cast.space, echo, webhook_id="orders-in")
+    login(client, cast.developer)
+    html = client.post(url("trigger_new_webhook", cast.space), webhook_post(echo)).content.decode()
+    assert "The Webhook ID orders-in is taken in this Space." in html
+    assert Trigger.objects.count() == 1
+
+
+def test_editing_shows_the_saved_rows_and_keeps_the_route(client, cast):
+    echo = make_workflow(cast.space)
+    login(client, cast.developer)
+    client.post(url("trigger_new_webhook", cast.space), webhook_post(echo))
+    trigger = Trigger.objects.get()
+    route = trigger.routes.get()
+    edit = url("trigger_edit", cast.space, trigger_id=trigger.id)
+    html = client.get(edit).content.decode()
+    assert 'value="order.created"' in html and 'value="100"' in html and 'value="shop"' in html
+    key = f"r{route.id}"
+    data = webhook_post(echo, name="Orders v2", route=[key])
+    data = {k.replace("route-n0-", f"route-{key}-"): v for k, v in data.items()}
+    data[f"route-{key}-id"] = str(route.id)
+    assert client.post(edit, data).status_code == 302
+    trigger.refresh_from_db()
+    assert trigger.name == "Orders v2" and trigger.routes.get().id == route.id
+
+
+def test_create_with_signing_shows_the_secret_once(client, cast):
+    echo = make_workflow(cast.space)
+    login(client, cast.developer)
+    response = client.post(
+        url("trigger_new_webhook", cast.space), webhook_post(echo, enable_signing="on")
+    )
+    html = response.content.decode()
+    trigger = Trigger.objects.get()
+    assert response.status_code == 200 and response["Cache-Control"] == "no-store"
+    assert "It will not be shown again" in html
+    secret = html.split('id="new-secret" readonly value="')[1].split('"')[0]
+    assert secret.startswith("whsec_")
+    again = client.get(url("trigger_detail", cast.space, trigger_id=trigger.id)).content.decode()
+    assert secret not in again and trigger.signing_secret_name in again
+    assert secret not in str(list(AuditEvent.objects.values()))
+
+
+def test_rotate_shows_the_new_secret_once_and_says_the_old_one_stays_valid(client, cast):
+    trigger = make_webhook(cast.space, make_workflow(cast.space))
+    old = services.trigger_signing_enable(trigger, actor=SYSTEM)
+    login(client, cast.developer)
+    response = client.post(url("trigger_signing_rotate", cast.space, trigger_id=trigger.id))
+    html = response.content.decode()
+    assert response["Cache-Control"] == "no-store"
+    assert "It will not be shown again" in html and old not in html
+    assert "stays valid until" in html and "24 hours" in html
+    page = client.get(url("trigger_detail", cast.space, trigger_id=trigger.id)).content.decode()
+    assert "The previous secret is also accepted until" in page
+    assert "whsec_" not in page
+
+
+# --- Scheduler form -------------------------------------------------------------------------
+
+
+def test_creating_a_scheduler_saves_its_schedule_and_payload(client, cast):
+    echo = make_workflow(cast.space)
+    login(client, cast.developer)
+    response = client.post(url("trigger_new_scheduler", cast.space), scheduler_post(echo))
+    assert response.status_code == 302
+    trigger = Trigger.objects.get()
+    assert trigger.schedule["preset"] == "daily" and trigger.schedule["time"] == "02:30"
+    assert trigger.schedule["timezone"] == "Europe/Paris"
+    assert trigger.next_run_at is not None
+    assert trigger.routes.get().payload == {"report": "daily"}
+
+
+def test_invalid_payload_json_names_its_line_and_column(client, cast):
+    echo = make_workflow(cast.space)
+    login(client, cast.developer)
+    data = scheduler_post(echo, **{"route-n0-payload": '{\n  "a": 1,,\n}'})
+    html = client.post(url("trigger_new_scheduler", cast.space), data).content.decode()
+    assert "Payload: invalid JSON at line 2, column 10" in html
+    assert not Trigger.objects.exists()
+
+
+def test_the_timezone_defaults_to_the_spaces(client, cast):
+    space_update(cast.space, name=cast.space.name, time_zone="Asia/Tokyo", actor=SYSTEM)
+    login(client, cast.developer)
+    html = client.get(url("trigger_new_scheduler", cast.space)).content.decode()
+    assert '<option value="Asia/Tokyo" selected>' in html
+
+
+def test_the_preview_answers_the_next_five_runs_or_the_error(client, cast):
+    login(client, cast.developer)
+    preview = url("trigger_schedule_preview", cast.space)
+    html = client.get(preview, {"preset": "interval", "every": "15", "unit": "minutes",
+                                "timezone": "UTC"}).content.decode()  # fmt: skip
+    assert "Every 15 minutes" in html and html.count("<li>") == 5
+    html = client.get(preview, {"preset": "custom", "cron": "61 * *",
+                                "timezone": "UTC"}).content.decode()  # fmt: skip
+    assert 'data-testid="schedule-error"' in html
+
+
+# --- App event form -------------------------------------------------------------------------
+
+
+def test_the_app_event_form_explains_connections_and_creates_a_subscribed_trigger(client, cast):
+    echo = make_workflow(cast.space)
+    login(client, cast.developer)
+    create = url("trigger_new_app_event", cast.space)
+    html = client.get(create).content.decode()
+    assert "No active connection found for this connector." in html
+    response = client.post(
+        create,
+        {"name": "Inbound", "connector": "http", "connection": "", "event_name": "inbound-webhook",
+         "webhook_id": "", "auth": "none", "route": ["n0"],
+         "route-n0-workflow": str(echo.id), "route-n0-environment": "test"},
+    )  # fmt: skip
+    assert response.status_code == 302
+    trigger = Trigger.objects.get()
+    assert (trigger.kind, trigger.subscription, trigger.auth) == (
+        Kind.APP_EVENT,
+        "subscribed",
+        "none",
+    )
+    assert trigger.webhook_id.startswith("wh_")
+
+
+# --- A trigger's page -----------------------------------------------------------------------
+
+
+def test_the_detail_page_shows_url_curl_routes_and_the_last_requests(client, cast):
+    trigger = make_webhook(cast.space, make_workflow(cast.space))
+    request_log(trigger, 401, "Missing API key")
+    login(client, cast.viewer)
+    html = client.get(url("trigger_detail", cast.space, trigger_id=trigger.id)).content.decode()
+    receiver = f"http://testserver/api/v1/clients/{cast.space.id}/webhooks/{trigger.webhook_id}"
+    assert receiver in html
+    assert "x-fastn-key: YOUR_API_KEY" in html
+    assert "Missing API key" in html and "401" in html
+    assert "Send test event" in html and "can't send test events" in html
+    part = client.get(url("trigger_activity", cast.space, trigger_id=trigger.id)).content.decode()
+    assert "Missing API key" in part and "<html" not in part
+
+
+def test_send_test_event_makes_an_event_and_answers_its_id(client, cast):
+    trigger = make_webhook(cast.space, make_workflow(cast.space))
+    login(client, cast.operator)
+    response = client.post(
+        url("trigger_send_test", cast.space, trigger_id=trigger.id),
+        {"body": '{"type": "order"}'},
+        HTTP_HX_REQUEST="true",
+    )
+    event = Event.objects.get()
+    assert event.source == Source.TEST and event.payload == {"type": "order"}
+    assert str(event.id) in response.content.decode()
+    bad = client.post(
+        url("trigger_send_test", cast.space, trigger_id=trigger.id), {"body": "{\n  nope"}
+    )
+    assert "Body: invalid JSON at line 2, column 3" in bad.content.decode()
+    assert Event.objects.count() == 1
+
+
+def test_trigger_now_makes_a_manual_event(client, cast):
+    trigger = make_scheduler(cast.space, make_workflow(cast.space))
+    login(client, cast.operator)
+    response = client.post(url("trigger_run_now", cast.space, trigger_id=trigger.id))
+    assert response.status_code == 302
+    assert Event.objects.get().source == Source.MANUAL
+
+
+# --- Permissions and tenancy ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "role", "status"),
+    [
+        ("trigger_send_test", "viewer", 403),
+        ("trigger_run_now", "viewer", 403),
+        ("trigger_toggle", "operator", 403),
+        ("trigger_delete", "operator", 403),
+        ("trigger_signing_enable", "operator", 403),
+        ("trigger_edit", "operator", 403),
+    ],
+)
+def test_roles_that_may_not_are_refused_and_nothing_changes(client, cast, name, role, status):
+    trigger = make_scheduler(cast.space, make_workflow(cast.space))
+    login(client, cast.member(role))
+    response = client.post(url(name, cast.space, trigger_id=trigger.id), {"body": "{}"})
+    assert response.status_code == status
+    assert not Event.objects.exists()
+    assert Trigger.objects.get().enabled and not Trigger.objects.get().signing_secret_name
+
+
+def test_another_spaces_trigger_is_a_404_on_every_page(client, cast):
+    trigger = make_webhook(cast.space, make_workflow(cast.space))
+    login(client, cast.outsider)
+    for name in ("trigger_detail", "trigger_edit", "trigger_activity"):
+        assert client.get(url(name, cast.other_space, trigger_id=trigger.id)).status_code == 404
+    for name in ("trigger_toggle", "trigger_delete", "trigger_send_test", "trigger_signing_enable"):
+        assert client.post(url(name, cast.other_space, trigger_id=trigger.id)).status_code == 404
+    assert Trigger.objects.get().enabled
+    assert not WebhookRequest.objects.exists()
+
+
+def test_disable_then_delete_from_the_list(client, cast):
+    trigger = make_webhook(cast.space, make_workflow(cast.space))
+    login(client, cast.developer)
+    response = client.post(url("trigger_toggle", cast.space, trigger_id=trigger.id))
+    assert response.status_code == 302 and not Trigger.objects.get().enabled
+    client.post(url("trigger_delete", cast.space, trigger_id=trigger.id))
+    assert not Trigger.objects.exists()
+
+
+# --- Settings → General ---------------------------------------------------------------------
+
+
+def test_the_owner_sets_the_space_time_zone_and_a_bad_zone_is_refused(client, cast):
+    login(client, cast.owner)
+    settings_url = url("space_settings", cast.space)
+    assert 'name="time_zone"' in client.get(settings_url).content.decode()
+    response = client.post(settings_url, {"name": "Acme", "time_zone": "America/New_York"})
+    assert response.status_code == 302
+    cast.space.refresh_from_db()
+    assert cast.space.time_zone == "America/New_York"
+    assert AuditEvent.objects.filter(action="space.update").exists()
+    html = client.post(settings_url, {"name": "Acme", "time_zone": "Mars/Olympus"}).content.decode()
+    assert "Select a valid choice" in html
+    login(client, cast.developer)
+    assert client.get(settings_url).status_code == 403
