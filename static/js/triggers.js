@@ -87,6 +87,11 @@
   });
 
   function init() {
+    // A page that shows a new signing secret answered a POST: give it the trigger's own
+    // address, so that reloading shows the page again without re-posting (and without the
+    // secret, which is never shown twice).
+    var reveal = document.querySelector("[data-replace-url]");
+    if (reveal) history.replaceState(null, "", reveal.getAttribute("data-replace-url"));
     var form = document.getElementById("trigger-form");
     if (form && form.querySelector("input[name=preset]")) showPreset(form);
   }
