@@ -965,6 +965,22 @@ def test_presets_agree_with_the_minute_by_minute_oracle_around_each_2026_transit
         assert due_between(schedule, since, until) == expected, (name, zone, transition)
 
 
+@pytest.mark.parametrize("zone", ZONES[:6])
+@pytest.mark.parametrize("every", [1, 2])
+def test_interval_in_days_agrees_with_the_oracle_around_each_2026_transition(zone, every):
+    starts = at(zone, 2026, 1, 1, 2, 30)
+    schedule = Schedule("interval", timezone=zone, every=every, unit="days", starts_at=starts)
+
+    def matches(wall: datetime) -> bool:
+        on_step = (wall.date() - date(2026, 1, 1)).days % every == 0
+        return on_step and (wall.hour, wall.minute) == (2, 30)
+
+    for transition in transitions(zone):
+        since, until = transition - timedelta(days=3), transition + timedelta(days=3)
+        expected = brute_force(zone, since, until, matches, elapsed=False)
+        assert due_between(schedule, since, until) == expected, (zone, transition)
+
+
 # ---------------------------------------------------------------------------------------------
 # Property tests over random cron expressions
 # ---------------------------------------------------------------------------------------------
