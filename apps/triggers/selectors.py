@@ -1,17 +1,23 @@
 """Reads for triggers, always scoped to one Space.
 
-The console's reads come first; the public API's follow them."""
+The console's reads come first. The public API's follow: the webhook receiver's trigger lookup
+(hand-written, it is on every webhook's path: see fastn_console/rawsql.py) and an event with
+its deliveries."""
 
 from __future__ import annotations
+
+import functools
+import uuid
 
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
 from apps.environments.models import DRAFT, LIVE, TEST
 from apps.environments.selectors import space_environments
-from apps.spaces.models import Space
+from apps.spaces.models import Customer, Space
 from apps.triggers.models import Delivery, Event, Kind, Route, Trigger, WebhookRequest
 from apps.workflows.models import Workflow
+from fastn_console import rawsql
 
 # --- Console --------------------------------------------------------------------------------
 
@@ -110,3 +116,65 @@ def get_trigger_event(trigger: Trigger, event_id) -> Event:
     return get_object_or_404(
         Event.objects.prefetch_related(_with_executions()), trigger=trigger, id=event_id
     )
+
+
+# --- Public API -----------------------------------------------------------------------------
+
+# Kinds that receive events over HTTP at /api/v1/clients/{space}/webhooks/{id}.
+HTTP_KINDS = (Kind.WEBHOOK, Kind.APP_EVENT)
+
+
+def trigger_for_webhook(space_id: str, webhook_id: str) -> Trigger | None:
+    """The webhook (or app-event) trigger with this id in this Space, enabled or not; None
+    for anything else, a malformed Space id included."""
+    try:
+        space_uuid = uuid.UUID(space_id)
+    except ValueError:
+        return None
+    if not webhook_id or len(webhook_id) > 64:
+        return None
+    row = rawsql.fetchone(
+        _trigger_sql(),
+        [rawsql.db_value(Trigger, "space", space_uuid), webhook_id, *HTTP_KINDS],
+    )
+    return rawsql.instance(Trigger, row) if row else None
+
+
+@functools.cache
+def _trigger_sql() -> str:
+    return (
+        f"SELECT {rawsql.columns(Trigger)} FROM {rawsql.table(Trigger)}"
+        " WHERE space_id = %s AND webhook_id = %s AND kind IN (%s, %s)"
+    )
+
+
+def trigger_reachable_with_test_key(trigger: Trigger) -> bool:
+    """A test API key reaches DRAFT and `test` only (DESIGN.md §6): a trigger whose every
+    route targets one of those."""
+    environments = Route.objects.filter(trigger=trigger).values_list("environment", flat=True)
+    return all(env.upper() == DRAFT or env.lower() == TEST for env in environments)
+
+
+def event_for_api(space: Space, event_id: str, *, customer: Customer | None = None) -> Event | None:
+    """The Space's event (the customer's only, when the caller names one), with its
+    deliveries and their runs' status prefetched; None when there is no such event."""
+    try:
+        uuid.UUID(event_id)
+    except ValueError:
+        return None
+    events = Event.objects.filter(space=space, pk=event_id)
+    if customer is not None:
+        events = events.filter(customer=customer)
+    event = events.defer("body", "payload", "headers").first()
+    if event is None:
+        return None
+    event.delivery_list = list(
+        Delivery.objects.filter(event=event)
+        .select_related("execution")
+        .only(
+            "route_key", "workflow_name", "status", "attempts", "error", "next_attempt_at",
+            "execution__id", "execution__status", "event_id",
+        )
+        .order_by("id")
+    )  # fmt: skip
+    return event
