@@ -97,7 +97,8 @@ def curl_command(trigger: Trigger, url: str, routes) -> str:
 # --- Schedules ------------------------------------------------------------------------------
 
 PREVIEW_RUNS = 5
-RUN_FORMAT = "D j M Y, H:i T"
+RUN_FORMAT = "D j M, H:i T"
+RUN_FORMAT_OTHER_YEAR = "j M Y, H:i T"
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,7 @@ class ScheduleSummary:
     timezone: str
     next_run: str  # in the schedule's zone; "" when none
     last_run: str
+    starts_at: str
 
 
 def _zone(name: str | None) -> ZoneInfo:
@@ -116,22 +118,31 @@ def _zone(name: str | None) -> ZoneInfo:
 
 
 def format_run(moment: datetime | None, zone: ZoneInfo) -> str:
-    return date_format(moment.astimezone(zone), RUN_FORMAT) if moment else ""
+    """Like "Thu 3 Dec, 09:00 CET" in the schedule's zone; with the year when not this one."""
+    if moment is None:
+        return ""
+    local = moment.astimezone(zone)
+    same_year = local.year == timezone.now().astimezone(zone).year
+    return date_format(local, RUN_FORMAT if same_year else RUN_FORMAT_OTHER_YEAR)
 
 
 def schedule_summary(trigger: Trigger) -> ScheduleSummary:
     """The Schedulers tab's Schedule, Next run, Last run and Timezone columns."""
     zone_name = (trigger.schedule or {}).get("timezone") or trigger.space.time_zone
     zone = _zone(zone_name)
+    starts_at = None
     try:
-        words = schedules.describe(schedules.schedule_from_dict(trigger.schedule or {}))
+        schedule = schedules.schedule_from_dict(trigger.schedule or {})
     except schedules.ScheduleError as exc:
         words = f"Invalid schedule: {exc.message}"
+    else:
+        words, starts_at = schedules.describe(schedule), schedule.starts_at
     return ScheduleSummary(
         words=words,
         timezone=zone_name,
         next_run=format_run(trigger.next_run_at, zone) if trigger.enabled else "",
         last_run=format_run(trigger.last_run_at, zone),
+        starts_at=format_run(starts_at, zone),
     )
 
 
@@ -144,8 +155,12 @@ def schedule_preview(form) -> dict[str, Any]:
     schedule = form.schedule
     zone = _zone(form.cleaned_data.get("timezone"))
     runs = schedules.next_runs(schedule, timezone.now(), count=PREVIEW_RUNS)
+    if schedule.preset == "interval":
+        words = schedules.preview_interval(schedule.every, schedule.unit)
+    else:
+        words = schedules.describe(schedule)
     return {
-        "preview_words": schedules.describe(schedule),
+        "preview_words": words,
         "preview_runs": [format_run(run, zone) for run in runs],
         "preview_zone": str(zone),
     }

@@ -11,7 +11,9 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -278,12 +280,17 @@ PRESETS = [
     ("custom", "Custom"),
 ]
 UNITS = [("minutes", "minutes"), ("hours", "hours"), ("days", "days")]
-WEEKDAYS = [("sun", "S"), ("mon", "M"), ("tue", "T"), ("wed", "W"), ("thu", "T"), ("fri", "F"),
-            ("sat", "S")]  # fmt: skip
-WEEKDAY_NAMES = dict(
-    sun="Sunday", mon="Monday", tue="Tuesday", wed="Wednesday", thu="Thursday", fri="Friday",
-    sat="Saturday",
-)  # fmt: skip
+# Shown Sunday first (S M T W T F S); the values are the schedules module's 0 = Monday.
+WEEKDAYS = [("6", "S"), ("0", "M"), ("1", "T"), ("2", "W"), ("3", "T"), ("4", "F"), ("5", "S")]
+WEEKDAY_NAMES = dict(zip("0123456", ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday",
+                                     "Saturday", "Sunday"), strict=True))  # fmt: skip
+USED_BY_PRESET = {
+    "interval": ("every", "unit"),
+    "daily": ("time",),
+    "weekly": ("weekdays", "time"),
+    "monthly": ("day", "time"),
+    "custom": ("cron",),
+}
 SCHEDULE_FIELDS = ("preset", "every", "unit", "time", "weekdays", "day", "cron", "starts_at",
                    "timezone")  # fmt: skip
 
@@ -305,6 +312,7 @@ class SchedulerForm(TriggerForm):
     weekdays = forms.MultipleChoiceField(
         label="Days",
         choices=WEEKDAYS,
+        initial=["0"],
         required=False,
         widget=forms.CheckboxSelectMultiple,
     )
@@ -347,23 +355,37 @@ class SchedulerForm(TriggerForm):
 
     def initial_from(self, trigger: Trigger) -> dict[str, Any]:
         schedule = dict(trigger.schedule or {})
-        starts_at = schedule.get("starts_at")
-        return super().initial_from(trigger) | {
-            **{k: schedule[k] for k in SCHEDULE_FIELDS if schedule.get(k) not in (None, "")},
-            "starts_at": _local_datetime_text(starts_at) if starts_at else None,
-            "catch_up": trigger.catch_up,
-            "overlap": trigger.overlap,
-        }
+        zone = schedule.get("timezone") or trigger.space.time_zone
+        shown = {k: schedule[k] for k in SCHEDULE_FIELDS if schedule.get(k) not in (None, "")}
+        shown["weekdays"] = [str(day) for day in schedule.get("weekdays") or []]
+        shown["starts_at"] = _wall_clock(schedule.get("starts_at"), zone)
+        return (
+            super().initial_from(trigger)
+            | shown
+            | {
+                "catch_up": trigger.catch_up,
+                "overlap": trigger.overlap,
+            }
+        )
+
+    def weekday_toggles(self) -> list[tuple[str, str, str, bool]]:
+        """(value, letter, day name, checked) of each day toggle, Sunday first."""
+        chosen = {str(v) for v in self["weekdays"].value() or []}
+        return [(v, letter, WEEKDAY_NAMES[v], v in chosen) for v, letter in WEEKDAYS]
 
     def clean(self):
         data = super().clean()
+        preset = data.get("preset")
+        # The fields of the other presets are hidden: what they hold does not matter.
+        for name in ("every", "unit", "time", "weekdays", "day", "cron"):
+            if name not in USED_BY_PRESET.get(preset, ()) and name in self._errors:
+                del self._errors[name]
         if not all(name in data for name in ("preset", "timezone")):
             return data
         try:
             self.schedule = schedules.schedule_from_dict(schedule_dict(data))
         except schedules.ScheduleError as exc:
-            target = exc.field if exc.field in self.fields else None
-            self.add_error(target, exc.message)
+            self.add_error(exc.field if exc.field in self.fields else None, exc.message)
         return data
 
     def trigger_fields(self) -> dict[str, Any]:
@@ -378,32 +400,40 @@ class SchedulerForm(TriggerForm):
         return fields
 
 
-def _local_datetime_text(value: str) -> str:
-    """An ISO date-time as the datetime-local input shows it (minutes, no zone)."""
-    return str(value)[:16]
+def _wall_clock(value: str | None, zone: str) -> str | None:
+    """A stored Starts at (ISO-8601 with its offset) as the datetime-local input shows it: the
+    wall-clock time in the schedule's zone."""
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value).astimezone(ZoneInfo(zone))
+    except (ValueError, ZoneInfoNotFoundError):
+        return None
+    return moment.strftime("%Y-%m-%dT%H:%M")
 
 
 def schedule_dict(data: dict[str, Any]) -> dict[str, Any]:
     """The schedule fields of a cleaned form as schedules.schedule_from_dict reads them: only
     the fields of the chosen preset."""
     preset = data.get("preset")
-    used = {
-        "interval": ("every", "unit"),
-        "daily": ("time",),
-        "weekly": ("weekdays", "time"),
-        "monthly": ("day", "time"),
-        "custom": ("cron",),
-    }.get(preset, ())
     result: dict[str, Any] = {"preset": preset, "timezone": data.get("timezone")}
-    for name in used:
+    for name in USED_BY_PRESET.get(preset, ()):
         value = data.get(name)
-        if name == "time" and value is not None:
+        if value is None:
+            continue
+        if name == "time":
             value = value.strftime("%H:%M")
+        elif name == "weekdays":
+            value = [int(day) for day in value]
         result[name] = value
     starts_at = data.get("starts_at")
     if starts_at is not None:
-        # The form's date-time is wall-clock time in the chosen zone, not the server's.
-        result["starts_at"] = starts_at.replace(tzinfo=None).isoformat(timespec="minutes")
+        # The input is wall-clock time in the chosen zone, not the server's.
+        try:
+            zone = ZoneInfo(data.get("timezone") or "UTC")
+        except ZoneInfoNotFoundError:
+            zone = ZoneInfo("UTC")
+        result["starts_at"] = starts_at.replace(tzinfo=None).replace(tzinfo=zone)
     return result
 
 

@@ -213,9 +213,7 @@ def next_run_for(trigger: Trigger, *, after: datetime) -> datetime | None:
     `next_run_at` after each firing."""
     if not trigger.schedule:
         return None
-    schedule = schedules.schedule_from_dict(trigger.schedule)
-    runs = schedules.next_runs(schedule, after, count=1)
-    return runs[0] if runs else None
+    return schedules.next_run(schedules.schedule_from_dict(trigger.schedule), after)
 
 
 def schedule_event_headers(trigger: Trigger, due: datetime) -> dict[str, str]:

@@ -204,8 +204,10 @@ def test_a_scheduler_with_presets_live_preview_payload_check_and_trigger_now(
     # Weekly: day toggles and a time; the time field shows, the interval fields hide.
     page.locator(".segment", has_text="Weekly").click()
     expect(page.locator("input[name=every]")).to_be_hidden()
-    for day in ("mon", "wed", "fri"):
-        page.locator(f"input[name=weekdays][value={day}]").check(force=True)
+    expect(page.get_by_role("checkbox", name="Monday")).to_be_checked()  # the default
+    for day in ("Wednesday", "Friday"):
+        page.get_by_role("checkbox", name=day).check()
+    expect(preview.get_by_test_id("schedule-words")).to_contain_text("Friday")
     page.fill("input[name=time]", "09:30")
     page.select_option("select[name=timezone]", "America/New_York")
     expect(preview).to_contain_text("America/New_York")

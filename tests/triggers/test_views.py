@@ -302,7 +302,7 @@ def test_the_preview_answers_the_next_five_runs_or_the_error(client, cast):
     preview = url("trigger_schedule_preview", cast.space)
     html = client.get(preview, {"preset": "interval", "every": "15", "unit": "minutes",
                                 "timezone": "UTC"}).content.decode()  # fmt: skip
-    assert "Every 15 minutes" in html and html.count("<li>") == 5
+    assert "Runs every 15 minutes" in html and html.count("<li>") == 5
     html = client.get(preview, {"preset": "custom", "cron": "61 * *",
                                 "timezone": "UTC"}).content.decode()  # fmt: skip
     assert 'data-testid="schedule-error"' in html
