@@ -6,19 +6,27 @@ and the request inspector, the Space's time zone, and what each role may do."""
 
 from __future__ import annotations
 
+import json
 import re
+import shlex
+import urllib.error
+import urllib.request
 
 import pytest
 from playwright.sync_api import expect
 
 from apps.secrets.crypto import new_master_key_entry
 from apps.secrets.services import secret_resolve
+from apps.spaces.audit import Actor
+from apps.spaces.services import apikey_create
 from apps.triggers.models import Event, Source, Trigger
-from apps.triggers.receive import request_log
 from tests.e2e.helpers import browser_login
+from tests.triggers import pipeline_fixtures
 from tests.triggers.ui_helpers import make_scheduler, make_webhook, make_workflow
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+pipeline = pipeline_fixtures.pipeline  # the fixture: the `events` threads in this process
 
 
 @pytest.fixture(autouse=True)
@@ -37,6 +45,26 @@ def clipboard(page) -> str:
     return page.evaluate("navigator.clipboard.readText()")
 
 
+def live_key(space) -> str:
+    return apikey_create(space, name="Sender", mode="live", actor=Actor.system("test"))[1]
+
+
+def run_curl(command: str, api_key: str) -> tuple[int, dict]:
+    """Do what the copied cURL command does (its URL, headers and body), with a real key."""
+    words = shlex.split(command.replace("\\\n", " "))
+    assert words[:3] == ["curl", "-X", "POST"]
+    url, headers, body = words[3], {}, b""
+    for flag, value in zip(words[4::2], words[5::2], strict=True):
+        if flag == "-H":
+            name, _, text = value.partition(": ")
+            headers[name] = text.replace("YOUR_API_KEY", api_key)
+        elif flag == "-d":
+            body = value.encode()
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return response.status, json.loads(response.read())
+
+
 def row_menu(page, name):
     row = page.locator("[data-testid=trigger-row]", has_text=name)
     row.locator("details.row-menu > summary").click()
@@ -52,7 +80,9 @@ def test_add_a_webhook_with_routes_and_filters_and_survive_a_validation_error(
     make_workflow(cast.space, "Fulfil order", "fulfil-order")
     make_workflow(cast.space, "Notify", "notify")
     open_triggers(page, live_server, cast)
-    expect(page.get_by_text("Manage webhook and scheduler triggers for your workflows.")).to_be_visible()
+    expect(
+        page.get_by_text("Manage webhook and scheduler triggers for your workflows.")
+    ).to_be_visible()
     for tab in ("Webhooks (0)", "Schedulers (0)", "App Events (0)"):
         expect(page.locator(".tabs")).to_contain_text(tab)
 
@@ -149,6 +179,19 @@ def test_copy_url_and_copy_as_curl_give_a_working_command(live_server, page, cas
     assert "-H 'x-fastn-key: YOUR_API_KEY'" in command
     assert re.search(r"-d '\{.*\}'$", command)
 
+    # The command works: its URL, headers and body, with a real key for the placeholder, are
+    # accepted by the receiver; the trigger's page shows the request without a reload.
+    page.goto(f"{live_server.url}/s/{cast.space.slug}/triggers/{trigger.id}/")
+    expect(page.get_by_test_id("requests-table")).to_contain_text("No requests yet")
+    status, answer = run_curl(command, live_key(cast.space))
+    assert status == 202 and answer["status"] == "accepted"
+    event = Event.objects.get(pk=answer["eventId"])
+    assert event.source == Source.WEBHOOK and event.trigger == trigger
+    row = page.get_by_test_id("request-row").first
+    expect(row).to_contain_text("202", timeout=15000)
+    expect(row).to_contain_text("Accepted")
+    expect(row).to_contain_text(str(event.id))
+
 
 def test_disable_filter_by_status_enable_and_delete(live_server, page, cast):
     echo = make_workflow(cast.space)
@@ -173,7 +216,9 @@ def test_disable_filter_by_status_enable_and_delete(live_server, page, cast):
     expect(page.locator("[data-testid=trigger-row]")).to_have_count(2)
 
     row_menu(page, "Refunds").get_by_role("button", name="Enable").click()
-    expect(page.locator("[data-testid=trigger-row]", has_text="Refunds").get_by_test_id("status")).to_have_text("Active")
+    expect(
+        page.locator("[data-testid=trigger-row]", has_text="Refunds").get_by_test_id("status")
+    ).to_have_text("Active")
 
     page.once("dialog", lambda dialog: dialog.accept())
     row_menu(page, "Refunds").get_by_role("button", name="Delete").click()
@@ -228,7 +273,9 @@ def test_a_scheduler_with_presets_live_preview_payload_check_and_trigger_now(
     )
     expect(page.locator("input[name=cron]")).to_have_value("*/15 * *")
     page.fill("input[name=cron]", "*/15 9-17 * * 1-5")
-    page.get_by_test_id("route").first.locator("textarea[name$=-payload]").fill('{"report": "daily"}')
+    page.get_by_test_id("route").first.locator("textarea[name$=-payload]").fill(
+        '{"report": "daily"}'
+    )
     page.get_by_test_id("save-trigger").click()
     expect(page.locator(".flash")).to_contain_text("Trigger Morning report created")
     trigger = Trigger.objects.get()
@@ -271,7 +318,9 @@ def test_an_app_event_trigger_from_the_http_connector(live_server, page, cast):
     )
     page.fill("input[name=name]", "Inbound leads")
     page.select_option("select[name=event_name]", "inbound-webhook")
-    page.get_by_test_id("route").first.locator("select[name$=-workflow]").select_option(label="Ingest")
+    page.get_by_test_id("route").first.locator("select[name$=-workflow]").select_option(
+        label="Ingest"
+    )
     page.get_by_test_id("save-trigger").click()
     expect(page.locator(".flash")).to_contain_text("Trigger Inbound leads created")
     trigger = Trigger.objects.get()
@@ -320,7 +369,9 @@ def test_signing_secret_is_shown_once_rotated_with_a_grace_period_and_removed(
     second = page.locator("#new-secret").input_value()
     assert second != first and first not in page.content()
     page.reload()
-    expect(page.get_by_test_id("previous-valid")).to_contain_text("previous secret is also accepted")
+    expect(page.get_by_test_id("previous-valid")).to_contain_text(
+        "previous secret is also accepted"
+    )
 
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_test_id("signing").get_by_role("button", name="Remove").click()
@@ -329,7 +380,9 @@ def test_signing_secret_is_shown_once_rotated_with_a_grace_period_and_removed(
     assert not Trigger.objects.get().signing_secret_name
 
 
-def test_send_test_event_shows_the_event_and_the_inspector_refreshes(live_server, page, cast):
+def test_send_test_event_shows_the_event_then_the_run_it_started(
+    live_server, page, cast, celery_worker, pipeline
+):
     trigger = make_webhook(cast.space, make_workflow(cast.space), name="Shop orders")
     browser_login(page, live_server, "operator@example.com")
     page.goto(f"{live_server.url}/s/{cast.space.slug}/triggers/{trigger.id}/")
@@ -342,15 +395,36 @@ def test_send_test_event_shows_the_event_and_the_inspector_refreshes(live_server
     expect(box.locator(".field-error")).to_contain_text("Body: invalid JSON at line 1")
     box.locator("textarea[name=body]").fill('{"type": "order.created"}')
     box.get_by_role("button", name="Send test event").click()
-    event = box.get_by_test_id("event-id")
-    expect(event).to_be_visible()
+    expect(box.get_by_test_id("event-id")).to_be_visible()
     stored = Event.objects.get()
-    assert event.inner_text() == str(stored.id)
+    assert box.get_by_test_id("event-id").inner_text() == str(stored.id)
     assert stored.source == Source.TEST and stored.payload == {"type": "order.created"}
 
-    # A request arrives while the page is open: the inspector shows it without a reload.
-    request_log(trigger, 401, "Missing API key")
-    expect(page.get_by_test_id("request-row").first).to_contain_text("Missing API key", timeout=15000)
+    # Once routed, the run it started appears, and ends, without a reload.
+    result = box.get_by_test_id("test-result")
+    expect(result).to_have_attribute("data-status", "delivered", timeout=30000)
+    link = result.get_by_test_id("execution-link")
+    expect(link).to_contain_text("Completed", timeout=30000)
+    link.click()
+    expect(page).to_have_url(re.compile(r"/activity/executions/[0-9a-f-]+/$"))
+    expect(page.locator("body")).to_contain_text("order.created")
+
+
+def test_the_request_inspector_shows_refused_requests_as_they_arrive(live_server, page, cast):
+    trigger = make_webhook(cast.space, make_workflow(cast.space), name="Shop orders")
+    browser_login(page, live_server, "viewer@example.com")
+    page.goto(f"{live_server.url}/s/{cast.space.slug}/triggers/{trigger.id}/")
+    expect(page.get_by_test_id("send-test-event")).to_contain_text("can't send test events")
+    request = urllib.request.Request(
+        f"{live_server.url}/api/v1/clients/{cast.space.id}/webhooks/{trigger.webhook_id}",
+        data=b"{}", headers={"Content-Type": "application/json"}, method="POST",
+    )  # fmt: skip
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=10)
+    assert refused.value.code == 401
+    row = page.get_by_test_id("request-row").first
+    expect(row).to_contain_text("401", timeout=15000)
+    expect(row).to_contain_text("API key")
 
 
 # --- Roles ----------------------------------------------------------------------------------
