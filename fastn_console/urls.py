@@ -39,6 +39,7 @@ urlpatterns = [
                 path("workflows/", include(workflow_run_urls)),
                 path("settings/environments/", include("apps.environments.urls")),
                 path("activity/", include("apps.executions.urls")),
+                path("triggers/", include("apps.triggers.urls")),
             ]
         ),
     ),

@@ -32,6 +32,12 @@ from apps.secrets.services import secret_create
 from apps.spaces.audit import Actor
 from apps.spaces.models import AuditEvent, Membership
 from apps.spaces.services import apikey_create, customer_create, invitation_create
+from apps.triggers.services import (
+    RouteSpec,
+    trigger_create,
+    trigger_send_test,
+    trigger_signing_enable,
+)
 from apps.workflows.services import defaults_for_new, fields_of, workflow_create, workflow_publish
 from tests.conftest import login
 
@@ -91,6 +97,8 @@ class World:
     environment: Any
     invitation: Any
     membership: Any  # the developer's: the target of role changes, removal, transfer
+    trigger: Any  # a webhook with signing on
+    event: Any  # an event of that trigger
 
 
 # How each path parameter is filled. A new parameter needs a line here.
@@ -105,6 +113,8 @@ PARAMS: dict[str, Callable[[World], Any]] = {
     "environment_id": lambda w: w.environment.id,
     "invitation_id": lambda w: w.invitation.id,
     "membership_id": lambda w: w.membership.id,
+    "trigger_id": lambda w: w.trigger.id,
+    "event_id": lambda w: w.event.id,
 }
 
 CODE = "export default async function (ctx) {\n  return { ok: true };\n}\n"
@@ -118,6 +128,14 @@ def world(cast, settings) -> World:
     workflow = workflow_create(space, actor=system, name="Echo", slug="echo", code=CODE)
     version = workflow_publish(workflow, actor=system)
     customer = customer_create(space, name="Initech", external_id="initech", actor=system)
+    trigger = trigger_create(
+        space,
+        kind="webhook",
+        fields={"name": "Orders", "webhook_id": "orders"},
+        routes=[RouteSpec(workflow=workflow, environment="test", headers={}, filters=[])],
+        actor=system,
+    )
+    trigger_signing_enable(trigger, actor=system)
     return World(
         space=space,
         workflow=workflow,
@@ -142,6 +160,8 @@ def world(cast, settings) -> World:
             space, email="new@example.com", role="viewer", invited_by=cast.owner, actor=system
         )[0],
         membership=Membership.objects.get(space=space, user=cast.developer),
+        trigger=trigger,
+        event=trigger_send_test(trigger, body=b'{"a": 1}', actor=system).event,
     )
 
 
@@ -190,11 +210,36 @@ def create_body(world: World) -> dict:
     return form_body({**defaults_for_new(), "name": "New one", "slug": "new-one"})
 
 
+def route_body(world: World, **extra) -> dict:
+    """One route to the world's workflow, as the trigger forms post it."""
+    return {"route": ["n0"], "route-n0-workflow": str(world.workflow.id),
+            "route-n0-environment": "test", **extra}  # fmt: skip
+
+
+def webhook_body(world: World) -> dict:
+    return {"name": "Hooks", "webhook_id": "", "auth": "api-key", "execution_mode": "parallel",
+            "max_attempts": "3", "backoff": "fixed", **route_body(world)}  # fmt: skip
+
+
+def scheduler_body(world: World) -> dict:
+    return {"name": "Hourly", "preset": "interval", "every": "1", "unit": "hours",
+            "timezone": "UTC", "catch_up": "skip", "overlap": "allow",
+            **route_body(world, **{"route-n0-payload": "{}"})}  # fmt: skip
+
+
+def app_event_body(world: World) -> dict:
+    return {"name": "Inbound", "connector": "http", "event_name": "inbound-webhook",
+            "auth": "none", **route_body(world)}  # fmt: skip
+
+
+def trigger_edit_body(world: World) -> dict:
+    return {**webhook_body(world), "name": "Orders v2", "webhook_id": "orders"}
+
+
 VIEWER: dict[str, Rule] = {
     "space_home": PAGE,
     "connectors": PAGE,
     "connections": PAGE,
-    "triggers": PAGE,
     "events": PAGE,
     "traces": PAGE,
     "alerts": PAGE,
@@ -243,6 +288,28 @@ VIEWER: dict[str, Rule] = {
     "execution_detail": PAGE,
     "execution_cancel": Rule(405, 403, NO_BODY),
     "execution_rerun": Rule(405, 403, NO_BODY),
+    "triggers": PAGE,
+    "trigger_new": Rule(403, 403),
+    "trigger_new_webhook": Rule(403, 403, webhook_body),
+    "trigger_new_scheduler": Rule(403, 403, scheduler_body),
+    "trigger_new_app_event": Rule(403, 403, app_event_body),
+    "trigger_schedule_preview": Rule(200, 405),
+    "trigger_detail": PAGE,
+    "trigger_edit": Rule(403, 403, trigger_edit_body),
+    "trigger_toggle": Rule(405, 403, NO_BODY),
+    "trigger_delete": Rule(405, 403, NO_BODY),
+    "trigger_activity": Rule(200, 405),
+    "trigger_event": Rule(200, 405),
+    "trigger_send_test": Rule(405, 403, lambda w: {"body": '{"b": 2}'}),
+    # The world's trigger is a signed webhook: Trigger Now (schedules), Retry Subscription
+    # (app events) and Enable signing change nothing on it, so no Owner control here;
+    # tests/triggers makes those POSTs as the roles that may.
+    "trigger_run_now": Rule(405, 403),
+    "trigger_retry_subscription": Rule(405, 403),
+    "trigger_signing_enable": Rule(405, 403),
+    "trigger_signing_rotate": Rule(405, 403, NO_BODY),
+    "trigger_signing_remove": Rule(405, 403, NO_BODY),
+    "space_settings": Rule(403, 403, lambda w: {"name": "Acme", "time_zone": "Europe/Paris"}),
 }
 
 

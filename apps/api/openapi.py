@@ -192,6 +192,136 @@ PATHS["/tenants/{space_id}/executions/{execution_id}/cancel"] = {
     }
 }
 
+PATHS["/clients/{space_id}/webhooks/{webhook_id}"] = {
+    "post": {
+        "summary": "Webhook receiver: send an event to a trigger",
+        "description": (
+            "Any body is accepted (JSON is parsed for filters and ctx.input; anything else is "
+            "kept raw and routable on `$headers.` filters). The answer comes once the event is "
+            "stored; routing to the trigger's workflows happens after, and "
+            "`GET /tenants/{space_id}/events/{eventId}` follows it. Authentication is the "
+            "trigger's: an API key of its Space in `x-fastn-key` (also `x-fastn-access-key` or "
+            "`x-fastn-api-key`; a test key only for triggers whose routes all target DRAFT or "
+            "test), or none for a public trigger. A trigger with a signing secret also wants a "
+            "signature: `x-fastn-timestamp` + `x-fastn-signature: sha256=<hex HMAC-SHA256 of "
+            "'{timestamp}.{raw body}'>`, or the Standard Webhooks headers `webhook-id`, "
+            "`webhook-timestamp`, `webhook-signature`; the timestamp within 5 minutes of the "
+            "server's clock. An event whose sender id (`webhook-id`, `x-fastn-event-id`, "
+            "`idempotency-key`) or deduplication key was seen in the last 24 hours is a "
+            "duplicate: 200 with the first event's id, and it does not run again."
+        ),
+        "security": [],
+        "parameters": [
+            {"name": "space_id", "in": "path", "required": True, "schema": {"type": "string"}},
+            {"name": "webhook_id", "in": "path", "required": True, "schema": {"type": "string"}},
+            {
+                "name": "x-fastn-key",
+                "in": "header",
+                "required": False,
+                "schema": {"type": "string"},
+                "description": "An API key of the Space, for triggers with API-key authentication.",
+            },
+            {
+                "name": "x-fastn-signature",
+                "in": "header",
+                "required": False,
+                "schema": {"type": "string"},
+            },
+            {
+                "name": "x-fastn-timestamp",
+                "in": "header",
+                "required": False,
+                "schema": {"type": "string"},
+            },
+            {"name": "webhook-id", "in": "header", "required": False, "schema": {"type": "string"}},
+            {
+                "name": "x-fastn-event-id",
+                "in": "header",
+                "required": False,
+                "schema": {"type": "string"},
+            },
+        ],
+        "requestBody": {
+            "required": False,
+            "content": {"*/*": {"schema": {"description": "Any body."}}},
+        },
+        "responses": {
+            "202": {
+                "description": "Stored; it will be routed.",
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["eventId", "status"],
+                            "properties": {
+                                "eventId": {"type": "string", "format": "uuid"},
+                                "status": {"type": "string", "enum": ["accepted"]},
+                            },
+                        }
+                    }
+                },
+            },
+            "200": {
+                "description": "A duplicate of an event of the last 24 hours: nothing runs.",
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["duplicate", "eventId"],
+                            "properties": {
+                                "duplicate": {"type": "boolean", "enum": [True]},
+                                "eventId": {
+                                    "type": "string",
+                                    "format": "uuid",
+                                    "description": "The first event's id.",
+                                },
+                                "status": {"type": "string", "enum": ["duplicate"]},
+                            },
+                        }
+                    }
+                },
+            },
+            "400": error_response("BAD_REQUEST: a malformed chunked body"),
+            "401": error_response(
+                "UNAUTHORIZED: API key missing or not valid for this "
+                "Space; signature missing, wrong or outside the window"
+            ),
+            "403": error_response("FORBIDDEN: a test API key on a trigger with live routes"),
+            "404": error_response("NOT_FOUND: no such webhook in this Space, or disabled"),
+            "405": error_response("METHOD_NOT_ALLOWED: only POST"),
+            "413": error_response("PAYLOAD_TOO_LARGE: over FASTN_MAX_BODY_BYTES"),
+        },
+    }
+}
+PATHS["/tenants/{space_id}/events/{event_id}"] = {
+    "get": {
+        "summary": "An event, its status and the executions it started",
+        "description": (
+            "`status`: received (stored, not routed yet, or deliveries waiting/retrying), "
+            "delivered (a run started), filtered (no route matched), duplicate, failed, "
+            "dead-lettered. One delivery per matching route: its status (waiting, started, "
+            "retrying, failed, dead-lettered), attempts, last error, and the execution it "
+            "started (follow it with GET /tenants/{space_id}/executions/{executionId})."
+        ),
+        "parameters": [
+            {"name": "space_id", "in": "path", "required": True, "schema": {"type": "string"}},
+            {"name": "event_id", "in": "path", "required": True, "schema": {"type": "string"}},
+            AUTH_PARAMETERS[0],
+            AUTH_PARAMETERS[2],
+        ],
+        "responses": {
+            "200": {"description": (
+                "{eventId, trigger {id, name}, source, status, receivedAt, routedAt, "
+                "duplicateOf, error, deliveries [{route, workflow, status, attempts, error, "
+                "nextAttemptAt, executionId, executionStatus}]}"
+            )},
+            "401": error_response("UNAUTHORIZED"),
+            "403": error_response("FORBIDDEN: the key belongs to another Space"),
+            "404": error_response("NOT_FOUND"),
+        },
+    }
+}  # fmt: skip
+
 
 def openapi_document() -> dict[str, Any]:
     return {

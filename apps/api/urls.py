@@ -1,6 +1,6 @@
 from django.urls import path
 
-from apps.api import executions, views
+from apps.api import executions, views, webhooks
 
 urlpatterns = [
     path("openapi.json", views.openapi, name="api_openapi"),
@@ -13,6 +13,16 @@ urlpatterns = [
         "tenants/<str:space_id>/executions/<str:execution_id>/cancel",
         executions.execution_cancel_view,
         name="api_execution_cancel",
+    ),
+    path(
+        "clients/<str:space_id>/webhooks/<str:webhook_id>",
+        webhooks.webhook_receive,
+        name="api_webhook_receive",
+    ),
+    path(
+        "tenants/<str:space_id>/events/<str:event_id>",
+        webhooks.event_detail,
+        name="api_event_detail",
     ),
     path("<slug:workflow_slug>", views.workflow_endpoint, name="api_execute"),
 ]

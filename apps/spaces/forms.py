@@ -6,6 +6,7 @@ from django.core.validators import RegexValidator
 from apps.spaces.audit import Actor, audit_record
 from apps.spaces.models import ApiKeyMode, Customer, Role
 from apps.spaces.services import space_create
+from apps.spaces.timezones import time_zone_choices
 
 INVITABLE_ROLES = [(r.value, r.label) for r in Role if r != Role.OWNER]
 
@@ -58,6 +59,17 @@ class SignupSpaceForm(forms.Form):
 
 class SpaceForm(forms.Form):
     name = forms.CharField(max_length=80)
+
+
+class SpaceSettingsForm(forms.Form):
+    """Settings → General."""
+
+    name = forms.CharField(max_length=80)
+    time_zone = forms.ChoiceField(
+        label="Time zone",
+        choices=time_zone_choices,
+        help_text="New schedules start in this zone; each schedule can choose its own.",
+    )
 
 
 class InviteForm(forms.Form):

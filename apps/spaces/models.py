@@ -56,6 +56,8 @@ class Space(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(max_length=80)
     slug = models.SlugField(max_length=60, unique=True)
+    # IANA zone: the default of schedules and of dates shown in Space settings.
+    time_zone = models.CharField(max_length=64, default="UTC")
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -22,6 +22,7 @@ from apps.spaces.models import (
     Space,
 )
 from apps.spaces.signals import customer_deleting, space_deleting
+from apps.spaces.timezones import is_time_zone
 
 
 def sha256_hex(value: str) -> str:
@@ -57,6 +58,31 @@ def space_create(name: str, *, owner, actor: Actor, request=None) -> Space:
     space = Space.objects.create(name=name[:80], slug=unique_space_slug(name))
     Membership.objects.create(space=space, user=owner, role=Role.OWNER)
     audit_record(space=space, actor=actor, action="space.create", resource=space, request=request)
+    return space
+
+
+@transaction.atomic
+def space_update(space: Space, *, name: str, time_zone: str, actor: Actor, request=None) -> Space:
+    """Settings → General: the Space's name and the time zone new schedules start in."""
+    name = name.strip()
+    if not name:
+        raise ValidationError({"name": "A Space needs a name."})
+    if not is_time_zone(time_zone):
+        raise ValidationError({"time_zone": f"{time_zone} is not a known IANA time zone."})
+    changed = {
+        field: {"from": getattr(space, field), "to": value}
+        for field, value in (("name", name[:80]), ("time_zone", time_zone))
+        if getattr(space, field) != value
+    }
+    if not changed:
+        return space
+    Space.objects.filter(pk=space.pk).update(**{f: c["to"] for f, c in changed.items()})
+    for field, change in changed.items():
+        setattr(space, field, change["to"])
+    audit_record(
+        space=space, actor=actor, action="space.update", resource=space, request=request,
+        detail=changed,
+    )  # fmt: skip
     return space
 
 

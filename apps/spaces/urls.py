@@ -4,6 +4,7 @@ from apps.spaces import views
 
 # Included under /s/<space_slug>/settings/
 space_settings_urls = [
+    path("general/", views.space_settings, name="space_settings"),
     path("people/", views.people, name="people"),
     path("people/invite/", views.people_invite, name="people_invite"),
     path("people/<uuid:membership_id>/role/", views.people_change_role, name="people_role"),

@@ -29,6 +29,7 @@ from apps.spaces.forms import (
     InviteForm,
     RoleForm,
     SpaceForm,
+    SpaceSettingsForm,
     TransferOwnershipForm,
 )
 from apps.spaces.models import (
@@ -71,6 +72,23 @@ def space_create(request):
         messages.success(request, f"Space “{space.name}” created.")
         return redirect("space_home", space_slug=space.slug)
     return render(request, "spaces/space_create.html", {"form": form})
+
+
+@require(Capability.MANAGE_SPACE)
+def space_settings(request):
+    """Settings → General: the Space's name and time zone."""
+    space = request.space
+    initial = {"name": space.name, "time_zone": space.time_zone}
+    form = SpaceSettingsForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.space_update(space, **form.cleaned_data, actor=actor(request), request=request)
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, "Settings saved.")
+            return redirect(space_url(request, "space_settings"))
+    return render(request, "spaces/settings.html", {"form": form})
 
 
 # --- People ---------------------------------------------------------------------------------

@@ -10,7 +10,13 @@ import uuid
 import pytest
 from django.conf import settings
 
-from apps.executions.services.dispatch import RUN_TASK
+from apps.executions.services.dispatch import (
+    P1_USER,
+    P2_EVENT,
+    P3_SCHEDULE,
+    P4_POLLING,
+    RUN_TASK,
+)
 from apps.executions.tasks import run_execution
 from fastn_console import taskmessage
 
@@ -40,15 +46,17 @@ def comparable(message: dict) -> dict:
 def queue():
     name = f"contract-{uuid.uuid4().hex[:8]}"
     yield name
-    taskmessage.client(settings.CELERY_BROKER_URL).delete(name)
+    lists = [taskmessage.queue_list(name, p) for p in (P1_USER, P2_EVENT, P3_SCHEDULE, P4_POLLING)]
+    taskmessage.client(settings.CELERY_BROKER_URL).delete(*lists)
 
 
-def test_lpush_message_is_what_apply_async_writes(queue):
+@pytest.mark.parametrize("priority", [P1_USER, P2_EVENT, P3_SCHEDULE, P4_POLLING])
+def test_lpush_message_is_what_apply_async_writes(queue, priority):
     args = [str(uuid.uuid4())]
-    run_execution.apply_async(args=args, queue=queue)
-    theirs = pushed(queue)
-    taskmessage.send(settings.CELERY_BROKER_URL, RUN_TASK, args, queue=queue)
-    ours = pushed(queue)
+    run_execution.apply_async(args=args, queue=queue, priority=priority)
+    theirs = pushed(taskmessage.queue_list(queue, priority))
+    taskmessage.send(settings.CELERY_BROKER_URL, RUN_TASK, args, queue=queue, priority=priority)
+    ours = pushed(taskmessage.queue_list(queue, priority))
 
     assert comparable(ours) == comparable(theirs)
     assert set(ours["headers"]) == set(theirs["headers"])

@@ -1,0 +1,430 @@
+"""Writes for triggers (the console's; the pipeline's own writes live beside the receiver).
+
+Each function is atomic and writes its audit row in the same transaction; the capability checks
+are the callers'. Validation of what a person types is the forms' (apps/triggers/forms.py):
+these functions only guard what must hold whoever calls them — tenancy, and that a signing
+secret is never returned twice nor written anywhere but the Space's encrypted secrets.
+
+Signing secrets are Space secrets (apps.secrets), named by `signing_names(trigger)`; the
+trigger keeps their names. A rotation copies the old value into the "previous" secret, which
+the receiver also accepts until `signing_previous_until`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from apps.secrets.models import Secret, SecretType
+from apps.secrets.services import secret_create, secret_decrypt, secret_delete, secret_rotate
+from apps.spaces.audit import Actor, audit_record
+from apps.spaces.models import Customer, Outcome, Space
+from apps.triggers import schedules
+from apps.triggers.catalog import connector_by_key
+from apps.triggers.models import Kind, Route, Source, Subscription, Trigger
+from apps.triggers.receive import Accepted, event_accept
+from apps.triggers.signatures import new_signing_secret
+from apps.workflows.models import Workflow
+
+SIGNING_GRACE = timedelta(hours=24)
+
+# The trigger fields each kind may set, besides name, description and customer.
+COMMON_FIELDS = ("name", "description", "customer")
+KIND_FIELDS: dict[str, tuple[str, ...]] = {
+    Kind.WEBHOOK: ("webhook_id", "auth", "execution_mode", "dedup_path", "dead_letter_enabled",
+                   "max_attempts", "backoff"),
+    Kind.SCHEDULER: ("schedule", "run_on_create", "catch_up", "overlap"),
+    Kind.APP_EVENT: ("webhook_id", "auth", "connector", "connection_id", "event_name"),
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class RouteSpec:
+    """One route as a form (or a file) describes it. `id` names an existing route of the
+    trigger to keep (its id is the key of its deliveries), None for a new one."""
+
+    workflow: Workflow
+    environment: str
+    headers: dict[str, str]
+    filters: list[dict]
+    payload: Any = None
+    id: int | None = None
+
+
+# --- Create, update, enable, delete ---------------------------------------------------------
+
+
+@transaction.atomic
+def trigger_create(
+    space: Space,
+    *,
+    kind: str,
+    fields: dict[str, Any],
+    routes: list[RouteSpec],
+    actor: Actor,
+    request=None,
+) -> Trigger:
+    """1. Check tenancy of the customer and the routes' workflows.
+    2. Save the trigger (a taken Webhook ID is a ValidationError on `webhook_id`), then its
+       routes; a schedule gets its next run, an HTTP app event is subscribed at once.
+    3. Audit; a schedule that runs on create gets its first event in the same transaction."""
+    if kind not in Kind.values:
+        raise ValidationError({"kind": f"Unknown trigger type {kind!r}."})
+    trigger = Trigger(space=space, kind=kind, created_by_label=actor.label[:254])
+    _assign(trigger, fields)
+    now = timezone.now()
+    trigger.created_at = trigger.updated_at = now
+    if kind == Kind.SCHEDULER:
+        trigger.next_run_at = next_run_for(trigger, after=now)
+    if kind == Kind.APP_EVENT:
+        trigger.subscription, trigger.subscription_error = _subscribe(trigger)
+    _save(trigger, force_insert=True)
+    _routes_replace(trigger, routes)
+    audit_record(
+        space=space, actor=actor, action="trigger.create", resource=trigger, request=request,
+        detail={"kind": kind, "routes": len(routes)},
+    )  # fmt: skip
+    if kind == Kind.SCHEDULER and trigger.run_on_create:
+        _fire_on_create(trigger, now)
+    return trigger
+
+
+@transaction.atomic
+def trigger_update(
+    trigger: Trigger, *, fields: dict[str, Any], routes: list[RouteSpec], actor: Actor, request=None
+) -> Trigger:
+    """Save the form's fields and routes. The kind never changes; a schedule's next run is
+    computed again from now (a changed schedule must not keep the old one's due time)."""
+    before = {name: getattr(trigger, name) for name in _editable(trigger.kind)}
+    _assign(trigger, fields)
+    now = timezone.now()
+    trigger.updated_at = now
+    if trigger.kind == Kind.SCHEDULER:
+        trigger.next_run_at = next_run_for(trigger, after=now) if trigger.enabled else None
+    _save(trigger)
+    _routes_replace(trigger, routes)
+    changed = sorted(name for name, value in before.items() if getattr(trigger, name) != value)
+    audit_record(
+        space=trigger.space, actor=actor, action="trigger.update", resource=trigger,
+        request=request, detail={"kind": trigger.kind, "changed": changed, "routes": len(routes)},
+    )  # fmt: skip
+    return trigger
+
+
+@transaction.atomic
+def trigger_set_enabled(trigger: Trigger, *, enabled: bool, actor: Actor, request=None) -> bool:
+    """Enable or disable; False when it already was. A schedule enabled again starts from now:
+    the runs it missed while disabled are not due."""
+    now = timezone.now()
+    update: dict[str, Any] = {"enabled": enabled, "updated_at": now}
+    if trigger.kind == Kind.SCHEDULER:
+        update["next_run_at"] = next_run_for(trigger, after=now) if enabled else None
+    if not Trigger.objects.filter(pk=trigger.pk, enabled=not enabled).update(**update):
+        return False
+    for name, value in update.items():
+        setattr(trigger, name, value)
+    audit_record(
+        space=trigger.space, actor=actor, resource=trigger, request=request,
+        action="trigger.enable" if enabled else "trigger.disable", detail={"kind": trigger.kind},
+    )  # fmt: skip
+    return True
+
+
+@transaction.atomic
+def trigger_delete(trigger: Trigger, *, actor: Actor, request=None) -> None:
+    """Delete the trigger and its routes and request log; its events stay (they name it).
+    The signing secrets it generated go with it; an app event is unsubscribed (the HTTP
+    connector's inbound URL simply stops answering)."""
+    for secret in _generated_secrets(trigger):
+        secret_delete(secret, actor=actor, request=request)
+    audit_record(
+        space=trigger.space, actor=actor, action="trigger.delete", resource=trigger,
+        request=request, detail={"kind": trigger.kind, "webhook_id": trigger.webhook_id},
+    )  # fmt: skip
+    trigger.delete()
+
+
+def _editable(kind: str) -> tuple[str, ...]:
+    return COMMON_FIELDS + KIND_FIELDS[kind]
+
+
+def _assign(trigger: Trigger, fields: dict[str, Any]) -> None:
+    unknown = set(fields) - set(_editable(trigger.kind))
+    if unknown:
+        raise ValidationError(f"Not a field of a {trigger.get_kind_display()} trigger: {unknown}")
+    customer = fields.get("customer")
+    if isinstance(customer, Customer) and customer.space_id != trigger.space_id:
+        raise ValidationError({"customer": "This customer belongs to another Space."})
+    for name, value in fields.items():
+        setattr(trigger, name, value)
+    if trigger.kind == Kind.SCHEDULER:
+        try:
+            schedule = schedules.schedule_from_dict(trigger.schedule or {})
+        except schedules.ScheduleError as exc:
+            raise ValidationError({"schedule": exc.message}) from None
+        trigger.schedule = schedule.to_dict()
+    if trigger.kind == Kind.APP_EVENT:
+        connector = connector_by_key(trigger.connector)
+        if connector is None or connector.event(trigger.event_name) is None:
+            raise ValidationError({"event_name": "Choose an event of the connector."})
+
+
+def _save(trigger: Trigger, **kwargs) -> None:
+    try:
+        with transaction.atomic():
+            trigger.full_clean(exclude=["space", "customer", "schedule"], validate_unique=False)
+            trigger.save(**kwargs)
+    except IntegrityError:
+        raise ValidationError(
+            {"webhook_id": f"The Webhook ID {trigger.webhook_id} is taken in this Space."}
+        ) from None
+
+
+def _routes_replace(trigger: Trigger, routes: list[RouteSpec]) -> None:
+    """Make the trigger's routes the given ones, in order. A route that keeps its id keeps
+    its row: deliveries of events in flight still find it, and are not made again."""
+    foreign = [r.workflow.name for r in routes if r.workflow.space_id != trigger.space_id]
+    if foreign:
+        raise ValidationError({"routes": f"These workflows are not in this Space: {foreign}"})
+    existing = {route.id: route for route in trigger.routes.all()}
+    kept = {spec.id for spec in routes if spec.id in existing}
+    Route.objects.filter(trigger=trigger).exclude(id__in=kept).delete()
+    for position, spec in enumerate(routes):
+        route = existing.get(spec.id) or Route(trigger=trigger)
+        route.position = position
+        route.workflow = spec.workflow
+        route.environment = spec.environment
+        route.headers = spec.headers
+        route.filters = spec.filters
+        route.payload = spec.payload if trigger.kind == Kind.SCHEDULER else None
+        route.save()
+
+
+# --- Schedules ------------------------------------------------------------------------------
+
+
+def next_run_for(trigger: Trigger, *, after: datetime) -> datetime | None:
+    """The first due time of the trigger's schedule strictly after `after` (and not before its
+    Starts at), or None when it has none. The scheduler's beat calls this to advance
+    `next_run_at` after each firing."""
+    if not trigger.schedule:
+        return None
+    return schedules.next_run(schedules.schedule_from_dict(trigger.schedule), after)
+
+
+def schedule_event_headers(trigger: Trigger, due: datetime) -> dict[str, str]:
+    """What a schedule's event carries in ctx.headers: which schedule, and the time it was
+    due (for Trigger Now, the moment of the click)."""
+    return {
+        "x-fastn-schedule-id": str(trigger.id),
+        "x-fastn-schedule-name": trigger.name,
+        "x-fastn-scheduled-time": due.isoformat(),
+    }
+
+
+def _fire_on_create(trigger: Trigger, now: datetime) -> None:
+    """Run immediately on create: one event, as if the schedule had been due now."""
+    event_accept(
+        trigger,
+        source=Source.SCHEDULE,
+        headers=schedule_event_headers(trigger, now),
+        body=b"",
+        event_key=f"created:{trigger.id}",
+    )
+
+
+@transaction.atomic
+def trigger_run_now(trigger: Trigger, *, actor: Actor, request=None) -> Accepted:
+    """Trigger Now: one event for a schedule, started by a person; each route runs with its
+    payload."""
+    if trigger.kind != Kind.SCHEDULER:
+        raise ValidationError("Trigger Now starts schedules; send a test event to a webhook.")
+    if not trigger.enabled:
+        raise ValidationError(f"Trigger {trigger.name} is disabled: enable it first.")
+    accepted = event_accept(
+        trigger,
+        source=Source.MANUAL,
+        headers=schedule_event_headers(trigger, timezone.now()),
+        body=b"",
+    )
+    audit_record(
+        space=trigger.space, actor=actor, action="trigger.run_now", resource=trigger,
+        request=request, detail={"event": str(accepted.event.id)},
+    )  # fmt: skip
+    return accepted
+
+
+@transaction.atomic
+def trigger_send_test(trigger: Trigger, *, body: bytes, actor: Actor, request=None) -> Accepted:
+    """Send test event: `body` as an event of the trigger, as if a sender had posted it with
+    a JSON content type (authentication and signatures are the receiver's, not checked)."""
+    if trigger.kind == Kind.SCHEDULER:
+        raise ValidationError("A schedule has no body to test: use Trigger Now.")
+    accepted = event_accept(
+        trigger,
+        source=Source.TEST,
+        headers={"content-type": "application/json"},
+        body=body,
+        content_type="application/json",
+    )
+    audit_record(
+        space=trigger.space, actor=actor, action="trigger.test_event", resource=trigger,
+        request=request, detail={"event": str(accepted.event.id), "bytes": len(body)},
+    )  # fmt: skip
+    return accepted
+
+
+# --- App events -----------------------------------------------------------------------------
+
+
+def _subscribe(trigger: Trigger) -> tuple[str, str]:
+    """(subscription status, error). A connector whose events reach the inbound URL without
+    an account (HTTP) is subscribed as soon as the trigger exists."""
+    connector = connector_by_key(trigger.connector)
+    if connector is None:
+        return Subscription.FAILED, f"Unknown connector {trigger.connector!r}."
+    if connector.needs_connection and trigger.connection_id is None:
+        return Subscription.FAILED, "No active connection found for this connector."
+    return Subscription.SUBSCRIBED, ""
+
+
+@transaction.atomic
+def trigger_retry_subscription(trigger: Trigger, *, actor: Actor, request=None) -> Trigger:
+    """Subscribe an app event trigger again (Retry Subscription after a failure)."""
+    if trigger.kind != Kind.APP_EVENT:
+        raise ValidationError("Only app event triggers have a subscription.")
+    status, error = _subscribe(trigger)
+    Trigger.objects.filter(pk=trigger.pk).update(subscription=status, subscription_error=error)
+    trigger.subscription, trigger.subscription_error = status, error
+    audit_record(
+        space=trigger.space, actor=actor, action="trigger.subscribe", resource=trigger,
+        request=request,
+        outcome=Outcome.SUCCESS if status == Subscription.SUBSCRIBED else Outcome.FAILURE,
+        detail={"connector": trigger.connector, "event": trigger.event_name, "status": status},
+    )  # fmt: skip
+    return trigger
+
+
+# --- Signing --------------------------------------------------------------------------------
+
+
+def signing_names(trigger: Trigger) -> tuple[str, str]:
+    """The names of the Space secrets holding the trigger's current and previous signing
+    secrets, when the console generated them."""
+    base = f"TRIGGER_{trigger.id.hex.upper()}_SIGNING"
+    return base, f"{base}_PREVIOUS"
+
+
+def _secret_named(trigger: Trigger, name: str) -> Secret | None:
+    if not name:
+        return None
+    return (
+        Secret.objects.select_related("data_key", "space", "customer")
+        .filter(space_id=trigger.space_id, customer__isnull=True, name=name)
+        .first()
+    )
+
+
+def _generated_secrets(trigger: Trigger) -> list[Secret]:
+    """The signing secrets this trigger made: a name given by a trigger file may be a secret
+    the Space uses elsewhere, which removing signing must not delete."""
+    ours = set(signing_names(trigger))
+    names = {trigger.signing_secret_name, trigger.signing_previous_secret_name} & ours
+    return [s for s in (_secret_named(trigger, name) for name in sorted(names)) if s]
+
+
+def _lock(trigger: Trigger) -> Trigger:
+    return Trigger.objects.select_for_update().select_related("space").get(pk=trigger.pk)
+
+
+@transaction.atomic
+def trigger_signing_enable(trigger: Trigger, *, actor: Actor, request=None) -> str:
+    """Generate a signing secret and return it: the only time its value leaves the
+    database. Refused when signing is already on (Rotate replaces a secret)."""
+    locked = _lock(trigger)
+    if locked.signing_secret_name:
+        raise ValidationError("Signing is already on. Rotate the secret to replace it.")
+    name, _previous = signing_names(locked)
+    value = new_signing_secret()
+    existing = _secret_named(locked, name)  # left behind by an earlier removal that failed
+    if existing is not None:
+        secret_rotate(existing, value=value, actor=actor, request=request)
+    else:
+        secret_create(
+            locked.space, name=name, type=SecretType.TEXT, value=value, actor=actor,
+            request=request,
+        )  # fmt: skip
+    _set_signing(trigger, name=name, previous="", until=None)
+    audit_record(
+        space=trigger.space, actor=actor, action="trigger.signing_enable", resource=trigger,
+        request=request, detail={"secret": name},
+    )  # fmt: skip
+    return value
+
+
+@transaction.atomic
+def trigger_signing_rotate(
+    trigger: Trigger, *, actor: Actor, request=None, grace: timedelta = SIGNING_GRACE
+) -> str:
+    """Replace the signing secret and return the new one. The old value moves to the
+    previous secret and stays valid for `grace`, so senders can switch without failures.
+
+    1. Lock the trigger (two rotations at once would lose the first one's old value).
+    2. Copy the current value into the previous secret (made on the first rotation).
+    3. Write the new value into the current secret; the grace period starts now."""
+    locked = _lock(trigger)
+    current = _secret_named(locked, locked.signing_secret_name)
+    if current is None:
+        raise ValidationError("Signing is off, or its secret was deleted: enable it again.")
+    _name, previous_name = signing_names(locked)
+    old_value = secret_decrypt(current)
+    previous = _secret_named(locked, previous_name)
+    if previous is not None:
+        secret_rotate(previous, value=old_value, actor=actor, request=request)
+    else:
+        secret_create(
+            locked.space, name=previous_name, type=SecretType.TEXT, value=old_value,
+            actor=actor, request=request,
+        )  # fmt: skip
+    value = new_signing_secret()
+    secret_rotate(current, value=value, actor=actor, request=request)
+    until = timezone.now() + grace
+    _set_signing(trigger, name=current.name, previous=previous_name, until=until)
+    audit_record(
+        space=trigger.space, actor=actor, action="trigger.signing_rotate", resource=trigger,
+        request=request, detail={"secret": current.name, "previous_valid_until": until.isoformat()},
+    )  # fmt: skip
+    return value
+
+
+@transaction.atomic
+def trigger_signing_remove(trigger: Trigger, *, actor: Actor, request=None) -> None:
+    """Stop verifying signatures; the secrets the console generated are deleted."""
+    locked = _lock(trigger)
+    if not locked.signing_secret_name:
+        raise ValidationError("Signing is already off.")
+    for secret in _generated_secrets(locked):
+        secret_delete(secret, actor=actor, request=request)
+    _set_signing(trigger, name="", previous="", until=None)
+    audit_record(
+        space=trigger.space, actor=actor, action="trigger.signing_remove", resource=trigger,
+        request=request,
+    )  # fmt: skip
+
+
+def _set_signing(trigger: Trigger, *, name: str, previous: str, until: datetime | None) -> None:
+    now = timezone.now()
+    Trigger.objects.filter(pk=trigger.pk).update(
+        signing_secret_name=name,
+        signing_previous_secret_name=previous,
+        signing_previous_until=until,
+        updated_at=now,
+    )
+    trigger.signing_secret_name = name
+    trigger.signing_previous_secret_name = previous
+    trigger.signing_previous_until = until
+    trigger.updated_at = now
