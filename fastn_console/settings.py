@@ -355,6 +355,13 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_RESULT_EXPIRES = 3600
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Run priorities (apps/executions/services/dispatch.py: P1 user 0, P2 event 3, P3 schedule 6,
+# P4 polling 9): one Redis list per step, popped in step order; a worker serving several queues
+# takes them in the order it lists them.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "priority_steps": [0, 3, 6, 9],
+    "queue_order_strategy": "priority",
+}
 # Housekeeping (the reaper, purges, state TTL) has its own queue and worker process, so a
 # backed-up or dead `standard` queue never leaves runs unreaped (fastn_console/celery.py routes
 # the tasks there whoever sends them).
@@ -433,3 +440,16 @@ CELERY_BEAT_SCHEDULE["purge-idempotency-keys"] = {
     "schedule": 3600,
     "options": {"queue": "housekeeping", "expires": 3600},
 }
+
+# --- Triggers: the event pipeline (apps/triggers/pipeline, `python manage.py events`) --------
+
+# Seconds a stream entry stays with a consumer that does not acknowledge it before another
+# consumer claims it (XAUTOCLAIM): longer than routing one event ever takes.
+FASTN_EVENTS_CLAIM_IDLE_SECONDS = env_int("FASTN_EVENTS_CLAIM_IDLE_SECONDS", 5, minimum=1)
+# Consumer threads of one `events` process.
+FASTN_EVENTS_CONSUMERS = env_int("FASTN_EVENTS_CONSUMERS", 2, minimum=1)
+# Dead letters not replayed within this many days become `expired`.
+FASTN_DEAD_LETTER_DAYS = env_int("FASTN_DEAD_LETTER_DAYS", 14, minimum=1)
+# Test suites only: make the `events` process SIGKILL itself at a named point of the pipeline
+# (publisher-after-xadd, consumer-before-ack), to prove that a crash there loses nothing.
+FASTN_EVENTS_FAULT = env_str("FASTN_EVENTS_FAULT", "") if FASTN_ENV == "test" else ""

@@ -15,7 +15,7 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
 from apps.environments.models import DRAFT
-from apps.executions.models import Execution, Status
+from apps.executions.models import Execution, Status, TriggeredBy
 from apps.spaces.audit import Actor
 from apps.spaces.models import Customer
 from apps.workflows.models import Workflow, WorkflowVersion
@@ -85,7 +85,29 @@ class QueueUnavailable(Exception):
     """The broker (Redis) could not be reached to send or to wait for a run."""
 
 
-def publish(execution_id, *, queue: str, countdown: float = 0) -> None:
+# Who waits decides who goes first (the reference's event priorities): P1 a person or an API
+# caller, P2 an event (webhook, app event), P3 a schedule, P4 polling. On the Redis broker a
+# queue is one list per priority step (kombu's `priority_steps`, settings.py), and a worker
+# pops the lists in step order: a waiting P1 run is the next one any free worker takes, ahead
+# of every queued P2-P4 run of its tier. The priority is derived from the row each time a run
+# is sent, so a retry and the reaper's re-dispatch keep it.
+P1_USER, P2_EVENT, P3_SCHEDULE, P4_POLLING = 0, 3, 6, 9
+PRIORITIES = {
+    TriggeredBy.MANUAL: P1_USER,
+    TriggeredBy.API: P1_USER,
+    TriggeredBy.TEST: P1_USER,
+    TriggeredBy.AGENT_SERVICE: P1_USER,
+    TriggeredBy.WEBHOOK: P2_EVENT,
+    TriggeredBy.APP_EVENT: P2_EVENT,
+    TriggeredBy.SCHEDULER: P3_SCHEDULE,
+}
+
+
+def priority_for(triggered_by: str) -> int:
+    return PRIORITIES.get(triggered_by, P4_POLLING)
+
+
+def publish(execution_id, *, queue: str, countdown: float = 0, priority: int = P1_USER) -> None:
     """Send the run's message, or raise QueueUnavailable after one quick retry."""
     from apps.executions.tasks import run_execution
 
@@ -94,6 +116,7 @@ def publish(execution_id, *, queue: str, countdown: float = 0) -> None:
             args=[str(execution_id)],
             queue=queue,
             countdown=countdown or None,
+            priority=priority,
             retry=True,
             retry_policy=PUBLISH_RETRY_POLICY,
         )
@@ -108,7 +131,12 @@ def execution_dispatch(execution: Execution, *, countdown: float = 0) -> bool | 
 
     def send() -> bool:
         try:
-            publish(execution.id, queue=execution.tier, countdown=countdown)
+            publish(
+                execution.id,
+                queue=execution.tier,
+                countdown=countdown,
+                priority=priority_for(execution.triggered_by),
+            )
         except QueueUnavailable as exc:
             logger.warning(
                 "Queue unavailable, run %s deferred until the reaper finds it: %s",

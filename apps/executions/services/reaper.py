@@ -28,7 +28,8 @@ def execution_reap() -> dict[str, int]:
     grace = timedelta(seconds=max(settings.FASTN_EXECUTION_LEASE_SECONDS, OVERDUE_GRACE_S))
     counts = {"redispatched": 0, "failed": 0, "requeued": 0}
     stale = Execution.objects.filter(status=Status.RUNNING, lease_expires_at__lt=now)
-    fields = ("id", "attempts", "max_attempts", "tier", "cancel_requested", "started_at")
+    fields = ("id", "attempts", "max_attempts", "tier", "triggered_by", "cancel_requested",
+              "started_at")  # fmt: skip
     for execution in stale.only(*fields):
         lost = {
             "code": "WORKER_LOST",
@@ -49,7 +50,7 @@ def execution_reap() -> dict[str, int]:
         elif rows.update(status=Status.FAILED, error=lost, finished_at=now, lease_expires_at=None):
             counts["failed"] += 1
     overdue = Execution.objects.filter(status=Status.PENDING, due_at__lt=now - grace)
-    for execution in overdue.only("id", "tier")[:1000]:
+    for execution in overdue.only("id", "tier", "triggered_by")[:1000]:
         Execution.objects.filter(pk=execution.pk, status=Status.PENDING).update(due_at=now)
         execution_dispatch(execution)
         counts["requeued"] += 1

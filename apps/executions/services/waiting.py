@@ -15,7 +15,12 @@ from django.utils import timezone
 
 from apps.environments.models import DRAFT
 from apps.executions.models import TERMINAL, Execution, Status, TriggeredBy
-from apps.executions.services.dispatch import QueueUnavailable, execution_create, publish
+from apps.executions.services.dispatch import (
+    QueueUnavailable,
+    execution_create,
+    priority_for,
+    publish,
+)
 from apps.spaces.audit import Actor
 from apps.spaces.models import Customer
 from apps.workflows.models import Workflow, WorkflowVersion
@@ -61,7 +66,7 @@ def execution_run_sync(
     wait_s = execution.timeout_seconds + INSTANT_GRACE_S
     deadline = time.monotonic() + wait_s
     try:
-        publish(execution.id, queue="instant")
+        publish(execution.id, queue="instant", priority=priority_for(triggered_by))
         ended = wait_for_end(execution, timeout=wait_s)
     except QueueUnavailable as exc:
         logger.warning("Queue unavailable for instant run %s: %s", execution.id, exc)
