@@ -298,6 +298,7 @@ def _record_skipped(trigger: Trigger, headers: dict[str, str]) -> None:
     """A due time not run because the previous run is still running: an event of its own,
     already settled as `filtered` with the reason, so Activity → Events shows the gap."""
     now = timezone.now()
+    body = _context_body(headers)
     Event.objects.create(
         space_id=trigger.space_id,
         trigger=trigger,
@@ -307,8 +308,8 @@ def _record_skipped(trigger: Trigger, headers: dict[str, str]) -> None:
         status=EventStatus.FILTERED,
         headers=headers,
         content_type="application/json",
-        body=_context_body(headers),
-        payload=json.loads(_context_body(headers)),
+        body=body,
+        payload=json.loads(body),
         received_at=now,
         routed_at=now,
         error=SKIPPED_OVERLAP,
