@@ -480,5 +480,6 @@ FASTN_EVENTS_CONSUMERS = env_int("FASTN_EVENTS_CONSUMERS", 2, minimum=1)
 # Dead letters not replayed within this many days become `expired`.
 FASTN_DEAD_LETTER_DAYS = env_int("FASTN_DEAD_LETTER_DAYS", 14, minimum=1)
 # Test suites only: make the `events` process SIGKILL itself at a named point of the pipeline
-# (publisher-after-xadd, consumer-before-ack), to prove that a crash there loses nothing.
+# (publisher-after-xadd, consumer-before-ack, scheduler-after-claim), to prove that a crash
+# there loses nothing.
 FASTN_EVENTS_FAULT = env_str("FASTN_EVENTS_FAULT", "") if FASTN_ENV == "test" else ""

@@ -298,6 +298,13 @@ class Delivery(models.Model):
         indexes = [
             models.Index(fields=["status", "next_attempt_at"], name="delivery_due"),
             models.Index(fields=["trigger", "status"], name="delivery_trigger_status"),
+            # Runs of a trigger not seen ending yet: a schedule's overlap check and its
+            # failure count (apps/triggers/scheduling.py) read only these, not its history.
+            models.Index(
+                fields=["trigger"],
+                condition=models.Q(status="started", run_ended_at__isnull=True),
+                name="delivery_run_open",
+            ),
         ]
 
     def __str__(self) -> str:

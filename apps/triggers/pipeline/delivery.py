@@ -36,6 +36,7 @@ from apps.triggers.models import (
     DeliveryStatus,
     Event,
     EventStatus,
+    Kind,
     Route,
     Source,
     Trigger,
@@ -116,12 +117,26 @@ def route_headers(route: Route) -> dict[str, str]:
     return {str(k).strip().lower(): str(v) for k, v in items if k and str(k).strip()}
 
 
+def from_schedule(event: Event) -> bool:
+    return event.trigger is not None and event.trigger.kind == Kind.SCHEDULER
+
+
+def run_input(event: Event, route: Route):
+    """ctx.input: a schedule's run gets its route's payload ({} when the route has none;
+    apps/triggers/scheduling.py), every other event its body."""
+    if from_schedule(event):
+        return route.payload if route.payload is not None else {}
+    return event_input(event)
+
+
 def run_headers(event: Event, route: Route) -> dict[str, str]:
     """ctx.headers: the event's (credentials already left out), the route's over them, and
-    the pipeline's own, which nobody can override."""
+    the pipeline's own, which nobody can override. A schedule's event headers are the
+    scheduler's (which schedule, which due time): a route cannot override them either."""
     return {
         **event.headers,
         **route_headers(route),
+        **(event.headers if from_schedule(event) else {}),
         "x-fastn-event-id": str(event.id),
         "x-fastn-trigger-id": str(event.trigger_id or ""),
     }
@@ -162,7 +177,7 @@ def start_run(delivery: Delivery, event: Event, route: Route | None) -> Executio
                 workflow,
                 version=version,
                 code=None,
-                input=route.payload if route.payload is not None else event_input(event),
+                input=run_input(event, route),
                 headers=run_headers(event, route),
                 triggered_by=TRIGGERED_BY.get(event.source, TriggeredBy.WEBHOOK),
                 actor=Actor.system(f"Trigger {event.trigger_name}"[:254]),

@@ -9,7 +9,7 @@ import signal
 
 from django.conf import settings
 
-POINTS = frozenset({"publisher-after-xadd", "consumer-before-ack"})
+POINTS = frozenset({"publisher-after-xadd", "consumer-before-ack", "scheduler-after-claim"})
 
 
 def maybe_crash(point: str) -> None:

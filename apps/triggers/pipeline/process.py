@@ -4,7 +4,9 @@
 - consumers (FASTN_EVENTS_CONSUMERS threads): stream → routing; every couple of seconds each
   also claims entries a dead consumer left pending;
 - ticker: due delivery retries and sequential lines (every TICK_S), the stream trim and the
-  lost-entry check (every TRIM_S), housekeeping (every HOUSEKEEPING_S).
+  lost-entry check (every TRIM_S), housekeeping (every HOUSEKEEPING_S);
+- scheduler: fires Scheduler triggers at their due times, and counts their failed runs
+  (apps/triggers/scheduling.py says why here rather than in Celery beat).
 
 Run as many `events` processes as you like (on as many machines): the consumer group shares
 the stream, and every database step is a conditional update or holds a row lock. With Redis or
@@ -28,6 +30,7 @@ from apps.triggers.pipeline.housekeeping import housekeeping
 from apps.triggers.pipeline.publisher import outbox_publish, outbox_republish_lost, wait_for_wake
 from apps.triggers.pipeline.sequential import sequence_tick
 from apps.triggers.pipeline.stream import trim_acknowledged
+from apps.triggers.scheduling import SETTLE_S, schedule_runs_settle, schedule_tick
 
 logger = logging.getLogger("fastn.triggers")
 
@@ -92,7 +95,9 @@ class Every:
 
 
 class EventsProcess:
-    def __init__(self, *, consumers: int, publisher: bool = True, ticker: bool = True):
+    def __init__(
+        self, *, consumers: int, publisher: bool = True, ticker: bool = True, scheduler: bool = True
+    ):
         self.stop = threading.Event()
         self.loops: list[Loop] = []
         if publisher:
@@ -103,6 +108,8 @@ class EventsProcess:
                                    self.stop))  # fmt: skip
         if ticker:
             self.loops.append(Loop("ticker", self.ticker_step(), self.stop))
+        if scheduler:
+            self.loops.append(Loop("scheduler", self.scheduler_step(), self.stop))
 
     def publish_step(self) -> None:
         if outbox_publish() == 0:
@@ -127,6 +134,15 @@ class EventsProcess:
             trim()
             tidy()
             self.stop.wait(TICK_S)
+
+        return step
+
+    def scheduler_step(self) -> Callable[[], None]:
+        settle = Every(SETTLE_S, schedule_runs_settle)
+
+        def step() -> None:
+            settle()
+            self.stop.wait(schedule_tick())
 
         return step
 
