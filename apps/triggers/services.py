@@ -23,7 +23,7 @@ from apps.secrets.models import Secret, SecretType
 from apps.secrets.services import secret_create, secret_decrypt, secret_delete, secret_rotate
 from apps.spaces.audit import Actor, audit_record
 from apps.spaces.models import Customer, Outcome, Space
-from apps.triggers import schedules
+from apps.triggers import schedules, scheduling
 from apps.triggers.catalog import connector_by_key
 from apps.triggers.models import Kind, Route, Source, Subscription, Trigger
 from apps.triggers.receive import Accepted, event_accept
@@ -103,9 +103,13 @@ def trigger_update(
     _assign(trigger, fields)
     now = timezone.now()
     trigger.updated_at = now
-    if trigger.kind == Kind.SCHEDULER:
+    # A changed schedule starts from now; otherwise next_run_at stays the firing loop's.
+    rescheduled = trigger.kind == Kind.SCHEDULER and (
+        before.get("schedule") != trigger.schedule or before.get("enabled") != trigger.enabled
+    )
+    if rescheduled:
         trigger.next_run_at = next_run_for(trigger, after=now) if trigger.enabled else None
-    _save(trigger)
+    _save(trigger, loop_owned=LOOP_FIELDS if rescheduled else LOOP_FIELDS | {"next_run_at"})
     _routes_replace(trigger, routes)
     changed = sorted(name for name, value in before.items() if getattr(trigger, name) != value)
     audit_record(
@@ -173,7 +177,18 @@ def _assign(trigger: Trigger, fields: dict[str, Any]) -> None:
             raise ValidationError({"event_name": "Choose an event of the connector."})
 
 
-def _save(trigger: Trigger, **kwargs) -> None:
+# Written by the scheduler's firing loop (apps/triggers/scheduling.py), never by a form's save:
+# a save racing a firing must not put back the values it read.
+LOOP_FIELDS = frozenset({"last_run_at", "failures"})
+
+
+def _save(trigger: Trigger, *, loop_owned: frozenset[str] = LOOP_FIELDS, **kwargs) -> None:
+    if not kwargs.get("force_insert"):
+        kwargs["update_fields"] = [
+            f.name
+            for f in Trigger._meta.concrete_fields
+            if not f.primary_key and f.name not in loop_owned
+        ]
     try:
         with transaction.atomic():
             trigger.full_clean(exclude=["space", "customer", "schedule"], validate_unique=False)
@@ -209,31 +224,15 @@ def _routes_replace(trigger: Trigger, routes: list[RouteSpec]) -> None:
 
 def next_run_for(trigger: Trigger, *, after: datetime) -> datetime | None:
     """The first due time of the trigger's schedule strictly after `after` (and not before its
-    Starts at), or None when it has none. The scheduler's beat calls this to advance
-    `next_run_at` after each firing."""
-    if not trigger.schedule:
-        return None
-    return schedules.next_run(schedules.schedule_from_dict(trigger.schedule), after)
-
-
-def schedule_event_headers(trigger: Trigger, due: datetime) -> dict[str, str]:
-    """What a schedule's event carries in ctx.headers: which schedule, and the time it was
-    due (for Trigger Now, the moment of the click)."""
-    return {
-        "x-fastn-schedule-id": str(trigger.id),
-        "x-fastn-schedule-name": trigger.name,
-        "x-fastn-scheduled-time": due.isoformat(),
-    }
+    Starts at), or None when it has none (apps/triggers/scheduling.py fires it)."""
+    return scheduling.schedule_next_run(trigger, after=after)
 
 
 def _fire_on_create(trigger: Trigger, now: datetime) -> None:
-    """Run immediately on create: one event, as if the schedule had been due now."""
-    event_accept(
-        trigger,
-        source=Source.SCHEDULE,
-        headers=schedule_event_headers(trigger, now),
-        body=b"",
-        event_key=f"created:{trigger.id}",
+    """Run immediately on create: one event, as if the schedule had been due now (its key
+    makes the create run once)."""
+    scheduling.schedule_fire_now(
+        trigger, source=Source.SCHEDULE, event_key=f"created:{trigger.id}", now=now
     )
 
 
@@ -245,12 +244,7 @@ def trigger_run_now(trigger: Trigger, *, actor: Actor, request=None) -> Accepted
         raise ValidationError("Trigger Now starts schedules; send a test event to a webhook.")
     if not trigger.enabled:
         raise ValidationError(f"Trigger {trigger.name} is disabled: enable it first.")
-    accepted = event_accept(
-        trigger,
-        source=Source.MANUAL,
-        headers=schedule_event_headers(trigger, timezone.now()),
-        body=b"",
-    )
+    accepted = scheduling.schedule_fire_now(trigger)
     audit_record(
         space=trigger.space, actor=actor, action="trigger.run_now", resource=trigger,
         request=request, detail={"event": str(accepted.event.id)},
