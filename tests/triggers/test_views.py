@@ -5,6 +5,8 @@ Space's trigger is a 404), and a signing secret in exactly one response."""
 from __future__ import annotations
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -131,6 +133,22 @@ def test_search_and_status_filter_narrow_the_rows_and_the_counts(client, cast):
     assert ">Orders<" in html and "Refunds" not in html
     partial = client.get(url("triggers", cast.space) + "?q=ord", HTTP_HX_REQUEST="true")
     assert "<html" not in partial.content.decode() and "Orders" in partial.content.decode()
+
+
+@pytest.mark.parametrize("kind", ["webhook", "scheduler", "app-event"])
+def test_a_tab_makes_as_many_queries_for_eight_triggers_as_for_two(client, cast, kind):
+    echo = make_workflow(cast.space)
+    make = {"webhook": make_webhook, "scheduler": make_scheduler, "app-event": make_app_event}
+    login(client, cast.viewer)
+    client.get(url("triggers", cast.space))  # the session's first request writes more
+    counts = []
+    for total in (2, 8):
+        while Trigger.objects.filter(kind=kind).count() < total:
+            make[kind](cast.space, echo, name=f"T{Trigger.objects.count()}")
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(url("triggers", cast.space) + f"?kind={kind}").status_code == 200
+        counts.append(len(queries))
+    assert counts[0] == counts[1]
 
 
 def test_a_bad_query_string_is_ignored_not_an_error(client, cast):
