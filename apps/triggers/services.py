@@ -67,18 +67,22 @@ def trigger_create(
     routes: list[RouteSpec],
     actor: Actor,
     request=None,
+    enabled: bool = True,
 ) -> Trigger:
     """1. Check tenancy of the customer and the routes' workflows.
     2. Save the trigger (a taken Webhook ID is a ValidationError on `webhook_id`), then its
        routes; a schedule gets its next run, an HTTP app event is subscribed at once.
-    3. Audit; a schedule that runs on create gets its first event in the same transaction."""
+    3. Audit; a schedule that runs on create gets its first event in the same transaction.
+    A trigger created disabled (a trigger file's `"enabled": false`) has no next run and does
+    not run on create."""
     if kind not in Kind.values:
         raise ValidationError({"kind": f"Unknown trigger type {kind!r}."})
     trigger = Trigger(space=space, kind=kind, created_by_label=actor.label[:254])
     _assign(trigger, fields)
+    trigger.enabled = enabled
     now = timezone.now()
     trigger.created_at = trigger.updated_at = now
-    if kind == Kind.SCHEDULER:
+    if kind == Kind.SCHEDULER and enabled:
         trigger.next_run_at = next_run_for(trigger, after=now)
     if kind == Kind.APP_EVENT:
         trigger.subscription, trigger.subscription_error = _subscribe(trigger)
@@ -88,7 +92,7 @@ def trigger_create(
         space=space, actor=actor, action="trigger.create", resource=trigger, request=request,
         detail={"kind": kind, "routes": len(routes)},
     )  # fmt: skip
-    if kind == Kind.SCHEDULER and trigger.run_on_create:
+    if kind == Kind.SCHEDULER and trigger.run_on_create and enabled:
         _fire_on_create(trigger, now)
     return trigger
 
@@ -408,6 +412,30 @@ def trigger_signing_remove(trigger: Trigger, *, actor: Actor, request=None) -> N
         space=trigger.space, actor=actor, action="trigger.signing_remove", resource=trigger,
         request=request,
     )  # fmt: skip
+
+
+@transaction.atomic
+def trigger_signing_use(trigger: Trigger, *, name: str, actor: Actor, request=None) -> bool:
+    """Verify signatures with the Space secret `name` (a trigger file's `signingSecret`), or
+    stop with "". False when the trigger already uses it. The secret must exist; the console
+    never reads its value here. A rotation's grace period ends (the previous secret belonged
+    to the replaced one), and the secrets the console generated for this trigger are deleted
+    once nothing names them, as Remove does."""
+    locked = _lock(trigger)
+    if name == locked.signing_secret_name:
+        return False
+    if name and _secret_named(locked, name) is None:
+        raise ValidationError({"signing_secret_name": f"The Space has no secret named {name}."})
+    for secret in _generated_secrets(locked):
+        if secret.name != name:
+            secret_delete(secret, actor=actor, request=request)
+    _set_signing(trigger, name=name, previous="", until=None)
+    audit_record(
+        space=trigger.space, actor=actor, resource=trigger, request=request,
+        action="trigger.signing_use" if name else "trigger.signing_remove",
+        detail={"secret": name} if name else {},
+    )  # fmt: skip
+    return True
 
 
 def _set_signing(trigger: Trigger, *, name: str, previous: str, until: datetime | None) -> None:
