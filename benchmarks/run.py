@@ -22,6 +22,7 @@ MODULES = [
     "bench_api",
     "bench_activity",
     "bench_executions",
+    "bench_webhooks",
 ]
 
 
