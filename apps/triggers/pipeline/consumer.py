@@ -37,15 +37,16 @@ class Consumer:
     def read(self, *, block_ms: int = 1000) -> int:
         """Route the entries that arrive within `block_ms` (new ones, up to READ_COUNT);
         answers how many were handled."""
+        read = lambda: client().xreadgroup(  # noqa: E731
+            GROUP, self.name, {STREAM: ">"}, count=READ_COUNT, block=block_ms
+        )
         try:
-            response = client().xreadgroup(
-                GROUP, self.name, {STREAM: ">"}, count=READ_COUNT, block=block_ms
-            )
+            response = read()
         except redis.ResponseError as exc:
             if "NOGROUP" not in str(exc):
                 raise
-            ensure_group()  # Redis lost the stream (restarted without its data)
-            return 0
+            ensure_group()  # the first read, or Redis lost the stream (restarted empty)
+            response = read()
         entries = [entry for _stream, stream_entries in response or [] for entry in stream_entries]
         return self.handle(entries)
 

@@ -8,7 +8,7 @@
 
 Run as many `events` processes as you like (on as many machines): the consumer group shares
 the stream, and every database step is a conditional update or holds a row lock. With Redis or
-the database down each thread logs one line, waits (1 s, doubling up to 30 s) and tries again;
+the database down each thread logs one line, waits (1 s, doubling up to 5 s) and tries again;
 accepted events wait in the outbox meanwhile. SIGTERM or SIGINT: the threads finish the entry
 in hand and the process exits (within about a second)."""
 
@@ -35,6 +35,7 @@ TICK_S = 0.25
 CLAIM_S = 2.0
 TRIM_S = 10.0
 HOUSEKEEPING_S = 60.0
+MAX_PAUSE_S = 5.0
 OUTAGE_ERRORS = (redis.RedisError, DatabaseError, OSError)
 
 
@@ -65,7 +66,7 @@ class Loop:
                 continue
             connection.close()  # a broken connection is replaced on the next step
             self.stop.wait(pause)
-            pause = min(pause * 2, 30.0)
+            pause = min(pause * 2, MAX_PAUSE_S)
         connection.close()
 
     def _failed(self, what: str, *, traceback: bool) -> None:
