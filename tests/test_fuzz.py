@@ -43,6 +43,7 @@ from apps.secrets.services import secret_create
 from apps.spaces.audit import Actor
 from apps.spaces.models import Membership
 from apps.spaces.services import apikey_create, customer_create, invitation_create, user_create
+from apps.triggers.services import RouteSpec, trigger_create, trigger_send_test
 from apps.workflows.services import workflow_create, workflow_deploy, workflow_publish
 from tests.conftest import login
 
@@ -264,6 +265,14 @@ class World:
                 actor=actor,
             )  # fmt: skip
             return invitation.id
+        if name in ("trigger_id", "event_id"):
+            route = RouteSpec(workflow=self.workflow, environment="live", headers={}, filters=[])
+            trigger = trigger_create(
+                space, kind="webhook", fields={"name": f"T{n}"}, routes=[route], actor=actor
+            )
+            if name == "trigger_id":
+                return trigger.id
+            return trigger_send_test(trigger, body=b"{}", actor=actor).event.id
         return f"x{n}"  # tokens and keys of allauth's links
 
 

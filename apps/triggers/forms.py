@@ -45,6 +45,8 @@ HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}\Z")
 HEADER_VALUE_MAX = 2000
 ROUTE_KEY = re.compile(r"^[A-Za-z0-9_]{1,24}\Z")
 PAYLOAD_MAX_CHARS = 64 * 1024
+FILTER_VALUE_MAX = 2000
+NUL_MESSAGE = "Contains a NUL character, which cannot be stored."
 ROW_PREFIX = re.compile(r"^row \d+: ")
 
 OPERATOR_LABELS = {
@@ -469,6 +471,24 @@ class FilterRow:
         return not self.path.strip() and not self.value.strip()
 
 
+JSON_WHERE = re.compile(r"^(?P<problem>.*) \(line (?P<line>\d+), column (?P<column>\d+)\)\Z")
+
+
+def parse_json_text(text: str, label: str) -> Any:
+    """The JSON value of `text` (the API's strict rules), or a ValidationError that says
+    where it breaks: "Payload: invalid JSON at line 2, column 5 (Expecting value)."."""
+    try:
+        return parse_json(text, label=label)
+    except JsonInputError as exc:
+        where = JSON_WHERE.match(exc.reason)
+        if where is None:
+            raise ValidationError(str(exc)) from None
+        raise ValidationError(
+            f"{label}: invalid JSON at line {where['line']}, column {where['column']} "
+            f"({where['problem']})."
+        ) from None
+
+
 def filter_value(operator: str, text: str) -> Any:
     """The JSON value of what was typed in a filter row's Value box. JSON when it parses
     (numbers, true, ["a", "b"], "quoted"), otherwise the text itself; for `in`, a comma
@@ -493,8 +513,8 @@ def filter_text(operator: str, value: Any) -> str:
         return "" if value in (None, True) else json.dumps(value)
     if isinstance(value, str):
         try:
-            json.loads(value)
-        except ValueError:
+            parse_json(value, label="The value")
+        except JsonInputError:
             return value
         return json.dumps(value)  # "100" or "true" as text: keep it a string
     return json.dumps(value)
@@ -577,7 +597,9 @@ class RouteForm(forms.Form):
         seen: set[str] = set()
         for row in self.header_rows:
             name = row.name.strip()
-            if not HEADER_NAME.match(name):
+            if "\x00" in row.name + row.value:
+                row.error = NUL_MESSAGE
+            elif not HEADER_NAME.match(name):
                 row.error = "A header name is 1 to 100 letters, digits or - _ . characters."
             elif name.lower() in seen:
                 row.error = f"The header {name} is given twice."
@@ -592,6 +614,12 @@ class RouteForm(forms.Form):
             self.add_error(None, f"A route has at most {MAX_ROWS} filter rows.")
             return
         for row in self.filter_rows:
+            if "\x00" in row.path + row.value:
+                row.errors["value" if "\x00" in row.value else "path"] = NUL_MESSAGE
+                continue
+            if len(row.value) > FILTER_VALUE_MAX:
+                row.errors["value"] = f"A value has at most {FILTER_VALUE_MAX} characters."
+                continue
             if row.operator != "exists" and not row.value.strip():
                 row.errors["value"] = f"{row.operator} needs a value."
                 continue
@@ -612,17 +640,9 @@ class RouteForm(forms.Form):
             self.payload_value = None
             return
         try:
-            json.loads(text)
-        except json.JSONDecodeError as exc:
-            self.add_error(
-                "payload",
-                f"Payload: invalid JSON at line {exc.lineno}, column {exc.colno} ({exc.msg}).",
-            )
-            return
-        try:
-            self.payload_value = parse_json(text, label="Payload")
-        except JsonInputError as exc:
-            self.add_error("payload", str(exc))
+            self.payload_value = parse_json_text(text, "Payload")
+        except ValidationError as exc:
+            self.add_error("payload", exc)
 
     def spec(self) -> RouteSpec:
         data = self.cleaned_data
@@ -706,16 +726,7 @@ class TestEventForm(forms.Form):
 
     def clean_body(self) -> bytes:
         text = self.cleaned_data["body"]
-        try:
-            json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ValidationError(
-                f"Body: invalid JSON at line {exc.lineno}, column {exc.colno} ({exc.msg})."
-            ) from None
-        try:
-            parse_json(text, label="Body")
-        except JsonInputError as exc:
-            raise ValidationError(str(exc)) from None
+        parse_json_text(text, "Body")
         return text.encode()
 
 

@@ -6,12 +6,16 @@ from __future__ import annotations
 
 import pytest
 from django.urls import reverse
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 from apps.spaces.models import AuditEvent
 from apps.spaces.services import space_update
 from apps.triggers import services
+from apps.triggers.filters import OPERATORS
 from apps.triggers.models import Event, Kind, Source, Trigger, WebhookRequest
 from apps.triggers.receive import request_log
+from apps.workflows.models import Workflow
 from tests.conftest import login
 from tests.triggers.ui_helpers import (  # noqa: F401 (master_key is a fixture)
     SYSTEM,
@@ -435,3 +439,44 @@ def test_the_owner_sets_the_space_time_zone_and_a_bad_zone_is_refused(client, ca
     assert "Select a valid choice" in html
     login(client, cast.developer)
     assert client.get(settings_url).status_code == 403
+
+
+# --- Typed rows never break a form ----------------------------------------------------------
+
+NASTY = ["\x00", "a\x00b", "[" * 3000 + "]" * 3000, "9" * 5000, "NaN", '"\\u0000"', '"\\ud800"',
+         "$headers.", "a..b", "[0", '["x"', "1e999", "é" * 600, "x" * 5000]  # fmt: skip
+typed = st.text(max_size=40) | st.sampled_from(NASTY) | st.sampled_from(["1", "true", "[1,2]"])
+operators = st.sampled_from([*OPERATORS, "bogus", ""])
+
+
+@settings(max_examples=40, deadline=None, database=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
+@given(
+    filters=st.lists(st.tuples(typed, operators, typed), max_size=4),
+    headers=st.lists(st.tuples(typed, typed), max_size=3),
+    keys=st.lists(st.sampled_from(["n0", "n1", "bad key", "__key__", "r999999", "x" * 40])),
+    payload=typed,
+)
+@example(filters=[("a\x00", "exists", "")], headers=[], keys=["n0"], payload="{}")
+@example(filters=[("a", "eq", "[" * 3000)], headers=[], keys=["n0"], payload="[" * 3000 + "]")
+@example(filters=[("type", "eq", "a\x00")], headers=[("x-a", "b\x00")], keys=[], payload="")
+def test_no_typed_row_makes_the_forms_answer_5xx(client, cast, filters, headers, keys, payload):
+    echo = Workflow.objects.filter(space=cast.space).first() or make_workflow(cast.space)
+    login(client, cast.developer)
+    data = webhook_post(echo, route=keys or ["n0"], webhook_id="")
+    for key in keys or ["n0"]:
+        data[f"route-{key}-workflow"] = str(echo.id)
+        data[f"route-{key}-environment"] = "test"
+        data[f"route-{key}-filter-path"] = [path for path, _, _ in filters]
+        data[f"route-{key}-filter-operator"] = [op for _, op, _ in filters]
+        data[f"route-{key}-filter-value"] = [value for _, _, value in filters]
+        data[f"route-{key}-header-name"] = [name for name, _ in headers]
+        data[f"route-{key}-header-value"] = [value for _, value in headers]
+        data[f"route-{key}-payload"] = payload
+    for create in ("trigger_new_webhook", "trigger_new_scheduler"):
+        body = data if create == "trigger_new_webhook" else {**scheduler_post(echo), **data}
+        response = client.post(url(create, cast.space), body)
+        assert response.status_code in (200, 302)
+    preview = {"preset": "custom", "cron": payload, "timezone": payload, "every": payload,
+               "starts_at": payload}  # fmt: skip
+    assert client.get(url("trigger_schedule_preview", cast.space), preview).status_code == 200
