@@ -104,7 +104,7 @@ def event_detail(request, event_id):
         "replay_token": new_replay_token(),
     }
     if request.htmx:
-        return render(request, f"{EVENT}#live", context)
+        return render(request, f"{EVENT}#refresh", context)
     context.update(headers=headers_view(event.headers), body=body_view(event))
     return render(request, EVENT, context)
 

@@ -547,3 +547,18 @@ def test_status_badges_share_the_executions_colours():
     assert status_badge("replayed", "dead_letter") == "badge-success"
     assert status_badge("expired", "dead_letter") == "badge-neutral"
     assert status_badge("nonsense", "event") == "badge-neutral"
+
+
+def test_the_poll_of_an_event_in_flight_brings_replay_once_it_has_settled(client, cast):
+    trigger = make_trigger(cast.space, [make_workflow(cast.space)])
+    event = arrive(trigger, route=False)
+    login(client, cast.operator)
+    path = url("event_detail", cast.space, event_id=event.id)
+    poll = client.get(path, headers={"HX-Request": "true"}).content.decode()
+    assert 'hx-trigger="every 2s"' in poll and 'data-testid="replay-refusal"' in poll
+
+    event_route(event.id)
+    poll = client.get(path, headers={"HX-Request": "true"}).content.decode()
+    assert "<html" not in poll and 'id="event-actions" hx-swap-oob="true"' in poll
+    assert 'data-testid="event-replay"' in poll
+    assert 'data-testid="route-outcome" data-outcome="matched"' in poll
