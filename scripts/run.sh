@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make run`: set up, migrate, seed the demo Space, then start web, workers and beat under
+# `make run`: set up, migrate, seed the demo Space, then start web, workers, events and beat under
 # supervisord, which restarts any of them that exits (scripts/supervisord.conf.template).
 # Embedded default: SQLite under var/ and a Redis server supervised here with its data under
 # var/. DATABASE_URL / REDIS_URL switch to external servers.

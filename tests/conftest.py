@@ -110,6 +110,19 @@ def celery_worker(celery_worker_module, transactional_db):
     return celery_worker_module
 
 
+@pytest.fixture
+def events_pipeline(transactional_db):
+    """The event pipeline for real (apps/triggers/pipeline): the threads of `manage.py events`
+    (publisher, two consumers, ticker) in this process, on the test database and the real
+    Redis. With `celery_worker` too, a webhook or a test event runs its workflows end to end."""
+    from apps.triggers.pipeline.process import EventsProcess
+
+    process = EventsProcess(consumers=2)
+    process.start()
+    yield process
+    process.shutdown()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def release_test_database(request):
     """Close what outlives the tests — tenant-database sessions (their own login roles) and

@@ -10,7 +10,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 from django.conf import settings
 
 from apps.environments.selectors import environment_by_slug
@@ -77,18 +76,6 @@ def wait_until(predicate, timeout: float = 30.0, interval: float = 0.05):
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s")
         time.sleep(interval)
-
-
-@pytest.fixture
-def pipeline(transactional_db):
-    """The pipeline for real, in this process: the `events` process's threads (publisher,
-    two consumers, ticker) against the test database and the real Redis."""
-    from apps.triggers.pipeline.process import EventsProcess
-
-    process = EventsProcess(consumers=2)
-    process.start()
-    yield process
-    process.shutdown()
 
 
 # --- the `events` process as a real subprocess -------------------------------------------------

@@ -9,10 +9,7 @@ from apps.executions.models import Execution, Status
 from apps.spaces.audit import Actor
 from apps.spaces.services import customer_create
 from apps.triggers.models import Delivery, DeliveryStatus, Event, EventStatus, Outbox
-from tests.triggers import pipeline_fixtures
 from tests.triggers.pipeline_fixtures import make_trigger, make_workflow, post_event, wait_until
-
-pipeline = pipeline_fixtures.pipeline  # the fixture: the `events` threads in this process
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -37,7 +34,9 @@ def runs_of(event: Event) -> dict[str, Execution]:
             .select_related("execution") if d.execution}  # fmt: skip
 
 
-def test_a_webhook_runs_its_route_with_the_event_as_input(client, cast, celery_worker, pipeline):
+def test_a_webhook_runs_its_route_with_the_event_as_input(
+    client, cast, celery_worker, events_pipeline
+):
     customer = customer_create(cast.space, name="Acme", external_id="acme", actor=Actor.system())
     workflow = make_workflow(cast.space)
     trigger = make_trigger(
@@ -64,7 +63,7 @@ def test_a_webhook_runs_its_route_with_the_event_as_input(client, cast, celery_w
     assert run.output["tenant"] == "acme"
 
 
-def test_fan_out_runs_the_routes_whose_filters_match(client, cast, celery_worker, pipeline):
+def test_fan_out_runs_the_routes_whose_filters_match(client, cast, celery_worker, events_pipeline):
     a, b, c = (make_workflow(cast.space, slug) for slug in ("alpha", "beta", "gamma"))
     trigger = make_trigger(cast.space, [
         {"workflow": a, "filters": [{"path": "type", "operator": "eq", "value": "order"}]},
@@ -79,7 +78,7 @@ def test_fan_out_runs_the_routes_whose_filters_match(client, cast, celery_worker
     assert event.status == EventStatus.DELIVERED
 
 
-def test_an_event_no_route_matches_is_filtered(client, cast, celery_worker, pipeline):
+def test_an_event_no_route_matches_is_filtered(client, cast, celery_worker, events_pipeline):
     workflow = make_workflow(cast.space)
     trigger = make_trigger(cast.space, [
         {"workflow": workflow, "filters": [{"path": "type", "operator": "eq", "value": "x"}]},
@@ -104,7 +103,9 @@ OPERATOR_CASES = [
 ]  # fmt: skip
 
 
-def test_every_filter_operator_routes_through_the_receiver(client, cast, celery_worker, pipeline):
+def test_every_filter_operator_routes_through_the_receiver(
+    client, cast, celery_worker, events_pipeline
+):
     workflow = make_workflow(cast.space, tier="instant")
     triggers = [
         make_trigger(cast.space, [{"workflow": workflow, "filters": [row]}], name=row["operator"])
@@ -120,7 +121,7 @@ def test_every_filter_operator_routes_through_the_receiver(client, cast, celery_
         assert event.status == wanted, (operator, expect)
 
 
-def test_a_body_that_is_not_json_routes_on_headers(client, cast, celery_worker, pipeline):
+def test_a_body_that_is_not_json_routes_on_headers(client, cast, celery_worker, events_pipeline):
     workflow = make_workflow(cast.space)
     trigger = make_trigger(cast.space, [{"workflow": workflow, "filters": [
         {"path": "$headers.x-github-event", "operator": "eq", "value": "push"}]}])  # fmt: skip
@@ -134,7 +135,9 @@ def test_a_body_that_is_not_json_routes_on_headers(client, cast, celery_worker, 
     assert settled(other).status == EventStatus.FILTERED
 
 
-def test_routes_run_the_version_their_environment_serves(client, cast, celery_worker, pipeline):
+def test_routes_run_the_version_their_environment_serves(
+    client, cast, celery_worker, events_pipeline
+):
     workflow = make_workflow(cast.space, code="export default async () => 'v1'")
     workflow.draft_code = "export default async () => 'draft'"
     workflow.save()
@@ -151,7 +154,7 @@ def test_routes_run_the_version_their_environment_serves(client, cast, celery_wo
     assert outputs == [("DRAFT", "draft"), ("live", "v1"), ("test", "v1")]
 
 
-def test_a_run_that_fails_is_still_a_delivered_event(client, cast, celery_worker, pipeline):
+def test_a_run_that_fails_is_still_a_delivered_event(client, cast, celery_worker, events_pipeline):
     workflow = make_workflow(
         cast.space, code="export default async () => { throw new Error('no') }"
     )

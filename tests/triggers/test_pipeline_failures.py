@@ -29,11 +29,9 @@ from apps.triggers.pipeline import dead_letter_replay, dead_letters_replay_match
 from apps.triggers.pipeline.deadletters import dead_letters_expire
 from apps.triggers.pipeline.delivery import backoff_delay
 from apps.workflows.services import workflow_deploy, workflow_publish
-from tests.triggers import pipeline_fixtures
 from tests.triggers.pipeline_fixtures import make_trigger, make_workflow, post_event, wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
-pipeline = pipeline_fixtures.pipeline  # the fixture: the `events` threads in this process
 ACTOR = Actor.system("test")
 
 
@@ -53,7 +51,7 @@ def dead_lettered(event_id, timeout=30.0) -> DeadLetter:
     )
 
 
-def test_a_disabled_workflow_is_retried_then_dead_lettered(client, cast, pipeline):
+def test_a_disabled_workflow_is_retried_then_dead_lettered(client, cast, events_pipeline):
     workflow = make_workflow(cast.space, enabled=False)
     trigger = make_trigger(cast.space, [workflow], max_attempts=3)
     event_id = post_event(client, trigger, {"n": 1}).json()["eventId"]
@@ -69,7 +67,7 @@ def test_a_disabled_workflow_is_retried_then_dead_lettered(client, cast, pipelin
     assert not Execution.objects.exists()
 
 
-def test_the_retries_wait_the_backoff(client, cast, pipeline):
+def test_the_retries_wait_the_backoff(client, cast, events_pipeline):
     workflow = make_workflow(cast.space, enabled=False)
     trigger = make_trigger(cast.space, [workflow], max_attempts=3, backoff=Backoff.LINEAR)
     started = timezone.now()
@@ -79,7 +77,7 @@ def test_the_retries_wait_the_backoff(client, cast, pipeline):
     assert (timezone.now() - started).total_seconds() >= 3.0
 
 
-def test_a_delivery_that_recovers_within_its_attempts_runs_once(client, cast, pipeline):
+def test_a_delivery_that_recovers_within_its_attempts_runs_once(client, cast, events_pipeline):
     workflow = make_workflow(cast.space, slug="late", deploy=None)
     trigger = make_trigger(cast.space, [workflow], max_attempts=5)
     event_id = post_event(client, trigger, {}).json()["eventId"]
@@ -99,7 +97,7 @@ def test_a_delivery_that_recovers_within_its_attempts_runs_once(client, cast, pi
     assert not DeadLetter.objects.exists()
 
 
-def test_without_the_dead_letter_queue_the_event_fails(client, cast, pipeline):
+def test_without_the_dead_letter_queue_the_event_fails(client, cast, events_pipeline):
     workflow = make_workflow(cast.space, enabled=False)
     trigger = make_trigger(cast.space, [workflow], max_attempts=1, dead_letter_enabled=False)
     event_id = post_event(client, trigger, {}).json()["eventId"]
@@ -108,7 +106,7 @@ def test_without_the_dead_letter_queue_the_event_fails(client, cast, pipeline):
     assert not DeadLetter.objects.exists()
 
 
-def test_a_deleted_route_is_dead_lettered_at_once(client, cast, pipeline):
+def test_a_deleted_route_is_dead_lettered_at_once(client, cast, events_pipeline):
     workflow = make_workflow(cast.space, enabled=False)
     trigger = make_trigger(cast.space, [workflow], max_attempts=10, backoff=Backoff.FIXED)
     event_id = post_event(client, trigger, {}).json()["eventId"]
@@ -129,7 +127,7 @@ def make_dead_letter(client, trigger) -> DeadLetter:
     return dead_lettered(event_id)
 
 
-def test_replaying_a_dead_letter_starts_its_run(client, cast, pipeline):
+def test_replaying_a_dead_letter_starts_its_run(client, cast, events_pipeline):
     workflow = make_workflow(cast.space, enabled=False)
     trigger = make_trigger(cast.space, [workflow], max_attempts=1)
     letter = make_dead_letter(client, trigger)
@@ -154,7 +152,7 @@ def test_replaying_a_dead_letter_starts_its_run(client, cast, pipeline):
     assert sorted(outcomes) == ["failure", "success"]
 
 
-def test_two_concurrent_replays_start_one_run(client, cast, pipeline):
+def test_two_concurrent_replays_start_one_run(client, cast, events_pipeline):
     assert connection.vendor == "postgresql"
     workflow = make_workflow(cast.space, enabled=False)
     trigger = make_trigger(cast.space, [workflow], max_attempts=1)
@@ -187,7 +185,7 @@ def test_two_concurrent_replays_start_one_run(client, cast, pipeline):
     assert DeadLetter.objects.get(pk=letters[2].pk).status == DeadLetterStatus.PENDING
 
 
-def test_replay_all_matching_replays_only_the_matching_ones(client, cast, pipeline):
+def test_replay_all_matching_replays_only_the_matching_ones(client, cast, events_pipeline):
     workflow = make_workflow(cast.space, enabled=False)
     first = make_trigger(cast.space, [workflow], max_attempts=1, name="First")
     second = make_trigger(cast.space, [workflow], max_attempts=1, name="Second")
@@ -204,7 +202,7 @@ def test_replay_all_matching_replays_only_the_matching_ones(client, cast, pipeli
     assert Execution.objects.count() == 3
 
 
-def test_old_dead_letters_expire_and_cannot_be_replayed(client, cast, pipeline):
+def test_old_dead_letters_expire_and_cannot_be_replayed(client, cast, events_pipeline):
     workflow = make_workflow(cast.space, enabled=False)
     trigger = make_trigger(cast.space, [workflow], max_attempts=1)
     letter = make_dead_letter(client, trigger)

@@ -8,11 +8,9 @@ import pytest
 
 from apps.executions.models import Execution, Status
 from apps.triggers.models import Delivery, DeliveryStatus, Event, EventStatus, ExecutionMode
-from tests.triggers import pipeline_fixtures
 from tests.triggers.pipeline_fixtures import make_trigger, make_workflow, post_event, wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
-pipeline = pipeline_fixtures.pipeline  # the fixture: the `events` threads in this process
 
 BUSY = (
     "export default async (ctx) => { const t = Date.now(); while (Date.now() - t < 300) {} "
@@ -35,7 +33,7 @@ def all_completed(event_ids) -> bool:
 
 
 def test_a_sequential_trigger_runs_one_at_a_time_in_arrival_order(
-    client, cast, celery_worker, pipeline
+    client, cast, celery_worker, events_pipeline
 ):
     workflow = make_workflow(cast.space, code=BUSY)
     trigger = make_trigger(cast.space, [workflow], execution_mode=ExecutionMode.SEQUENTIAL)
@@ -51,7 +49,7 @@ def test_a_sequential_trigger_runs_one_at_a_time_in_arrival_order(
     assert {Event.objects.get(pk=e).status for e in event_ids} == {EventStatus.DELIVERED}
 
 
-def test_a_parallel_trigger_overlaps_its_runs(client, cast, celery_worker, pipeline):
+def test_a_parallel_trigger_overlaps_its_runs(client, cast, celery_worker, events_pipeline):
     """The control: the same five events on a parallel trigger run side by side."""
     workflow = make_workflow(cast.space, code=BUSY)
     trigger = make_trigger(cast.space, [workflow])
@@ -62,7 +60,9 @@ def test_a_parallel_trigger_overlaps_its_runs(client, cast, celery_worker, pipel
     assert overlapping >= 1
 
 
-def test_a_failed_delivery_does_not_block_the_line_forever(client, cast, celery_worker, pipeline):
+def test_a_failed_delivery_does_not_block_the_line_forever(
+    client, cast, celery_worker, events_pipeline
+):
     broken = make_workflow(cast.space, "broken", enabled=False)
     fine = make_workflow(cast.space, "fine")
     trigger = make_trigger(
