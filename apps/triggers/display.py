@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.dateformat import format as date_format
 
 from apps.triggers import schedules
+from apps.triggers.catalog import connector_by_key
 from apps.triggers.filters import FilterError, parse_path
 from apps.triggers.models import DeliveryStatus, EventStatus, Trigger, WebhookAuth
 
@@ -30,6 +31,24 @@ def event_settled(event) -> bool:
     executions = [d.execution for d in event.deliveries.all() if d.execution is not None]
     pending = [d for d in event.deliveries.all() if d.status in PENDING_DELIVERIES]
     return not pending and all(e.is_terminal for e in executions)
+
+
+@dataclass(frozen=True)
+class AppEventSource:
+    connector: str  # "HTTP"
+    event: str  # "Inbound webhook"
+    path: str  # "HTTP/Inbound"
+    delivery: str  # "WEBHOOK"
+
+
+def app_event_source(trigger: Trigger) -> AppEventSource:
+    """An app event trigger's connector and event by their catalog names (the stored keys
+    when the catalog no longer has them)."""
+    connector = connector_by_key(trigger.connector)
+    event = connector.event(trigger.event_name) if connector else None
+    if connector is None or event is None:
+        return AppEventSource(trigger.connector, trigger.event_name, "", "WEBHOOK")
+    return AppEventSource(connector.name, event.name, event.path, event.delivery)
 
 
 def receiver_path(trigger: Trigger) -> str:

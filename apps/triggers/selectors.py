@@ -61,7 +61,8 @@ def trigger_rows(space: Space, *, kind: str, q: str = "", status: str = "") -> Q
     return (
         _search(space, q=q, status=status)
         .filter(kind=kind)
-        .select_related("customer")
+        .select_related("space", "customer")
+        .prefetch_related("routes")  # the cURL command's example body reads their filters
         .annotate(route_count=Count("routes"))
         .order_by("-created_at", "-id")
     )

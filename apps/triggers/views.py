@@ -23,6 +23,7 @@ from apps.spaces.models import Capability
 from apps.triggers import services
 from apps.triggers.catalog import CONNECTORS
 from apps.triggers.display import (
+    app_event_source,
     curl_command,
     event_settled,
     receiver_path,
@@ -80,6 +81,8 @@ def present(request, trigger, routes=None) -> None:
     trigger.curl = curl_command(trigger, trigger.url, routes)
     if trigger.kind == Kind.SCHEDULER:
         trigger.summary = schedule_summary(trigger)
+    if trigger.kind == Kind.APP_EVENT:
+        trigger.source = app_event_source(trigger)
     until = trigger.signing_previous_until
     trigger.previous_secret_valid = bool(until and until > timezone.now())
 
@@ -93,7 +96,7 @@ def trigger_list(request):
     filters = form.cleaned_data if form.is_valid() else {}
     kind = filters.get("kind") or Kind.WEBHOOK
     q, status = filters.get("q", ""), filters.get("status", "")
-    rows = trigger_rows(request.space, kind=kind, q=q, status=status).prefetch_related("routes")
+    rows = trigger_rows(request.space, kind=kind, q=q, status=status)
     page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
     for trigger in page.object_list:
         present(request, trigger, list(trigger.routes.all()))

@@ -4,8 +4,16 @@ Space's trigger is a 404), and a signing secret in exactly one response."""
 
 from __future__ import annotations
 
+import itertools
+import json
+import time
+from datetime import timedelta
+
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -15,6 +23,7 @@ from apps.triggers import services
 from apps.triggers.filters import OPERATORS
 from apps.triggers.models import Event, Kind, Source, Trigger, WebhookRequest
 from apps.triggers.receive import request_log
+from apps.triggers.signatures import sign_fastn
 from apps.workflows.models import Workflow
 from tests.conftest import login
 from tests.triggers.ui_helpers import (  # noqa: F401 (master_key is a fixture)
@@ -131,6 +140,22 @@ def test_search_and_status_filter_narrow_the_rows_and_the_counts(client, cast):
     assert ">Orders<" in html and "Refunds" not in html
     partial = client.get(url("triggers", cast.space) + "?q=ord", HTTP_HX_REQUEST="true")
     assert "<html" not in partial.content.decode() and "Orders" in partial.content.decode()
+
+
+@pytest.mark.parametrize("kind", ["webhook", "scheduler", "app-event"])
+def test_a_tab_makes_as_many_queries_for_eight_triggers_as_for_two(client, cast, kind):
+    echo = make_workflow(cast.space)
+    make = {"webhook": make_webhook, "scheduler": make_scheduler, "app-event": make_app_event}
+    login(client, cast.viewer)
+    client.get(url("triggers", cast.space))  # the session's first request writes more
+    counts = []
+    for total in (2, 8):
+        while Trigger.objects.filter(kind=kind).count() < total:
+            make[kind](cast.space, echo, name=f"T{Trigger.objects.count()}")
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(url("triggers", cast.space) + f"?kind={kind}").status_code == 200
+        counts.append(len(queries))
+    assert counts[0] == counts[1]
 
 
 def test_a_bad_query_string_is_ignored_not_an_error(client, cast):
@@ -268,6 +293,35 @@ def test_rotate_shows_the_new_secret_once_and_says_the_old_one_stays_valid(clien
     page = client.get(url("trigger_detail", cast.space, trigger_id=trigger.id)).content.decode()
     assert "The previous secret is also accepted until" in page
     assert "whsec_" not in page
+
+
+def test_after_rotate_in_the_console_both_secrets_sign_until_the_grace_period_ends(client, cast):
+    trigger = make_webhook(cast.space, make_workflow(cast.space), auth="none")
+    login(client, cast.developer)
+    enabled = client.post(url("trigger_signing_enable", cast.space, trigger_id=trigger.id))
+    old = secret_shown(enabled)
+    rotated = client.post(url("trigger_signing_rotate", cast.space, trigger_id=trigger.id))
+    new = secret_shown(rotated)
+    receiver = f"/api/v1/clients/{cast.space.id}/webhooks/{trigger.webhook_id}"
+    sent = itertools.count()
+
+    def send(secret: str) -> int:
+        # A different body each time: a repeated signed request is a duplicate (200).
+        stamp, body = int(time.time()), json.dumps({"n": next(sent)}).encode()
+        headers = {"x-fastn-timestamp": str(stamp),
+                   "x-fastn-signature": sign_fastn(secret, stamp, body)}  # fmt: skip
+        response = client.post(receiver, body, content_type="application/json", headers=headers)
+        return response.status_code
+
+    assert (send(new), send(old), send("whsec_" + "A" * 32)) == (202, 202, 401)
+    Trigger.objects.filter(pk=trigger.pk).update(
+        signing_previous_until=timezone.now() - timedelta(seconds=1)
+    )
+    assert (send(new), send(old)) == (202, 401)
+
+
+def secret_shown(response) -> str:
+    return response.content.decode().split('id="new-secret" readonly value="')[1].split('"')[0]
 
 
 # --- Scheduler form -------------------------------------------------------------------------
