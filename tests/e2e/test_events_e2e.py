@@ -24,8 +24,6 @@ from tests.triggers.pipeline_fixtures import make_trigger, make_workflow, wait_u
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-pipeline = pipeline_fixtures.pipeline  # the fixture: the `events` threads in this process
-
 RUN = 30_000  # ms: routing, the worker and V8 on a busy machine
 
 
@@ -58,7 +56,7 @@ def open_section(page, live_server, cast, name: str, email: str) -> None:
 
 
 def test_a_webhook_event_links_to_its_run_and_replays(
-    live_server, page, cast, celery_worker, pipeline
+    live_server, page, cast, celery_worker, events_pipeline
 ):
     workflow = make_workflow(cast.space, "fulfil", name="Fulfil")
     trigger = make_trigger(cast.space, [workflow], name="Shop orders")
@@ -99,7 +97,7 @@ def test_a_webhook_event_links_to_its_run_and_replays(
     expect(page.locator("body")).to_contain_text("Manual")
 
 
-def test_a_filtered_event_says_which_filter_refused_it(live_server, page, cast, pipeline):
+def test_a_filtered_event_says_which_filter_refused_it(live_server, page, cast, events_pipeline):
     workflow = make_workflow(cast.space, "orders", name="Orders only")
     only_orders = [{"path": "type", "operator": "eq", "value": "order"}]
     trigger = make_trigger(cast.space, [{"workflow": workflow, "filters": only_orders}],
@@ -124,7 +122,7 @@ def test_a_filtered_event_says_which_filter_refused_it(live_server, page, cast, 
 
 
 def test_a_dead_letter_is_replayed_after_the_deployment_is_fixed(
-    live_server, page, cast, celery_worker, pipeline
+    live_server, page, cast, celery_worker, events_pipeline
 ):
     workflow = make_workflow(cast.space, "fulfil", name="Fulfil", deploy="test")  # not live
     trigger = make_trigger(cast.space, [{"workflow": workflow, "environment": "live"}],
@@ -174,7 +172,7 @@ def test_a_dead_letter_is_replayed_after_the_deployment_is_fixed(
 
 
 def test_replay_all_matching_replays_both_dead_letters(
-    live_server, page, cast, celery_worker, pipeline
+    live_server, page, cast, celery_worker, events_pipeline
 ):
     workflow = make_workflow(cast.space, "fulfil", name="Fulfil", deploy="test")
     trigger = make_trigger(cast.space, [{"workflow": workflow, "environment": "live"}],
