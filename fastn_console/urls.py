@@ -6,6 +6,7 @@ from apps.console import urls as console_urls
 from apps.executions.urls import workflow_urls as workflow_run_urls
 from apps.spaces import views as spaces_views
 from apps.spaces.urls import space_settings_urls
+from apps.triggers.urls import activity_urls as trigger_activity_urls
 
 
 def healthz(request):
@@ -39,6 +40,7 @@ urlpatterns = [
                 path("workflows/", include(workflow_run_urls)),
                 path("settings/environments/", include("apps.environments.urls")),
                 path("activity/", include("apps.executions.urls")),
+                path("activity/", include(trigger_activity_urls)),
                 path("triggers/", include("apps.triggers.urls")),
             ]
         ),

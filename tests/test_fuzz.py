@@ -43,6 +43,8 @@ from apps.secrets.services import secret_create
 from apps.spaces.audit import Actor
 from apps.spaces.models import Membership
 from apps.spaces.services import apikey_create, customer_create, invitation_create, user_create
+from apps.triggers.models import DeadLetter
+from apps.triggers.pipeline.routing import event_route
 from apps.triggers.services import RouteSpec, trigger_create, trigger_send_test
 from apps.workflows.services import workflow_create, workflow_deploy, workflow_publish
 from tests.conftest import login
@@ -179,7 +181,7 @@ def form_data(field_names: list[str]):
 
 
 QUERY_KEYS = ["tab", "range", "workflow", "before", "page", "q", "tier", "user", "action",
-              "execution", "next", "section"]  # fmt: skip
+              "execution", "next", "section", "source", "trigger", "customer"]  # fmt: skip
 query_values = (
     st.text(max_size=40)
     | st.sampled_from(["abc", "-1", "0", "99999999999999999999", "1e9", "x|y", str(uuid.uuid4())])
@@ -273,6 +275,14 @@ class World:
             if name == "trigger_id":
                 return trigger.id
             return trigger_send_test(trigger, body=b"{}", actor=actor).event.id
+        if name == "dead_letter_id":  # a route to `live`, where its workflow is not deployed
+            undeployed = workflow_create(space, actor=actor, name=f"Undeployed {n}")
+            route = RouteSpec(workflow=undeployed, environment="live", headers={}, filters=[])
+            trigger = trigger_create(space, kind="webhook", actor=actor, routes=[route],
+                                     fields={"name": f"D{n}", "max_attempts": 1})  # fmt: skip
+            event = trigger_send_test(trigger, body=b"{}", actor=actor).event
+            event_route(event.id)
+            return DeadLetter.objects.get(delivery__event=event).id
         return f"x{n}"  # tokens and keys of allauth's links
 
 

@@ -32,6 +32,8 @@ from apps.secrets.services import secret_create
 from apps.spaces.audit import Actor
 from apps.spaces.models import AuditEvent, Membership
 from apps.spaces.services import apikey_create, customer_create, invitation_create
+from apps.triggers.models import DeadLetter
+from apps.triggers.pipeline.routing import event_route
 from apps.triggers.services import (
     RouteSpec,
     trigger_create,
@@ -98,7 +100,8 @@ class World:
     invitation: Any
     membership: Any  # the developer's: the target of role changes, removal, transfer
     trigger: Any  # a webhook with signing on
-    event: Any  # an event of that trigger
+    event: Any  # an event of that trigger, routed (its run is created, never dispatched)
+    dead_letter: Any  # of a trigger whose route targets `live`, where nothing is deployed
 
 
 # How each path parameter is filled. A new parameter needs a line here.
@@ -115,6 +118,7 @@ PARAMS: dict[str, Callable[[World], Any]] = {
     "membership_id": lambda w: w.membership.id,
     "trigger_id": lambda w: w.trigger.id,
     "event_id": lambda w: w.event.id,
+    "dead_letter_id": lambda w: w.dead_letter.id,
 }
 
 CODE = "export default async function (ctx) {\n  return { ok: true };\n}\n"
@@ -161,8 +165,26 @@ def world(cast, settings) -> World:
         )[0],
         membership=Membership.objects.get(space=space, user=cast.developer),
         trigger=trigger,
-        event=trigger_send_test(trigger, body=b'{"a": 1}', actor=system).event,
+        event=routed(trigger_send_test(trigger, body=b'{"a": 1}', actor=system).event),
+        dead_letter=dead_letter_of(space, workflow, system),
     )
+
+
+def routed(event):
+    event_route(event.id)
+    return event
+
+
+def dead_letter_of(space, workflow, actor):
+    broken = trigger_create(
+        space,
+        kind="webhook",
+        fields={"name": "Broken", "webhook_id": "broken", "max_attempts": 1},
+        routes=[RouteSpec(workflow=workflow, environment="live", headers={}, filters=[])],
+        actor=actor,
+    )
+    event = routed(trigger_send_test(broken, body=b'{"b": 1}', actor=actor).event)
+    return DeadLetter.objects.get(delivery__event=event)
 
 
 def url_of(target: SpaceUrl, slug: str, world: World) -> str:
@@ -309,6 +331,12 @@ VIEWER: dict[str, Rule] = {
     "trigger_signing_enable": Rule(405, 403),
     "trigger_signing_rotate": Rule(405, 403, NO_BODY),
     "trigger_signing_remove": Rule(405, 403, NO_BODY),
+    "event_detail": PAGE,
+    "event_replay": Rule(405, 403, NO_BODY),
+    "dead_letters": PAGE,
+    "dead_letter_detail": PAGE,
+    "dead_letter_replay": Rule(405, 403, NO_BODY),
+    "dead_letters_replay_all": Rule(405, 403, lambda w: {"range": "all"}),
     "space_settings": Rule(403, 403, lambda w: {"name": "Acme", "time_zone": "Europe/Paris"}),
 }
 

@@ -202,6 +202,10 @@ class Event(models.Model):
     duplicate_of = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # Replay (Activity → Events): a new event carrying the original's body, routed afresh.
+    replay_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replays"
+    )
     headers = models.JSONField(default=dict, blank=True)
     content_type = models.CharField(max_length=200, blank=True)
     body = models.BinaryField(blank=True, default=b"")  # as received

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from apps.triggers import views
+from apps.triggers import activity, views
 
 # Included under /s/<space_slug>/triggers/
 urlpatterns = [
@@ -41,5 +41,25 @@ urlpatterns = [
         "<uuid:trigger_id>/signing/remove/",
         views.trigger_signing_remove,
         name="trigger_signing_remove",
+    ),
+]
+
+# Included under /s/<space_slug>/activity/ beside Activity → Executions: Activity → Events and
+# Activity → Dead letters (apps/triggers/activity.py).
+activity_urls = [
+    path("events/", activity.event_list, name="events"),
+    path("events/<uuid:event_id>/", activity.event_detail, name="event_detail"),
+    path("events/<uuid:event_id>/replay/", activity.event_replay_view, name="event_replay"),
+    path("dead-letters/", activity.dead_letter_list, name="dead_letters"),
+    path("dead-letters/replay/", activity.dead_letters_replay_all, name="dead_letters_replay_all"),
+    path(
+        "dead-letters/<uuid:dead_letter_id>/",
+        activity.dead_letter_detail,
+        name="dead_letter_detail",
+    ),
+    path(
+        "dead-letters/<uuid:dead_letter_id>/replay/",
+        activity.dead_letter_replay_view,
+        name="dead_letter_replay",
     ),
 ]

@@ -11,7 +11,10 @@ Rules (tests/console/test_formatting.py pins them):
   time zone; `ago` is the relative form, "just now" under a minute.
 - `pretty_json` is indented JSON; `json_tree` a collapsible tree of the value.
 - `status_badge` maps an execution status to its badge class: pending is neutral (waiting,
-  nothing happening yet), running is info.
+  nothing happening yet), running is info. `status_badge:"event"`, `:"delivery"` and
+  `:"dead_letter"` do the same for the triggers' statuses, in the same colours: success for
+  what started its runs, info while in flight, danger for what failed, warning for what waits
+  on a person (a pending dead letter, a retrying delivery), neutral for the rest.
 """
 
 from __future__ import annotations
@@ -39,6 +42,28 @@ STATUS_BADGES = {
     "cancelled": "badge-neutral",
     "running": "badge-info",
     "pending": "badge-neutral",
+}
+TRIGGER_BADGES = {
+    "event": {
+        "received": "badge-info",
+        "delivered": "badge-success",
+        "duplicate": "badge-neutral",
+        "filtered": "badge-neutral",
+        "failed": "badge-danger",
+        "dead-lettered": "badge-danger",
+    },
+    "delivery": {
+        "waiting": "badge-neutral",
+        "started": "badge-success",
+        "retrying": "badge-warning",
+        "failed": "badge-danger",
+        "dead-lettered": "badge-danger",
+    },
+    "dead_letter": {
+        "pending": "badge-warning",
+        "replayed": "badge-success",
+        "expired": "badge-neutral",
+    },
 }
 
 
@@ -117,8 +142,8 @@ def until(value: datetime | None) -> str:
 
 
 @register.filter
-def status_badge(status: str) -> str:
-    return STATUS_BADGES.get(status, "badge-neutral")
+def status_badge(status: str, kind: str = "execution") -> str:
+    return TRIGGER_BADGES.get(kind, STATUS_BADGES).get(status, "badge-neutral")
 
 
 @register.filter

@@ -4,7 +4,8 @@ line (a person asked for it): started → the dead letter is `replayed`; refused
 stays `pending` with the new error and attempt count. Two replays of one dead letter at once
 start one run: the dead letter's status moves pending → replayed under the event's lock, and
 the delivery can hold one execution only. Pending dead letters older than
-FASTN_DEAD_LETTER_DAYS become `expired` and can no longer be replayed."""
+FASTN_DEAD_LETTER_DAYS become `expired` and can no longer be replayed (nor can one past that
+age that housekeeping has not marked yet)."""
 
 from __future__ import annotations
 
@@ -37,7 +38,9 @@ def dead_letter_replay(dead_letter: DeadLetter, *, actor: Actor) -> Execution | 
         event = lock_event(event_id)
         current = (
             DeadLetter.objects.select_related("delivery__route__workflow")
-            .filter(pk=dead_letter.pk, status=DeadLetterStatus.PENDING)
+            .filter(
+                pk=dead_letter.pk, status=DeadLetterStatus.PENDING, created_at__gte=expiry_cutoff()
+            )
             .first()
         )
         if event is None or current is None:
@@ -71,8 +74,11 @@ def dead_letters_matching(
     until: datetime | None = None,
     error_contains: str = "",
 ):
-    """The Space's pending dead letters, filtered (oldest first)."""
-    rows = DeadLetter.objects.filter(space=space, status=DeadLetterStatus.PENDING)
+    """The Space's pending dead letters that may still be replayed, filtered (oldest
+    first)."""
+    rows = DeadLetter.objects.filter(
+        space=space, status=DeadLetterStatus.PENDING, created_at__gte=expiry_cutoff()
+    )
     if trigger is not None:
         rows = rows.filter(delivery__trigger=trigger)
     if since is not None:
@@ -106,12 +112,17 @@ def dead_letters_replay_matching(
     return started
 
 
+def expiry_cutoff() -> datetime:
+    """Dead letters made before this are past their retention: expired, even before the
+    housekeeping that marks them so has run."""
+    return timezone.now() - timedelta(days=settings.FASTN_DEAD_LETTER_DAYS)
+
+
 def dead_letters_expire() -> int:
     """Pending dead letters older than FASTN_DEAD_LETTER_DAYS → expired."""
-    cutoff = timezone.now() - timedelta(days=settings.FASTN_DEAD_LETTER_DAYS)
-    return DeadLetter.objects.filter(status=DeadLetterStatus.PENDING, created_at__lt=cutoff).update(
-        status=DeadLetterStatus.EXPIRED
-    )
+    return DeadLetter.objects.filter(
+        status=DeadLetterStatus.PENDING, created_at__lt=expiry_cutoff()
+    ).update(status=DeadLetterStatus.EXPIRED)
 
 
 def _audit(dead_letter: DeadLetter, actor: Actor, outcome: str, detail: str) -> None:
