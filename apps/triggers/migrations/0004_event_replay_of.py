@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('triggers', '0002_pipeline'),
+        ('triggers', '0003_delivery_run_open'),
     ]
 
     operations = [
