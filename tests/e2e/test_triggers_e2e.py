@@ -21,12 +21,9 @@ from apps.spaces.audit import Actor
 from apps.spaces.services import apikey_create
 from apps.triggers.models import Event, Source, Trigger
 from tests.e2e.helpers import browser_login
-from tests.triggers import pipeline_fixtures
 from tests.triggers.ui_helpers import make_scheduler, make_webhook, make_workflow
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-pipeline = pipeline_fixtures.pipeline  # the fixture: the `events` threads in this process
 
 
 @pytest.fixture(autouse=True)
@@ -381,7 +378,7 @@ def test_signing_secret_is_shown_once_rotated_with_a_grace_period_and_removed(
 
 
 def test_send_test_event_shows_the_event_then_the_run_it_started(
-    live_server, page, cast, celery_worker, pipeline
+    live_server, page, cast, celery_worker, events_pipeline
 ):
     trigger = make_webhook(cast.space, make_workflow(cast.space), name="Shop orders")
     browser_login(page, live_server, "operator@example.com")

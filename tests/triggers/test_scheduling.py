@@ -40,7 +40,6 @@ from apps.triggers.scheduling import (
     schedule_runs_settle,
     schedules_fire_due,
 )
-from tests.triggers import pipeline_fixtures
 from tests.triggers.pipeline_fixtures import (
     kill,
     make_trigger,
@@ -51,7 +50,6 @@ from tests.triggers.pipeline_fixtures import (
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
-pipeline = pipeline_fixtures.pipeline  # the fixture: the `events` threads in this process
 
 EVERY_MINUTE = {"preset": "interval", "every": 1, "unit": "minutes", "timezone": "UTC"}
 T0 = datetime(2026, 6, 1, 10, 0, tzinfo=UTC)
@@ -562,7 +560,7 @@ def test_two_events_processes_fire_each_due_time_once(cast, tmp_path):
 
 @pytest.mark.slow
 def test_a_schedule_runs_each_route_with_its_payload_and_the_schedule_headers(
-    cast, celery_worker, pipeline
+    cast, celery_worker, events_pipeline
 ):
     workflow = make_workflow(cast.space)
     due = timezone.now().replace(microsecond=0) + timedelta(seconds=2)
@@ -600,7 +598,7 @@ def test_a_schedule_runs_each_route_with_its_payload_and_the_schedule_headers(
 
 
 @pytest.mark.slow
-def test_failed_runs_of_a_schedule_show_in_its_failures(cast, celery_worker, pipeline):
+def test_failed_runs_of_a_schedule_show_in_its_failures(cast, celery_worker, events_pipeline):
     boom = make_workflow(cast.space, "boom", code="export default async () => { throw 1 }")
     trigger = make_schedule(cast.space, [boom], next_run_at=timezone.now())
     wait_until(lambda: Trigger.objects.get(pk=trigger.pk).failures == 1, timeout=60)
@@ -610,7 +608,7 @@ def test_failed_runs_of_a_schedule_show_in_its_failures(cast, celery_worker, pip
 
 
 @pytest.mark.slow
-def test_lateness_of_twenty_due_times_one_a_second(cast, celery_worker, pipeline):
+def test_lateness_of_twenty_due_times_one_a_second(cast, celery_worker, events_pipeline):
     """How late the `events` process fires a due time (event accepted) and how late its run
     starts (through the stream, routing and a Celery worker): p50 and p95 over 20 due times
     spread over 20 seconds, on the real clock. The figures are printed (pytest -s)."""
