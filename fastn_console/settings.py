@@ -10,6 +10,7 @@ Two modes share this one file:
 from __future__ import annotations
 
 import contextlib
+import grp
 import os
 import secrets
 import shutil
@@ -32,9 +33,18 @@ def private_var_dir() -> Path:
     run as root, `make run` lets the group `postgres` through (0710: traverse, not list), so
     that the private PostgreSQL server, which refuses to run as root, reaches var/pg."""
     VAR_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
-    if VAR_DIR.stat().st_mode & 0o067:
-        VAR_DIR.chmod(0o700 | (VAR_DIR.stat().st_mode & 0o010))
+    status = VAR_DIR.stat()
+    through = status.st_mode & 0o010 if status.st_gid == postgres_gid() else 0
+    if status.st_mode & 0o077 != through:
+        VAR_DIR.chmod(0o700 | through)
     return VAR_DIR
+
+
+def postgres_gid() -> int | None:
+    try:
+        return grp.getgrnam("postgres").gr_gid
+    except KeyError:
+        return None
 
 
 if VAR_DIR.is_dir():

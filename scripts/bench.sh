@@ -18,7 +18,6 @@ if [ $# -eq 0 ] || [ ${#postgres[@]} -gt 0 ]; then
   scripts/bootstrap.sh test
   scripts/with_services.sh bash -c '
     set -euo pipefail
-    psql -h 127.0.0.1 -p "$PGPORT" -U postgres -qc "create database fastn" >/dev/null
     python manage.py migrate --noinput -v 0
     python benchmarks/run.py "$@"
   ' bench "${postgres[@]}" || status=$?
