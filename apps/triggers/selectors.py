@@ -9,11 +9,9 @@ import uuid
 
 from apps.environments.models import DRAFT, TEST
 from apps.spaces.models import Customer, Space
-from apps.triggers.models import Delivery, Event, Kind, Route, Trigger
+from apps.triggers.models import Delivery, Event, Route, Trigger
+from apps.triggers.receive import HTTP_KINDS
 from fastn_console import rawsql
-
-# Kinds that receive events over HTTP at /api/v1/clients/{space}/webhooks/{id}.
-HTTP_KINDS = (Kind.WEBHOOK, Kind.APP_EVENT)
 
 
 def trigger_for_webhook(space_id: str, webhook_id: str) -> Trigger | None:
