@@ -30,6 +30,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 from urllib.parse import parse_qs
 
 import redis
@@ -43,9 +44,11 @@ from apps.triggers.models import (
     DedupKey,
     Event,
     EventStatus,
+    Kind,
     Outbox,
     Source,
     Trigger,
+    WebhookAuth,
     WebhookRequest,
 )
 from fastn_console import rawsql
@@ -62,7 +65,9 @@ PERSON_SOURCES = frozenset({Source.MANUAL, Source.TEST})
 # KEEP_REQUESTS + TRIM_EVERY rows per trigger and a request rarely pays for the DELETE.
 KEEP_REQUESTS = 50
 TRIM_EVERY = 16
-# Stream and wake-up keys of the pipeline (apps/triggers/pipeline/stream.py uses them too).
+# How a receiver wakes the publisher (apps/triggers/pipeline/publisher.py waits on them): a
+# PostgreSQL NOTIFY channel, or on SQLite a Redis list.
+NOTIFY_CHANNEL = "fastn_outbox"
 WAKE_KEY = "fastn:events:wake"
 
 
@@ -93,11 +98,7 @@ def event_accept(
        (a duplicate: the event row only, pointing at the first), and the inspector's row;
     3. after commit, wake the publisher (best effort: it also polls)."""
     # PostgreSQL text and JSON cannot hold NUL, whatever a client manages to send.
-    headers = {
-        name.lower().replace("\x00", ""): value.replace("\x00", "")
-        for name, value in headers.items()
-    }
-    content_type = content_type.replace("\x00", "")
+    headers, content_type = clean_headers(headers), content_type.replace("\x00", "")
     payload = parse_payload(body, content_type)
     key = idempotency_key(trigger, source, headers, payload, event_key)
     now = timezone.now()
@@ -114,6 +115,10 @@ def event_accept(
         payload=payload,
         received_at=now,
     )
+    if key is None and connection.vendor == "postgresql":
+        values = {f.name: getattr(event, f.attname) for f in _fields(Event)}
+        insert_chain(values, trigger_id=trigger.id, log_request=log_request)
+        return Accepted(event, False)
     with transaction.atomic():
         first_id = dedup_claim(key, trigger, event.id, now) if key else event.id
         duplicate = first_id != event.id
@@ -126,10 +131,152 @@ def event_accept(
         if log_request:
             outcome = f"Duplicate of event {first_id}" if duplicate else "Accepted"
             request_log(trigger, 200 if duplicate else 202, outcome, event_id=event.id, now=now)
+        if not duplicate:
+            wake_publisher()
     if duplicate:
         return Accepted(rawsql.reference(Event, first_id), True)
-    wake_publisher()
     return Accepted(event, False)
+
+
+def event_accept_public(
+    space_id: str, webhook_id: str, *, headers: dict[str, str], body: bytes, content_type: str
+) -> uuid.UUID | None:
+    """The webhook receiver's shortcut for the common case, on PostgreSQL: a public trigger
+    (no API key, no signing secret) with no deduplication path, and a request that names no
+    event id. The trigger is looked up and the event, its outbox row and the inspector's row
+    are written in one statement — the rows `event_accept` would have written. Answers the
+    event's id; None when the case does not apply (any other trigger, an unknown or disabled
+    one, SQLite): the caller then takes the full path."""
+    if connection.vendor != "postgresql":
+        return None
+    headers, content_type = clean_headers(headers), content_type.replace("\x00", "")
+    if any(headers.get(name, "").strip() for name in (*SENDER_ID_HEADERS, "x-fastn-signature")):
+        return None  # the event has an identity: duplicates must be checked
+    try:
+        space_uuid = uuid.UUID(space_id)
+    except ValueError:
+        return None
+    event_id = uuid.uuid4()
+    values = {
+        "id": event_id,
+        "headers": workflow_headers(headers),
+        "content_type": content_type[:200],
+        "body": bytes(body),
+        "payload": parse_payload(body, content_type),
+        "received_at": timezone.now(),
+    }
+    lookup = [space_uuid, webhook_id[:64], *HTTP_KINDS, WebhookAuth.NONE]
+    if insert_chain(values, lookup=lookup, log_request=True) is None:
+        return None
+    return event_id
+
+
+# --- PostgreSQL: an event in one statement --------------------------------------------------
+
+# Kinds that receive events over HTTP at /api/v1/clients/{space}/webhooks/{id}.
+HTTP_KINDS = (Kind.WEBHOOK, Kind.APP_EVENT)
+# Event columns taken from the looked-up trigger `t` (event_accept_public).
+FROM_TRIGGER = {
+    "space": ("t.space_id", ()),
+    "trigger": ("t.id", ()),
+    "trigger_name": ("t.name", ()),
+    "customer": ("t.customer_id", ()),
+    "source": ("CASE WHEN t.kind = %s THEN %s ELSE %s END",
+               (Kind.APP_EVENT, Source.APP_EVENT, Source.WEBHOOK)),
+}  # fmt: skip
+
+
+def insert_chain(values: dict[str, Any], *, trigger_id=None, lookup=None, log_request: bool):
+    """Write a new event without an identity (nothing to check for duplicates), its outbox row
+    and, with `log_request`, the inspector's row in one statement — data-modifying CTEs, each
+    INSERT selecting FROM the one before, atomic by itself: one round trip where a transaction
+    takes five — and wake the publisher (pg_notify, delivered when it commits). `values`: the
+    event's fields by name (the others take their defaults). `lookup` (space id, webhook id,
+    kinds, auth) finds the trigger in the same statement and fills the event's trigger fields
+    (FROM_TRIGGER), for `event_accept_public`. Answers the trigger's id, or None when the
+    lookup found no trigger (nothing written). Every accepted webhook comes here, so it is
+    hand-written (see fastn_console/rawsql.py), with the values as psycopg takes them."""
+    adapt_json = rawsql.db().ops.adapt_json_value
+    from_trigger = FROM_TRIGGER if lookup else {}
+    params: list = list(lookup or [])
+    for field in _fields(Event):
+        if field.name in from_trigger:
+            params += from_trigger[field.name][1]
+            continue
+        value = values[field.name] if field.name in values else field.get_default()
+        if value is not None and field.get_internal_type() == "JSONField":
+            value = adapt_json(value, field.encoder)  # SQL NULL stays NULL (payload)
+        params.append(value)
+    event_id, received_at = values["id"], values["received_at"]
+    params += [event_id, received_at]  # the outbox row
+    if log_request:
+        if lookup is None:
+            params.append(trigger_id)
+        params += [received_at, event_id]
+    params.append(NOTIFY_CHANNEL)
+    row = rawsql.fetchone(_chain_sql(lookup is not None, log_request), params)
+    if row is None:
+        return None
+    request_id, trigger_id, _notified = row
+    if request_id is not None and request_id % TRIM_EVERY == 0:
+        rawsql.execute(_trim_sql(), [trigger_id, trigger_id, KEEP_REQUESTS - 1])
+    return trigger_id
+
+
+@functools.cache
+def _chain_sql(lookup: bool, log_request: bool) -> str:
+    q, trigger_table = rawsql.quote, rawsql.table(Trigger)
+    ctes = []
+    if lookup:
+        ctes.append(
+            f"t AS (SELECT id, space_id, customer_id, name, kind FROM {trigger_table}"
+            " WHERE space_id = %s AND webhook_id = %s AND kind IN (%s, %s) AND enabled"
+            " AND auth = %s AND signing_secret_name = '' AND dedup_path = '')"
+        )
+    from_trigger = FROM_TRIGGER if lookup else {}
+    event_fields = _fields(Event)
+    values = ", ".join(from_trigger.get(f.name, ("%s",))[0] for f in event_fields)
+    ctes.append(
+        f"e AS (INSERT INTO {rawsql.table(Event)} ({_columns(Event)}) SELECT {values}"
+        f"{' FROM t' if lookup else ''} RETURNING id, trigger_id)"
+    )
+    ctes.append(
+        f"o AS (INSERT INTO {rawsql.table(Outbox)} ({q('event_id')}, {q('created_at')})"
+        " SELECT %s, %s FROM e RETURNING 1)"
+    )
+    request = "NULL"
+    if log_request:
+        trigger = "e.trigger_id" if lookup else "%s"
+        ctes.append(
+            f"r AS (INSERT INTO {rawsql.table(WebhookRequest)} ({q('trigger_id')},"
+            f" {q('received_at')}, {q('status_code')}, {q('outcome')}, {q('event_id')})"
+            f" SELECT {trigger}, %s, 202, 'Accepted', %s FROM e, o RETURNING id)"
+        )
+        request = "(SELECT id FROM r)"
+    return f"WITH {', '.join(ctes)} SELECT {request}, e.trigger_id, pg_notify(%s, '') FROM e, o"
+
+
+@functools.cache
+def _fields(model) -> tuple:
+    """The model's columns but an automatic id."""
+    return tuple(
+        field for field in model._meta.concrete_fields
+        if not (field.primary_key and field.get_internal_type() in ("AutoField", "BigAutoField"))
+    )  # fmt: skip
+
+
+@functools.cache
+def _columns(model) -> str:
+    return ", ".join(rawsql.quote(field.column) for field in _fields(model))
+
+
+def clean_headers(headers: dict[str, str]) -> dict[str, str]:
+    """Lower-cased names; no NUL anywhere (PostgreSQL text and JSON cannot hold it, whatever a
+    client manages to send)."""
+    return {
+        name.lower().replace("\x00", ""): value.replace("\x00", "")
+        for name, value in headers.items()
+    }
 
 
 def parse_payload(body: bytes, content_type: str):
@@ -273,11 +420,20 @@ WAKE_PAUSE_S = 2.0
 
 
 def wake_publisher() -> None:
-    """Tell the publisher that the outbox has a row (a LPUSH it blocks on), once the event is
-    committed. Best effort: failures are logged once per pause, never raised."""
-    if connection.in_atomic_block:
-        transaction.on_commit(wake_publisher)
+    """Tell the publisher that the outbox has a row, once the event is committed. On
+    PostgreSQL a NOTIFY in the writing transaction (delivered at its commit; the publisher
+    LISTENs); elsewhere a LPUSH on Redis after commit that the publisher blocks on — best
+    effort, failures logged once per pause, never raised: the publisher also polls."""
+    if connection.vendor == "postgresql":
+        rawsql.execute("SELECT pg_notify(%s, '')", [NOTIFY_CHANNEL])
         return
+    if connection.in_atomic_block:
+        transaction.on_commit(_wake_by_redis)
+        return
+    _wake_by_redis()
+
+
+def _wake_by_redis() -> None:
     global _wake_client, _wake_paused_until
     if time.monotonic() < _wake_paused_until:
         return

@@ -36,6 +36,7 @@ from apps.triggers.models import (
 )
 from apps.triggers.pipeline.deadletters import dead_letters_matching, expiry_cutoff
 from apps.triggers.pipeline.routing import route_matches
+from apps.triggers.receive import HTTP_KINDS
 from apps.workflows.models import Workflow
 from fastn_console import rawsql
 
@@ -140,9 +141,6 @@ def get_trigger_event(trigger: Trigger, event_id) -> Event:
 
 
 # --- Public API -----------------------------------------------------------------------------
-
-# Kinds that receive events over HTTP at /api/v1/clients/{space}/webhooks/{id}.
-HTTP_KINDS = (Kind.WEBHOOK, Kind.APP_EVENT)
 
 
 def trigger_for_webhook(space_id: str, webhook_id: str) -> Trigger | None:

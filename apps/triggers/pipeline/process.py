@@ -27,7 +27,7 @@ from django.db import DatabaseError, close_old_connections, connection
 from apps.triggers.pipeline.consumer import Consumer
 from apps.triggers.pipeline.delivery import deliveries_retry_due
 from apps.triggers.pipeline.housekeeping import housekeeping
-from apps.triggers.pipeline.publisher import outbox_publish, outbox_republish_lost, wait_for_wake
+from apps.triggers.pipeline.publisher import Waker, outbox_publish, outbox_republish_lost
 from apps.triggers.pipeline.sequential import sequence_tick
 from apps.triggers.pipeline.stream import trim_acknowledged
 from apps.triggers.scheduling import SETTLE_S, schedule_runs_settle, schedule_tick
@@ -100,6 +100,7 @@ class EventsProcess:
     ):
         self.stop = threading.Event()
         self.loops: list[Loop] = []
+        self.waker = Waker()
         if publisher:
             self.loops.append(Loop("publisher", self.publish_step, self.stop))
         for number in range(consumers):
@@ -113,7 +114,7 @@ class EventsProcess:
 
     def publish_step(self) -> None:
         if outbox_publish() == 0:
-            wait_for_wake(1.0)
+            self.waker.wait(1.0)
 
     def consumer_step(self, consumer: Consumer) -> Callable[[], None]:
         claim = Every(CLAIM_S, consumer.claim)
@@ -156,6 +157,7 @@ class EventsProcess:
         deadline = time.monotonic() + timeout
         for loop in self.loops:
             loop.thread.join(max(0.0, deadline - time.monotonic()))
+        self.waker.close()
 
     def run_until_stopped(self) -> None:
         self.start()

@@ -9,15 +9,19 @@ FOR UPDATE SKIP LOCKED (PostgreSQL), so two publishers do not add the same rows.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import time
 from datetime import timedelta
 
+import psycopg
 from django.db import connection, transaction
 from django.utils import timezone
 
 from apps.triggers.models import Outbox
 from apps.triggers.pipeline import faults
 from apps.triggers.pipeline.stream import STREAM, WAKE_KEY, client
+from apps.triggers.receive import NOTIFY_CHANNEL
 
 logger = logging.getLogger("fastn.triggers")
 
@@ -71,8 +75,38 @@ def add(event_ids) -> None:
         pipe.execute()
 
 
-def wait_for_wake(timeout_s: float) -> None:
-    """Block until a receiver announces a new outbox row, or the timeout."""
-    r = client()
-    if r.blpop([WAKE_KEY], timeout=timeout_s) is not None:
-        r.delete(WAKE_KEY)
+class Waker:
+    """Blocks until a receiver announces a new outbox row, or the timeout: on PostgreSQL by
+    LISTENing on the channel the receivers NOTIFY (a connection of its own, outside Django's),
+    elsewhere by popping the Redis list they push to. A broken listening connection is
+    replaced at the next wait; meanwhile the publisher polls (once per timeout)."""
+
+    def __init__(self) -> None:
+        self.listener: psycopg.Connection | None = None
+
+    def wait(self, timeout_s: float) -> None:
+        if connection.vendor != "postgresql":
+            r = client()
+            if r.blpop([WAKE_KEY], timeout=timeout_s) is not None:
+                r.delete(WAKE_KEY)
+            return
+        try:
+            if self.listener is None:
+                self.listener = psycopg.connect(
+                    **connection.get_connection_params(), autocommit=True
+                )
+                self.listener.execute(f"LISTEN {NOTIFY_CHANNEL}")
+            woken = list(self.listener.notifies(timeout=timeout_s, stop_after=1))
+            if woken:
+                # Several receivers may have notified: one pass publishes all their rows.
+                list(self.listener.notifies(timeout=0.001))
+        except psycopg.Error as exc:
+            logger.warning("Listening for new events failed (polling meanwhile): %s", exc)
+            self.close()
+            time.sleep(timeout_s)
+
+    def close(self) -> None:
+        if self.listener is not None:
+            with contextlib.suppress(psycopg.Error):
+                self.listener.close()
+            self.listener = None
