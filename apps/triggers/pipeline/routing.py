@@ -95,15 +95,24 @@ def event_route(event_id) -> Routed:
                     rawsql.insert(delivery)
                 statuses.append(delivery.status)
             event.status = status_for(statuses)
-            rawsql.execute(_routed_sql(), [
-                rawsql.db_value(Event, "routed_at", now), event.status,
-                rawsql.db_value(Event, "id", event.id),
-            ])  # fmt: skip
+            mark_routed(event, now)
+            return Routed(event.status, sequential)
         rawsql.execute(_unqueue_sql(), [rawsql.db_value(Outbox, "event", event.id)])
     return Routed(event.status, sequential)
 
 
-# Every event passes here: hand-written (see fastn_console/rawsql.py).
+def mark_routed(event: Event, now) -> None:
+    """The event routed, with its status, and out of the outbox. Every event passes here:
+    hand-written (see fastn_console/rawsql.py), one statement on PostgreSQL."""
+    event_id = rawsql.db_value(Event, "id", event.id)
+    routed = [rawsql.db_value(Event, "routed_at", now), event.status, event_id]
+    if rawsql.db().vendor == "postgresql":
+        rawsql.execute(f"WITH gone AS ({_unqueue_sql()}) {_routed_sql()}", [event_id, *routed])
+        return
+    rawsql.execute(_routed_sql(), routed)
+    rawsql.execute(_unqueue_sql(), [event_id])
+
+
 @functools.cache
 def _routed_sql() -> str:
     return f"UPDATE {rawsql.table(Event)} SET routed_at = %s, status = %s WHERE id = %s"
