@@ -23,9 +23,9 @@ Figures:
    standard-tier trivial workflow, drained until every run completed — against BURST direct
    standard-tier API calls (POST /api/v1/{slug}, 202) drained the same way: runs completed
    per second from the first request to the last completion;
-4. priorities: PRIORITY_BACKLOG scheduled (P3) runs queued on the standard queue, then one
-   API (P1) run and one webhook (P2) run: how long each waited (queued_at → started_at)
-   beside how long the last P3 run of the backlog waited.
+4. priorities: with the standard worker stopped, PRIORITY_BACKLOG scheduled (P3) runs are
+   queued, then one webhook (P2) and one API (P1) run; a worker starts: the position of P1
+   and P2 in the order of starts, and their waits beside the last P3 run's.
 
 Needs DATABASE_URL (PostgreSQL, migrated) and REDIS_URL: `scripts/bench.sh bench_webhooks`.
 BENCH_SHORT=1 shortens it (bursts of 1,000, one round per target). The module creates its own
@@ -49,9 +49,9 @@ BENCH_DIR = ROOT / "benchmarks"
 if str(BENCH_DIR) not in sys.path:
     sys.path.insert(0, str(BENCH_DIR))
 
-from bench_api import load, redis_db_url, say, wait_drained  # noqa: E402
+from bench_api import cpu_text, infra_groups, load, redis_db_url, say, wait_drained  # noqa: E402
 from floors import TRIVIAL_BODY, TRIVIAL_WORKFLOW  # noqa: E402
-from floors.procs import Service, Services, free_port, procfile_web_args  # noqa: E402
+from floors.procs import CpuMeter, Service, Services, free_port, procfile_web_args  # noqa: E402
 
 SHORT = os.environ.get("BENCH_SHORT") == "1"
 CLIENTS = 16
@@ -175,6 +175,17 @@ class Stack:
         for worker in (self.floor_worker, self.instant, self.standard):
             worker.wait_log(" ready.")
 
+    def restart_standard(self) -> None:
+        """A new standard worker (the figures of priority_figures start when it is ready)."""
+        flags = ["--pool", "threads", "--without-mingle", "--without-gossip", "-l", "info"]
+        self.standard = self.services.add(Service(
+            "console-worker-standard-2",
+            ["celery", "-A", "fastn_console", "worker", "-Q", "standard", "-n",
+             "standard2@%h", "--concurrency",
+             self.console_env.get("STANDARD_CONCURRENCY") or "4", *flags],
+            cwd=ROOT, env=self.console_env, log_dir=self.log_dir))  # fmt: skip
+        self.standard.wait_log(" ready.")
+
     def start_events(self) -> None:
         """`python manage.py events`, as the Procfile's `events` line."""
         self.events = self.services.add(Service(
@@ -279,18 +290,20 @@ def hook_stages(event_ids: list[str]) -> dict:
     return {key: p50(values) for key, values in parts.items() if values}
 
 
-def burst(target: dict, env: dict, count: int, ids_of) -> dict:
+def burst(target: dict, env: dict, count: int, ids_of, meter: CpuMeter) -> dict:
     """Send `count` requests from 16 clients as fast as they are answered; wait until every
-    run they started is terminal. Runs completed per second, first request → last completion."""
+    run they started is terminal. Runs completed per second, first request → last
+    completion; CPU milliseconds per run of each process group."""
     from apps.executions.models import Execution
 
     per_client = -(-count // CLIENTS)
-    started = time.time()
+    before = meter.snapshot()
     result = load({"clients": CLIENTS, "requests": per_client, "warmup": 0,
                    "targets": [target]}, env)  # fmt: skip
     part = result["targets"][0]
     execution_ids = ids_of(part["collected"])
     counts = wait_drained(execution_ids, DRAIN_TIMEOUT)
+    cpu = meter.delta(before, meter.snapshot())
     last = (
         Execution.objects.filter(pk__in=execution_ids)
         .order_by("-finished_at")
@@ -298,26 +311,32 @@ def burst(target: dict, env: dict, count: int, ids_of) -> dict:
         .first()
     )
     elapsed = (last.timestamp() - result["started_at"]) if last else float("inf")
+    runs = max(1, len(execution_ids))
     return {"sent": part["ok"], "errors": part["errors"], "runs": len(execution_ids),
             "counts": counts, "elapsed": elapsed, "accept_s": result["elapsed_s"],
             "rate": counts.get("completed", 0) / elapsed,
-            "wall": time.time() - started}  # fmt: skip
+            "cpu_ms": {group: seconds * 1000 / runs for group, seconds in cpu.items()}}  # fmt: skip
 
 
-def burst_figures(stack: Stack, fixture: Fixture, env: dict) -> dict:
+def burst_figures(stack: Stack, fixture: Fixture, env: dict, infra: dict) -> dict:
+    from django.db.models import Max, Min
+
     from apps.triggers.models import Delivery, Event
 
+    meter = CpuMeter({"web": stack.web.processes, "worker": stack.standard.processes,
+                      "events": stack.events.processes, **infra})  # fmt: skip
     direct = burst(
         {"port": stack.console_port, "path": f"/api/v1/{fixture.workflows['standard'].slug}",
          "headers": fixture.api_headers, "body": TRIVIAL_BODY.decode(), "expect_status": 202,
          "collect": "executionId"},
-        env, BURST, lambda ids: ids,
+        env, BURST, lambda ids: ids, meter,
     )  # fmt: skip
     say(
         f"burst of {BURST} direct standard API calls: {direct['rate']:.1f} runs/s completed "
         f"({direct['elapsed']:.1f} s; accepted in {direct['accept_s']:.1f} s; "
         f"{direct['counts']}, {direct['errors']} errors)"
     )
+    say(f"  CPU ms per run: {cpu_text(direct['cpu_ms'])}")
 
     def runs_of(event_ids):
         deadline = time.monotonic() + DRAIN_TIMEOUT
@@ -331,52 +350,57 @@ def burst_figures(stack: Stack, fixture: Fixture, env: dict) -> dict:
     hooks = burst(
         {"port": stack.console_port, "path": fixture.url("standard"), "body": WEBHOOK_BODY,
          "expect_status": 202, "collect": "eventId"},
-        env, BURST, runs_of,
+        env, BURST, runs_of, meter,
     )  # fmt: skip
     say(
         f"burst of {BURST} webhooks: {hooks['rate']:.1f} runs/s completed "
         f"({hooks['elapsed']:.1f} s; accepted in {hooks['accept_s']:.1f} s; {hooks['runs']} "
         f"runs for {hooks['sent']} events; {hooks['counts']}, {hooks['errors']} errors)"
     )
+    say(f"  CPU ms per run: {cpu_text(hooks['cpu_ms'])}")
+    span = Event.objects.filter(trigger=fixture.triggers["standard"]).aggregate(
+        first=Min("received_at"), last=Max("routed_at")
+    )
+    hooks["routed_s"] = (span["last"] - span["first"]).total_seconds()
+    say(f"  every event routed within {hooks['routed_s']:.1f} s of the first one's arrival")
     return {"direct": direct, "hooks": hooks}
 
 
-def priority_figures(fixture: Fixture) -> dict:
-    """A backlog of scheduled (P3) runs on the standard queue, then an API (P1) and a webhook
-    (P2) run: their waits, beside the last scheduled run's."""
+def priority_figures(stack: Stack, fixture: Fixture) -> dict:
+    """With the standard worker stopped, PRIORITY_BACKLOG scheduled (P3) runs are queued, then
+    one webhook (P2) and one API (P1) run; a new worker starts: where P1 and P2 are taken in
+    the order of starts, and how long each waited after the worker was up, beside the last
+    P3 run of the backlog."""
     from apps.executions.models import Execution, TriggeredBy
     from apps.executions.services import execution_create, execution_dispatch
 
     workflow = fixture.workflows["standard"]
+    stack.standard.stop()
 
-    def create(triggered_by):
-        return execution_create(workflow, version=None, code=None, input={}, headers={},
-                                triggered_by=triggered_by, actor=None)  # fmt: skip
+    def send(triggered_by):
+        execution = execution_create(workflow, version=None, code=None, input={}, headers={},
+                                     triggered_by=triggered_by, actor=None)  # fmt: skip
+        execution_dispatch(execution)
+        return execution.pk
 
-    # The rows first, then their messages in a tight loop: the worker must not drain the
-    # backlog while it is being built.
-    backlog_runs = [create(TriggeredBy.SCHEDULER) for _ in range(PRIORITY_BACKLOG)]
-    p1, p2 = create(TriggeredBy.API), create(TriggeredBy.WEBHOOK)
-    for execution in backlog_runs:
-        execution_dispatch(execution)
-    for execution in (p1, p2):
-        execution_dispatch(execution)
-    backlog = [execution.pk for execution in backlog_runs]
-    urgent = {"P1 api": p1.pk, "P2 webhook": p2.pk}
+    backlog = [send(TriggeredBy.SCHEDULER) for _ in range(PRIORITY_BACKLOG)]
+    urgent = {"P2 webhook": send(TriggeredBy.WEBHOOK), "P1 api": send(TriggeredBy.API)}
+    stack.restart_standard()
+    up = time.time()
     wait_drained([str(pk) for pk in [*backlog, *urgent.values()]], DRAIN_TIMEOUT)
-    rows = dict(Execution.objects.filter(pk__in=[*backlog, *urgent.values()]).values_list(
-        "pk", "queued_at"))  # fmt: skip
-    started = dict(Execution.objects.filter(pk__in=rows).values_list("pk", "started_at"))
-    wait = {pk: (started[pk] - rows[pk]).total_seconds() * 1000 for pk in rows if started[pk]}
-    out = {name: wait[pk] for name, pk in urgent.items()}
-    out["P3 last"] = max(wait[pk] for pk in backlog)
-    out["P3 backlog behind P1"] = sum(started[pk] > started[urgent["P1 api"]] for pk in backlog)
+    started = dict(Execution.objects.filter(pk__in=[*backlog, *urgent.values()])
+                   .values_list("pk", "started_at"))  # fmt: skip
+    order = sorted(started, key=lambda pk: started[pk])
+    out = {name: order.index(pk) + 1 for name, pk in urgent.items()}
+    waits = {name: (started[pk].timestamp() - up) * 1000 for name, pk in urgent.items()}
+    waits["P3 last"] = max((started[pk].timestamp() - up) * 1000 for pk in backlog)
     say(
-        f"priorities, behind {PRIORITY_BACKLOG} queued P3 runs: P1 waited "
-        f"{out['P1 api']:.0f} ms, P2 {out['P2 webhook']:.0f} ms, the last P3 "
-        f"{out['P3 last']:.0f} ms; {out['P3 backlog behind P1']} P3 runs started after P1"
+        f"priorities: {PRIORITY_BACKLOG} P3 runs queued first, then P2 and P1; started "
+        f"P1 {out['P1 api']}th, P2 {out['P2 webhook']}th of {len(order)}; after the worker "
+        f"was up P1 waited {waits['P1 api']:.0f} ms, P2 {waits['P2 webhook']:.0f} ms, the "
+        f"last P3 {waits['P3 last']:.0f} ms"
     )
-    return out
+    return {"position": out, "wait": waits}
 
 
 # --- the module's entry point ------------------------------------------------------------------
@@ -411,8 +435,8 @@ def run() -> list[dict]:
             say(f"events stored: {figures['durable']} (answered 202, measured: {accepted})")
             stack.start_events()
             figures["e2e"] = end_to_end(stack, fixture, env["floor"])
-            figures["burst"] = burst_figures(stack, fixture, env["floor"])
-            figures["priority"] = priority_figures(fixture)
+            figures["burst"] = burst_figures(stack, fixture, env["floor"], infra_groups())
+            figures["priority"] = priority_figures(stack, fixture)
         say("all processes stopped; none left behind")
     finally:
         connection.close()
@@ -450,10 +474,14 @@ def rows_for(f: dict) -> list[dict]:
             f"{BURST} direct standard API calls", d["rate"]),
         row(f"burst of {BURST} webhooks: runs not completed",
             h["runs"] - h["counts"].get("completed", 0), "runs"),
-        row(f"priority: P1 run's wait behind {PRIORITY_BACKLOG} P3 runs", prio["P1 api"], "ms",
-            "the last P3 run's wait", prio["P3 last"]),
-        row("priority: P2 (webhook) run's wait", prio["P2 webhook"], "ms",
-            "the last P3 run's wait", prio["P3 last"]),
+        row(f"priority: P1 run queued after {PRIORITY_BACKLOG} P3 runs, started as nth",
+            prio["position"]["P1 api"], "th"),
+        row("priority: P2 run queued after them, started as nth",
+            prio["position"]["P2 webhook"], "th"),
+        row("priority: P1 run's wait once a worker is up", prio["wait"]["P1 api"], "ms",
+            "the last P3 run's wait", prio["wait"]["P3 last"]),
+        row("priority: P2 run's wait once a worker is up", prio["wait"]["P2 webhook"], "ms",
+            "the last P3 run's wait", prio["wait"]["P3 last"]),
     ]  # fmt: skip
     return rows
 

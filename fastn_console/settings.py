@@ -486,8 +486,9 @@ CELERY_BEAT_SCHEDULE["purge-idempotency-keys"] = {
 # Seconds a stream entry stays with a consumer that does not acknowledge it before another
 # consumer claims it (XAUTOCLAIM): longer than routing one event ever takes.
 FASTN_EVENTS_CLAIM_IDLE_SECONDS = env_int("FASTN_EVENTS_CLAIM_IDLE_SECONDS", 5, minimum=1)
-# Consumer threads of one `events` process.
-FASTN_EVENTS_CONSUMERS = env_int("FASTN_EVENTS_CONSUMERS", 2, minimum=1)
+# Consumer threads of one `events` process: routing one event waits on several database round
+# trips, which other threads use (bench_webhooks: 4 drained a burst faster than 2).
+FASTN_EVENTS_CONSUMERS = env_int("FASTN_EVENTS_CONSUMERS", 4, minimum=1)
 # Dead letters not replayed within this many days become `expired`.
 FASTN_DEAD_LETTER_DAYS = env_int("FASTN_DEAD_LETTER_DAYS", 14, minimum=1)
 # Test suites only: make the `events` process SIGKILL itself at a named point of the pipeline

@@ -62,9 +62,10 @@ NOT_FOUND = "No such webhook in this Space (unknown, or the trigger is disabled)
 @csrf_exempt
 @require_POST
 def webhook_receive(request, space_id: str, webhook_id: str):
-    """1. read the body (413 over the limit); 2. the common case — a public trigger, no
-    signature, no event id — in one statement (event_accept_public); 3. otherwise find the
-    trigger, check its key and signature, and accept through event_accept."""
+    """1. read the body (413 over the limit); 2. the common cases — a public trigger or a
+    valid API key, no signing secret, no event id — in one statement (event_accept_public);
+    3. otherwise find the trigger, check its key and signature, and accept through
+    event_accept (and a refusal is explained and recorded)."""
     try:
         body = read_body(request)
     except ApiError as refusal:
@@ -74,9 +75,11 @@ def webhook_receive(request, space_id: str, webhook_id: str):
         raise
     headers = request_headers(request)
     content_type = request.META.get("CONTENT_TYPE", "")
+    raw_key = header(request, *TRIGGER_KEY_HEADERS)
     event_id = event_accept_public(
-        space_id, webhook_id, headers=headers, body=body, content_type=content_type
-    )
+        space_id, webhook_id, headers=headers, body=body, content_type=content_type,
+        api_key_hash=sha256_hex(raw_key) if raw_key else "",
+    )  # fmt: skip
     if event_id is not None:
         return accepted_response(event_id)
     trigger = trigger_for_webhook(space_id, webhook_id)

@@ -38,7 +38,9 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from apps.environments.models import DRAFT, TEST
 from apps.executions.headers import workflow_headers
+from apps.spaces.models import ApiKey, ApiKeyMode
 from apps.triggers.filters import FilterError, extract
 from apps.triggers.models import (
     DedupKey,
@@ -46,6 +48,7 @@ from apps.triggers.models import (
     EventStatus,
     Kind,
     Outbox,
+    Route,
     Source,
     Trigger,
     WebhookAuth,
@@ -57,6 +60,8 @@ from fastn_console.strictjson import JsonInputError, parse_json
 logger = logging.getLogger("fastn.triggers")
 
 DEDUP_WINDOW = timedelta(hours=24)
+# An API key's last use is recorded at most this often (as apps/api/auth.py does).
+KEY_USE_RESOLUTION = timedelta(seconds=60)
 SENDER_ID_HEADERS = ("webhook-id", "x-fastn-event-id", "idempotency-key")
 # A person's click is meant: never suppressed as a repeat unless the caller names the event.
 PERSON_SOURCES = frozenset({Source.MANUAL, Source.TEST})
@@ -139,14 +144,22 @@ def event_accept(
 
 
 def event_accept_public(
-    space_id: str, webhook_id: str, *, headers: dict[str, str], body: bytes, content_type: str
+    space_id: str,
+    webhook_id: str,
+    *,
+    headers: dict[str, str],
+    body: bytes,
+    content_type: str,
+    api_key_hash: str = "",
 ) -> uuid.UUID | None:
-    """The webhook receiver's shortcut for the common case, on PostgreSQL: a public trigger
-    (no API key, no signing secret) with no deduplication path, and a request that names no
-    event id. The trigger is looked up and the event, its outbox row and the inspector's row
-    are written in one statement — the rows `event_accept` would have written. Answers the
-    event's id; None when the case does not apply (any other trigger, an unknown or disabled
-    one, SQLite): the caller then takes the full path."""
+    """The webhook receiver's shortcut for the common cases, on PostgreSQL: a trigger without
+    a signing secret or a deduplication path, public or reached with a valid API key (the
+    SHA-256 of the key the request carries: `api_key_hash`), and a request that names no event
+    id. The trigger is looked up, the key checked (and its last use recorded, once a minute)
+    and the event, its outbox row and the inspector's row written in one statement — the rows
+    `event_accept` would have written. Answers the event's id; None when the case does not
+    apply (another kind of trigger, an unknown or disabled one, a missing or refused key,
+    SQLite): the caller then takes the full path, which also explains a refusal."""
     if connection.vendor != "postgresql":
         return None
     headers, content_type = clean_headers(headers), content_type.replace("\x00", "")
@@ -165,7 +178,9 @@ def event_accept_public(
         "payload": parse_payload(body, content_type),
         "received_at": timezone.now(),
     }
-    lookup = [space_uuid, webhook_id[:64], *HTTP_KINDS, WebhookAuth.NONE]
+    now = values["received_at"]
+    lookup = [space_uuid, webhook_id[:64], *HTTP_KINDS, WebhookAuth.NONE, WebhookAuth.API_KEY,
+              api_key_hash, now, api_key_hash, now - KEY_USE_RESOLUTION]  # fmt: skip
     if insert_chain(values, lookup=lookup, log_request=True) is None:
         return None
     return event_id
@@ -228,10 +243,26 @@ def _chain_sql(lookup: bool, log_request: bool) -> str:
     q, trigger_table = rawsql.quote, rawsql.table(Trigger)
     ctes = []
     if lookup:
+        keys, routes = rawsql.table(ApiKey), rawsql.table(Route)
+        # A live key of the trigger's Space, or a test key when every route targets DRAFT or
+        # `test` (DESIGN.md §6; apps/api/webhooks.py check_api_key says the same for refusals).
+        key_ok = (
+            f"EXISTS (SELECT 1 FROM {keys} k WHERE k.key_hash = %s AND k.space_id = tr.space_id"
+            f" AND k.revoked_at IS NULL AND (k.mode = '{ApiKeyMode.LIVE}' OR NOT EXISTS ("
+            f"SELECT 1 FROM {routes} r WHERE r.trigger_id = tr.id"
+            f" AND upper(r.environment) <> '{DRAFT}' AND lower(r.environment) <> '{TEST}')))"
+        )
         ctes.append(
-            f"t AS (SELECT id, space_id, customer_id, name, kind FROM {trigger_table}"
-            " WHERE space_id = %s AND webhook_id = %s AND kind IN (%s, %s) AND enabled"
-            " AND auth = %s AND signing_secret_name = '' AND dedup_path = '')"
+            f"t AS (SELECT tr.id, tr.space_id, tr.customer_id, tr.name, tr.kind, tr.auth"
+            f" FROM {trigger_table} tr WHERE tr.space_id = %s AND tr.webhook_id = %s"
+            " AND tr.kind IN (%s, %s) AND tr.enabled AND tr.signing_secret_name = ''"
+            f" AND tr.dedup_path = '' AND (tr.auth = %s OR (tr.auth = %s AND {key_ok})))"
+        )
+        # The key's last use, at most once a minute (apps/api/auth.py mark_used).
+        ctes.append(
+            f"used AS (UPDATE {keys} SET last_used_at = %s WHERE key_hash = %s"
+            " AND (last_used_at IS NULL OR last_used_at < %s)"
+            f" AND EXISTS (SELECT 1 FROM t WHERE t.auth = '{WebhookAuth.API_KEY}') RETURNING 1)"
         )
     from_trigger = FROM_TRIGGER if lookup else {}
     event_fields = _fields(Event)

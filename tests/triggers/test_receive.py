@@ -267,8 +267,12 @@ def keyed(cast, workflow):
 
 @pytest.mark.parametrize("header", ["x-fastn-key", "x-fastn-access-key", "x-fastn-api-key"])
 def test_an_api_key_trigger_accepts_a_live_key_of_its_space(client, cast, keyed, header):
-    response = post_event(client, keyed, {}, **{header: live_key(cast.space)})
+    key = live_key(cast.space)
+    response = post_event(client, keyed, {}, **{header: key})
     assert response.status_code == 202
+    assert Event.objects.get(pk=response.json()["eventId"]).trigger == keyed
+    # Its use is recorded, like any API call's.
+    assert ApiKey.objects.get(last4=key[-4:]).last_used_at is not None
 
 
 def test_an_api_key_trigger_refuses_missing_wrong_revoked_and_foreign_keys(client, cast, keyed):

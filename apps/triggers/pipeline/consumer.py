@@ -76,18 +76,23 @@ class Consumer:
         return self.handle(entries, tries)
 
     def handle(self, entries, tries: dict | None = None) -> int:
+        """Route each entry's event; acknowledge the handled entries together at the end (one
+        round trip: an entry routed but not acknowledged yet is only routed again, harmlessly,
+        if this consumer dies first)."""
+        done = []
         for entry_id, fields in entries:
             raw = (fields or {}).get(b"event", b"").decode(errors="replace")
             try:
                 event_id = uuid.UUID(raw)
             except ValueError:
                 logger.warning("Stream entry %s names no event (%r): dropped.", entry_id, raw[:80])
-                client().xack(STREAM, GROUP, entry_id)
+                done.append(entry_id)
                 continue
-            if not self._route(entry_id, event_id, (tries or {}).get(entry_id, 1)):
-                continue
-            faults.maybe_crash("consumer-before-ack")
-            client().xack(STREAM, GROUP, entry_id)
+            if self._route(entry_id, event_id, (tries or {}).get(entry_id, 1)):
+                faults.maybe_crash("consumer-before-ack")
+                done.append(entry_id)
+        if done:
+            client().xack(STREAM, GROUP, *done)
         return len(entries)
 
     def _route(self, entry_id, event_id, tries: int) -> bool:

@@ -17,6 +17,7 @@ and the OneToOne execution make a second run for one delivery impossible."""
 from __future__ import annotations
 
 import base64
+import functools
 import logging
 from datetime import timedelta
 
@@ -41,6 +42,7 @@ from apps.triggers.models import (
     Source,
     Trigger,
 )
+from apps.triggers.selectors import RouteTarget
 from apps.workflows.models import Workflow, WorkflowVersion
 from apps.workflows.selectors import resolve_version
 from fastn_console import rawsql
@@ -69,13 +71,27 @@ class DeliveryError(Exception):
 
 
 def lock_event(event_id) -> Event | None:
-    """The event, its row locked until the transaction ends (PostgreSQL; SQLite runs one
-    writer at a time anyway), with its trigger."""
+    """The event with its trigger, the event's row locked until the transaction ends
+    (PostgreSQL; SQLite runs one writer at a time anyway). Every step of the pipeline starts
+    here: hand-written (see fastn_console/rawsql.py)."""
+    row = rawsql.fetchone(
+        _lock_event_sql(rawsql.db().vendor), [rawsql.db_value(Event, "id", event_id)]
+    )
+    if row is None:
+        return None
+    width = len(Event._meta.concrete_fields)
+    event = rawsql.instance(Event, row[:width])
+    event.trigger = rawsql.instance(Trigger, row[width:]) if row[width] is not None else None
+    return event
+
+
+@functools.cache
+def _lock_event_sql(vendor: str) -> str:
+    lock = " FOR UPDATE OF e" if vendor == "postgresql" else ""
     return (
-        Event.objects.select_for_update(of=("self",))
-        .select_related("trigger")
-        .filter(pk=event_id)
-        .first()
+        f"SELECT {rawsql.columns(Event, 'e')}, {rawsql.columns(Trigger, 't')}"
+        f" FROM {rawsql.table(Event)} e LEFT JOIN {rawsql.table(Trigger)} t"
+        f" ON t.id = e.trigger_id WHERE e.id = %s{lock}"
     )
 
 
@@ -143,19 +159,25 @@ def run_headers(event: Event, route: Route) -> dict[str, str]:
 
 
 def route_target(route: Route | None) -> tuple[Workflow, WorkflowVersion | None]:
-    """The workflow and the version the route's environment serves (None: the draft)."""
+    """The workflow and the version the route's environment serves now (None: the draft)."""
     if route is None:
         raise DeliveryError(
             "The route was deleted before its run could start.", stage=STAGE_ROUTE,
             permanent=True,
         )  # fmt: skip
+    version = resolve_version(route.workflow, route.environment)
+    return checked_target(route, None if version == DRAFT else version, missing=version is None)
+
+
+def checked_target(
+    route: Route, version: WorkflowVersion | None, *, missing: bool
+) -> tuple[Workflow, WorkflowVersion | None]:
+    """DeliveryError unless the route's workflow can run: enabled, and its environment serves
+    a version (`missing`: it serves none; a DRAFT route runs the draft)."""
     workflow = route.workflow
     if not workflow.enabled:
         raise DeliveryError(f"The workflow {workflow.name!r} is disabled.")
-    version = resolve_version(workflow, route.environment)
-    if version == DRAFT:
-        return workflow, None
-    if version is None:
+    if missing:
         if route.environment.lower() == TEST:
             raise DeliveryError(f"The workflow {workflow.name!r} has never been published.")
         raise DeliveryError(
@@ -164,15 +186,22 @@ def route_target(route: Route | None) -> tuple[Workflow, WorkflowVersion | None]
     return workflow, version
 
 
-def start_run(delivery: Delivery, event: Event, route: Route | None) -> Execution:
-    """Create and dispatch (on commit) the route's run, and mark the delivery started; one
-    attempt, counted. Raises DeliveryError (nothing written but the attempt count) when the
-    run cannot be created. The caller holds the event's lock."""
+def start_run(
+    delivery: Delivery, event: Event, route: Route | None, target: RouteTarget | None = None
+) -> Execution:
+    """Create and dispatch (on commit) the route's run, and mark the delivery started (a new
+    delivery is inserted so); one attempt, counted. `target`: the route's workflow and version
+    as routing read them (else they are read now). Raises DeliveryError (nothing written but
+    the attempt count) when the run cannot be created. The caller holds the event's lock."""
     delivery.attempts += 1
     before = (delivery.status, delivery.execution_id, delivery.error, delivery.next_attempt_at)
     try:
         with transaction.atomic():  # a savepoint: a refused INSERT leaves the caller's work
-            workflow, version = route_target(route)
+            if target is not None:
+                missing = target.version is None and not route.is_draft
+                workflow, version = checked_target(route, target.version, missing=missing)
+            else:
+                workflow, version = route_target(route)
             execution = execution_create(
                 workflow,
                 version=version,
@@ -190,36 +219,53 @@ def start_run(delivery: Delivery, event: Event, route: Route | None) -> Executio
             delivery.execution = execution
             delivery.error = ""
             delivery.next_attempt_at = None
-            delivery.save(update_fields=["status", "execution", "error", "next_attempt_at",
-                                         "attempts"])  # fmt: skip
+            if delivery.pk is None:
+                rawsql.insert(delivery)
+            else:
+                delivery.save(update_fields=["status", "execution", "error", "next_attempt_at",
+                                             "attempts"])  # fmt: skip
             execution_dispatch(execution)
     except DatabaseError as exc:
         # The savepoint undid the rows; undo the instance too.
         delivery.status, delivery.execution_id, delivery.error, delivery.next_attempt_at = before
+        if delivery._state.adding:
+            delivery.pk = None
         raise DeliveryError(f"The run could not be recorded (database error: {exc}).") from None
     return execution
 
 
-def delivery_attempt(delivery: Delivery, event: Event, route: Route | None) -> Execution | None:
+def delivery_attempt(
+    delivery: Delivery, event: Event, route: Route | None, target: RouteTarget | None = None
+) -> Execution | None:
     """One attempt of a delivery under the event's lock: started, or its failure recorded
     (retrying after the backoff, dead-lettered or failed once attempts are spent)."""
     try:
-        return start_run(delivery, event, route)
+        return start_run(delivery, event, route, target)
     except DeliveryError as exc:
         delivery_failed(delivery, event, exc)
         return None
 
 
 def delivery_failed(delivery: Delivery, event: Event, error: DeliveryError) -> None:
+    """Record a refused attempt: retrying after the trigger's backoff while attempts remain
+    (and the error is not permanent), else dead-lettered (Dead Letter Queue on, or the
+    trigger is gone) or failed."""
     trigger = event.trigger
     max_attempts = trigger.max_attempts if trigger is not None else 1
     delivery.error = error.message
+    delivery.next_attempt_at = None
     if not error.permanent and delivery.attempts < max_attempts:
         delivery.status = DeliveryStatus.RETRYING
         delivery.next_attempt_at = timezone.now() + backoff_delay(trigger, delivery.attempts)
     elif trigger is None or trigger.dead_letter_enabled:
         delivery.status = DeliveryStatus.DEAD_LETTERED
-        delivery.next_attempt_at = None
+    else:
+        delivery.status = DeliveryStatus.FAILED
+    if delivery.pk is None:
+        rawsql.insert(delivery)
+    else:
+        delivery.save(update_fields=["status", "error", "next_attempt_at", "attempts"])
+    if delivery.status == DeliveryStatus.DEAD_LETTERED:
         DeadLetter.objects.update_or_create(
             delivery=delivery,
             defaults={
@@ -231,10 +277,6 @@ def delivery_failed(delivery: Delivery, event: Event, error: DeliveryError) -> N
                 "replayed_at": None,
             },
         )
-    else:
-        delivery.status = DeliveryStatus.FAILED
-        delivery.next_attempt_at = None
-    delivery.save(update_fields=["status", "error", "next_attempt_at", "attempts"])
     logger.info(
         "Delivery of event %s to %s: attempt %d failed (%s): %s",
         event.id, delivery.workflow_name, delivery.attempts, delivery.status, error.message,

@@ -9,6 +9,7 @@ XACK) finds it routed and changes nothing."""
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 
@@ -25,7 +26,9 @@ from apps.triggers.models import (
     Outbox,
     Route,
 )
-from apps.triggers.pipeline.delivery import delivery_attempt, event_settle, lock_event
+from apps.triggers.pipeline.delivery import delivery_attempt, lock_event, status_for
+from apps.triggers.selectors import route_targets
+from fastn_console import rawsql
 
 logger = logging.getLogger("fastn.triggers")
 
@@ -75,27 +78,49 @@ def event_route(event_id) -> Routed:
             )
             event.status = EventStatus.FAILED
         else:
-            routes = [
-                r for r in trigger.routes.select_related("workflow") if route_matches(r, event)
-            ]
-            if trigger.execution_mode == ExecutionMode.SEQUENTIAL and routes:
+            targets = [t for t in route_targets(trigger.id) if route_matches(t.route, event)]
+            if trigger.execution_mode == ExecutionMode.SEQUENTIAL and targets:
                 sequential = trigger.id
-            for route in routes:
-                delivery = Delivery.objects.create(
-                    event=event,
-                    trigger=trigger,
-                    route=route,
-                    route_key=str(route.pk),
-                    workflow_name=route.workflow.name,
-                    status=DeliveryStatus.WAITING,
-                    created_at=now,
-                )
+            statuses = []
+            for target in targets:
+                delivery = Delivery(
+                    event_id=event.id, trigger_id=trigger.id, route_id=target.route.pk,
+                    route_key=str(target.route.pk), workflow_name=target.workflow.name,
+                    status=DeliveryStatus.WAITING, created_at=now,
+                )  # fmt: skip
                 if sequential is None:
-                    delivery_attempt(delivery, event, route)
-            Event.objects.filter(pk=event.pk).update(routed_at=now)
-            event_settle(event)
-        Outbox.objects.filter(event_id=event.id).delete()
+                    delivery.event = event
+                    delivery_attempt(delivery, event, target.route, target)
+                else:
+                    rawsql.insert(delivery)
+                statuses.append(delivery.status)
+            event.status = status_for(statuses)
+            mark_routed(event, now)
+            return Routed(event.status, sequential)
+        rawsql.execute(_unqueue_sql(), [rawsql.db_value(Outbox, "event", event.id)])
     return Routed(event.status, sequential)
+
+
+def mark_routed(event: Event, now) -> None:
+    """The event routed, with its status, and out of the outbox. Every event passes here:
+    hand-written (see fastn_console/rawsql.py), one statement on PostgreSQL."""
+    event_id = rawsql.db_value(Event, "id", event.id)
+    routed = [rawsql.db_value(Event, "routed_at", now), event.status, event_id]
+    if rawsql.db().vendor == "postgresql":
+        rawsql.execute(f"WITH gone AS ({_unqueue_sql()}) {_routed_sql()}", [event_id, *routed])
+        return
+    rawsql.execute(_routed_sql(), routed)
+    rawsql.execute(_unqueue_sql(), [event_id])
+
+
+@functools.cache
+def _routed_sql() -> str:
+    return f"UPDATE {rawsql.table(Event)} SET routed_at = %s, status = %s WHERE id = %s"
+
+
+@functools.cache
+def _unqueue_sql() -> str:
+    return f"DELETE FROM {rawsql.table(Outbox)} WHERE event_id = %s"
 
 
 def event_fail_unroutable(event_id, error: str) -> None:
