@@ -42,7 +42,7 @@ from apps.triggers.models import (
     Source,
     Trigger,
 )
-from apps.triggers.selectors import RouteTarget
+from apps.triggers.pipeline.targets import RouteTarget
 from apps.workflows.models import Workflow, WorkflowVersion
 from apps.workflows.selectors import resolve_version
 from fastn_console import rawsql

@@ -27,7 +27,7 @@ from apps.triggers.models import (
     Route,
 )
 from apps.triggers.pipeline.delivery import delivery_attempt, lock_event, status_for
-from apps.triggers.selectors import route_targets
+from apps.triggers.pipeline.targets import route_targets
 from fastn_console import rawsql
 
 logger = logging.getLogger("fastn.triggers")
