@@ -26,7 +26,9 @@ Readers never take the lock: in WAL mode they do not block the writer nor it the
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import os
+import tempfile
 import threading
 import time
 
@@ -136,7 +138,13 @@ class DatabaseWrapper(base.DatabaseWrapper):
     holds_writer_lock = False
 
     def _lock(self) -> WriterLock:
-        return writer_lock(os.path.abspath(str(self.settings_dict["NAME"])))
+        name = str(self.settings_dict["NAME"])
+        if self.is_in_memory_db():
+            # Only this process sees an in-memory database (the tests'): its lock file goes to
+            # the temporary folder, not beside a file that does not exist.
+            digest = hashlib.sha256(name.encode()).hexdigest()[:16]
+            name = os.path.join(tempfile.gettempdir(), f"fastn-memorydb-{os.getpid()}-{digest}")
+        return writer_lock(os.path.abspath(name))
 
     def _busy_timeout(self) -> float:
         return float(self.settings_dict.get("OPTIONS", {}).get("timeout", 5))
