@@ -1,8 +1,9 @@
 """Accepting an event: the first stage of the pipeline (DESIGN.md §5), shared by every source.
 
 The webhook receiver (apps/api/webhooks.py), "Send test event", the scheduler and app events
-all call `event_accept`. In one transaction it decides whether the event is new, and writes it
-with its outbox row: once that commits the event is durable, the caller may answer 2xx, and
+all call `event_accept` (the receiver's common cases take `event_accept_public`, the same in
+one statement). In one transaction it decides whether the event is new, and writes it with
+its outbox row: once that commits the event is durable, the caller may answer 2xx, and
 the pipeline (apps/triggers/pipeline) will route it even if Redis is down now or the `events`
 process is stopped.
 
@@ -100,8 +101,9 @@ def event_accept(
 
     1. parse the body (JSON, or a form) and work out the event's identity;
     2. in one transaction: claim the identity (DedupKey), insert the event and its outbox row
-       (a duplicate: the event row only, pointing at the first), and the inspector's row;
-    3. after commit, wake the publisher (best effort: it also polls)."""
+       (a duplicate: the event row only, pointing at the first), and the inspector's row —
+       an event without an identity on PostgreSQL: all in one statement (insert_chain);
+    3. wake the publisher at commit (it also polls)."""
     # PostgreSQL text and JSON cannot hold NUL, whatever a client manages to send.
     headers, content_type = clean_headers(headers), content_type.replace("\x00", "")
     payload = parse_payload(body, content_type)
