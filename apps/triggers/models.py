@@ -183,15 +183,22 @@ class EventStatus(models.TextChoices):
 
 
 class Event(models.Model):
+    # Every webhook inserts a row and routing updates its status: each index costs on both,
+    # so the foreign keys use the composite indexes below (which lead with them) or partial
+    # ones, instead of one index each.
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    space = models.ForeignKey(Space, on_delete=models.CASCADE, related_name="events")
-    trigger = models.ForeignKey(
-        Trigger, null=True, blank=True, on_delete=models.SET_NULL, related_name="events"
+    space = models.ForeignKey(
+        Space, on_delete=models.CASCADE, related_name="events", db_index=False
     )
+    trigger = models.ForeignKey(
+        Trigger, null=True, blank=True, on_delete=models.SET_NULL, related_name="events",
+        db_index=False,
+    )  # fmt: skip
     trigger_name = models.CharField(max_length=120, blank=True)
     customer = models.ForeignKey(
-        Customer, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+        Customer, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        db_index=False,
+    )  # fmt: skip
     source = models.CharField(max_length=12, choices=Source.choices)
     status = models.CharField(
         max_length=16, choices=EventStatus.choices, default=EventStatus.RECEIVED
@@ -200,12 +207,14 @@ class Event(models.Model):
     # the schedule's due time): a second event with the same key within 24 h is a duplicate.
     idempotency_key = models.CharField(max_length=64, blank=True)
     duplicate_of = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        db_index=False,
+    )  # fmt: skip
     # Replay (Activity → Events): a new event carrying the original's body, routed afresh.
     replay_of = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replays"
-    )
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replays",
+        db_index=False,
+    )  # fmt: skip
     headers = models.JSONField(default=dict, blank=True)
     content_type = models.CharField(max_length=200, blank=True)
     body = models.BinaryField(blank=True, default=b"")  # as received
@@ -220,7 +229,26 @@ class Event(models.Model):
             models.Index(fields=["space", "-received_at"], name="event_space_time"),
             models.Index(fields=["trigger", "-received_at"], name="event_trigger_time"),
             models.Index(fields=["space", "status", "-received_at"], name="event_space_status"),
-            models.Index(fields=["trigger", "idempotency_key"], name="event_trigger_idem"),
+            models.Index(
+                fields=["trigger", "idempotency_key"],
+                name="event_trigger_idem",
+                condition=~models.Q(idempotency_key=""),
+            ),
+            models.Index(
+                fields=["customer"],
+                name="event_customer",
+                condition=models.Q(customer__isnull=False),
+            ),
+            models.Index(
+                fields=["duplicate_of"],
+                name="event_duplicate_of",
+                condition=models.Q(duplicate_of__isnull=False),
+            ),
+            models.Index(
+                fields=["replay_of"],
+                name="event_replay_of",
+                condition=models.Q(replay_of__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -276,11 +304,15 @@ class Delivery(models.Model):
     """One route of one event. The unique pair makes every retry, replay and redelivery
     after a crash start the route's execution at most once."""
 
-    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="deliveries")
+    # Indexed by `delivery_once` and `delivery_trigger_status`, which lead with them.
+    event = models.ForeignKey(
+        Event, on_delete=models.CASCADE, related_name="deliveries", db_index=False
+    )
     # The event's trigger, kept here so that a sequential trigger's queue is one index away.
     trigger = models.ForeignKey(
-        Trigger, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+        Trigger, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        db_index=False,
+    )  # fmt: skip
     route = models.ForeignKey(Route, null=True, on_delete=models.SET_NULL, related_name="+")
     route_key = models.CharField(max_length=40)  # the route's id, kept if it is deleted
     workflow_name = models.CharField(max_length=120, blank=True)
@@ -346,7 +378,9 @@ class WebhookRequest(models.Model):
     """The last requests to a trigger's URL, accepted or refused (the request inspector).
     Kept to the last 50 per trigger."""
 
-    trigger = models.ForeignKey(Trigger, on_delete=models.CASCADE, related_name="requests")
+    trigger = models.ForeignKey(  # indexed by `webhookreq_trigger`
+        Trigger, on_delete=models.CASCADE, related_name="requests", db_index=False
+    )
     received_at = models.DateTimeField(default=timezone.now)
     status_code = models.PositiveSmallIntegerField()
     outcome = models.CharField(max_length=200)

@@ -1,8 +1,9 @@
 """Accepting an event: the first stage of the pipeline (DESIGN.md §5), shared by every source.
 
 The webhook receiver (apps/api/webhooks.py), "Send test event", the scheduler and app events
-all call `event_accept`. In one transaction it decides whether the event is new, and writes it
-with its outbox row: once that commits the event is durable, the caller may answer 2xx, and
+all call `event_accept` (the receiver's common cases take `event_accept_public`, the same in
+one statement). In one transaction it decides whether the event is new, and writes it with
+its outbox row: once that commits the event is durable, the caller may answer 2xx, and
 the pipeline (apps/triggers/pipeline) will route it even if Redis is down now or the `events`
 process is stopped.
 
@@ -26,6 +27,7 @@ import functools
 import hashlib
 import json
 import logging
+import re
 import time
 import uuid
 from dataclasses import dataclass
@@ -100,8 +102,9 @@ def event_accept(
 
     1. parse the body (JSON, or a form) and work out the event's identity;
     2. in one transaction: claim the identity (DedupKey), insert the event and its outbox row
-       (a duplicate: the event row only, pointing at the first), and the inspector's row;
-    3. after commit, wake the publisher (best effort: it also polls)."""
+       (a duplicate: the event row only, pointing at the first), and the inspector's row —
+       an event without an identity on PostgreSQL: all in one statement (insert_chain);
+    3. wake the publisher at commit (it also polls)."""
     # PostgreSQL text and JSON cannot hold NUL, whatever a client manages to send.
     headers, content_type = clean_headers(headers), content_type.replace("\x00", "")
     payload = parse_payload(body, content_type)
@@ -179,8 +182,8 @@ def event_accept_public(
         "received_at": timezone.now(),
     }
     now = values["received_at"]
-    lookup = [space_uuid, webhook_id[:64], *HTTP_KINDS, WebhookAuth.NONE, WebhookAuth.API_KEY,
-              api_key_hash, now, api_key_hash, now - KEY_USE_RESOLUTION]  # fmt: skip
+    lookup = [space_uuid, webhook_id[:64], api_key_hash, now, api_key_hash,
+              now - KEY_USE_RESOLUTION]  # fmt: skip
     if insert_chain(values, lookup=lookup, log_request=True) is None:
         return None
     return event_id
@@ -192,13 +195,15 @@ def event_accept_public(
 HTTP_KINDS = (Kind.WEBHOOK, Kind.APP_EVENT)
 # Event columns taken from the looked-up trigger `t` (event_accept_public).
 FROM_TRIGGER = {
-    "space": ("t.space_id", ()),
-    "trigger": ("t.id", ()),
-    "trigger_name": ("t.name", ()),
-    "customer": ("t.customer_id", ()),
-    "source": ("CASE WHEN t.kind = %s THEN %s ELSE %s END",
-               (Kind.APP_EVENT, Source.APP_EVENT, Source.WEBHOOK)),
-}  # fmt: skip
+    "space": "t.space_id",
+    "trigger": "t.id",
+    "trigger_name": "t.name",
+    "customer": "t.customer_id",
+    "source": f"CASE WHEN t.kind = '{Kind.APP_EVENT}' THEN '{Source.APP_EVENT}'"
+    f" ELSE '{Source.WEBHOOK}' END",
+}
+# Code constants written into the SQL as literals (never anything a request sent).
+_LITERAL = re.compile(r"[a-z0-9-]*")
 
 
 def insert_chain(values: dict[str, Any], *, trigger_id=None, lookup=None, log_request: bool):
@@ -206,30 +211,24 @@ def insert_chain(values: dict[str, Any], *, trigger_id=None, lookup=None, log_re
     and, with `log_request`, the inspector's row in one statement — data-modifying CTEs, each
     INSERT selecting FROM the one before, atomic by itself: one round trip where a transaction
     takes five — and wake the publisher (pg_notify, delivered when it commits). `values`: the
-    event's fields by name (the others take their defaults). `lookup` (space id, webhook id,
-    kinds, auth) finds the trigger in the same statement and fills the event's trigger fields
-    (FROM_TRIGGER), for `event_accept_public`. Answers the trigger's id, or None when the
-    lookup found no trigger (nothing written). Every accepted webhook comes here, so it is
-    hand-written (see fastn_console/rawsql.py), with the values as psycopg takes them."""
+    event's fields by name (the others take their constant defaults, written in the SQL).
+    `lookup` (space id, webhook id, then the API key's hash, the time and the hash and time
+    again for recording the key's use) finds the trigger in the same statement and fills the
+    event's trigger fields (FROM_TRIGGER), for `event_accept_public`. Answers the trigger's
+    id, or None when the lookup found no trigger (nothing written). Every accepted webhook
+    comes here, so it is hand-written (see fastn_console/rawsql.py), with as few parameters as
+    can be (each costs psycopg more than PostgreSQL) and the values as psycopg takes them."""
     adapt_json = rawsql.db().ops.adapt_json_value
-    from_trigger = FROM_TRIGGER if lookup else {}
     params: list = list(lookup or [])
-    for field in _fields(Event):
-        if field.name in from_trigger:
-            params += from_trigger[field.name][1]
-            continue
-        value = values[field.name] if field.name in values else field.get_default()
-        if value is not None and field.get_internal_type() == "JSONField":
-            value = adapt_json(value, field.encoder)  # SQL NULL stays NULL (payload)
+    given = tuple(name for name in _field_names() if name in values)
+    for name in given:
+        value = values[name]
+        if value is not None and name in _json_fields():
+            value = adapt_json(value, Event._meta.get_field(name).encoder)  # None: SQL NULL
         params.append(value)
-    event_id, received_at = values["id"], values["received_at"]
-    params += [event_id, received_at]  # the outbox row
-    if log_request:
-        if lookup is None:
-            params.append(trigger_id)
-        params += [received_at, event_id]
-    params.append(NOTIFY_CHANNEL)
-    row = rawsql.fetchone(_chain_sql(lookup is not None, log_request), params)
+    if log_request and lookup is None:
+        params.append(trigger_id)
+    row = rawsql.fetchone(_chain_sql(lookup is not None, log_request, given), params)
     if row is None:
         return None
     request_id, trigger_id, _notified = row
@@ -239,7 +238,7 @@ def insert_chain(values: dict[str, Any], *, trigger_id=None, lookup=None, log_re
 
 
 @functools.cache
-def _chain_sql(lookup: bool, log_request: bool) -> str:
+def _chain_sql(lookup: bool, log_request: bool, given: tuple[str, ...]) -> str:
     q, trigger_table = rawsql.quote, rawsql.table(Trigger)
     ctes = []
     if lookup:
@@ -252,11 +251,13 @@ def _chain_sql(lookup: bool, log_request: bool) -> str:
             f"SELECT 1 FROM {routes} r WHERE r.trigger_id = tr.id"
             f" AND upper(r.environment) <> '{DRAFT}' AND lower(r.environment) <> '{TEST}')))"
         )
+        kinds = ", ".join(f"'{kind}'" for kind in HTTP_KINDS)
         ctes.append(
             f"t AS (SELECT tr.id, tr.space_id, tr.customer_id, tr.name, tr.kind, tr.auth"
             f" FROM {trigger_table} tr WHERE tr.space_id = %s AND tr.webhook_id = %s"
-            " AND tr.kind IN (%s, %s) AND tr.enabled AND tr.signing_secret_name = ''"
-            f" AND tr.dedup_path = '' AND (tr.auth = %s OR (tr.auth = %s AND {key_ok})))"
+            f" AND tr.kind IN ({kinds}) AND tr.enabled AND tr.signing_secret_name = ''"
+            f" AND tr.dedup_path = '' AND (tr.auth = '{WebhookAuth.NONE}'"
+            f" OR (tr.auth = '{WebhookAuth.API_KEY}' AND {key_ok})))"
         )
         # The key's last use, at most once a minute (apps/api/auth.py mark_used).
         ctes.append(
@@ -264,16 +265,21 @@ def _chain_sql(lookup: bool, log_request: bool) -> str:
             " AND (last_used_at IS NULL OR last_used_at < %s)"
             f" AND EXISTS (SELECT 1 FROM t WHERE t.auth = '{WebhookAuth.API_KEY}') RETURNING 1)"
         )
-    from_trigger = FROM_TRIGGER if lookup else {}
-    event_fields = _fields(Event)
-    values = ", ".join(from_trigger.get(f.name, ("%s",))[0] for f in event_fields)
+    select = []
+    for field in _fields(Event):
+        if lookup and field.name in FROM_TRIGGER:
+            select.append(FROM_TRIGGER[field.name])
+        elif field.name in given:
+            select.append("%s")
+        else:
+            select.append(_literal_default(field))
     ctes.append(
-        f"e AS (INSERT INTO {rawsql.table(Event)} ({_columns(Event)}) SELECT {values}"
-        f"{' FROM t' if lookup else ''} RETURNING id, trigger_id)"
+        f"e AS (INSERT INTO {rawsql.table(Event)} ({_columns(Event)}) SELECT {', '.join(select)}"
+        f"{' FROM t' if lookup else ''} RETURNING id, trigger_id, received_at)"
     )
     ctes.append(
         f"o AS (INSERT INTO {rawsql.table(Outbox)} ({q('event_id')}, {q('created_at')})"
-        " SELECT %s, %s FROM e RETURNING 1)"
+        " SELECT id, received_at FROM e RETURNING 1)"
     )
     request = "NULL"
     if log_request:
@@ -281,10 +287,33 @@ def _chain_sql(lookup: bool, log_request: bool) -> str:
         ctes.append(
             f"r AS (INSERT INTO {rawsql.table(WebhookRequest)} ({q('trigger_id')},"
             f" {q('received_at')}, {q('status_code')}, {q('outcome')}, {q('event_id')})"
-            f" SELECT {trigger}, %s, 202, 'Accepted', %s FROM e, o RETURNING id)"
+            f" SELECT {trigger}, e.received_at, 202, 'Accepted', e.id FROM e, o RETURNING id)"
         )
         request = "(SELECT id FROM r)"
-    return f"WITH {', '.join(ctes)} SELECT {request}, e.trigger_id, pg_notify(%s, '') FROM e, o"
+    notify = f"pg_notify('{NOTIFY_CHANNEL}', '')"
+    return f"WITH {', '.join(ctes)} SELECT {request}, e.trigger_id, {notify} FROM e, o"
+
+
+def _literal_default(field) -> str:
+    """The field's default as an SQL literal: None, or a constant of the code (a status)."""
+    if field.has_default() and callable(field.default):
+        raise ValueError(f"Event.{field.name} has a computed default: pass its value")
+    default = field.get_default()
+    if default is None:
+        return "NULL"
+    if isinstance(default, str) and _LITERAL.fullmatch(default):
+        return f"'{default}'"
+    raise ValueError(f"Event.{field.name}: pass its value (no literal for {default!r})")
+
+
+@functools.cache
+def _field_names() -> tuple[str, ...]:
+    return tuple(field.name for field in _fields(Event))
+
+
+@functools.cache
+def _json_fields() -> frozenset[str]:
+    return frozenset(f.name for f in _fields(Event) if f.get_internal_type() == "JSONField")
 
 
 @functools.cache

@@ -89,7 +89,6 @@ def event_route(event_id) -> Routed:
                     status=DeliveryStatus.WAITING, created_at=now,
                 )  # fmt: skip
                 if sequential is None:
-                    delivery.event = event
                     delivery_attempt(delivery, event, target.route, target)
                 else:
                     rawsql.insert(delivery)
