@@ -153,7 +153,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "apps.api.webhooks.WebhookFastPathMiddleware",  # webhook deliveries skip what follows
+    "apps.api.fastpath.MachineApiFastPathMiddleware",  # runs and webhooks skip what follows
     "apps.api.middleware.ApiErrorMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

@@ -23,21 +23,17 @@ GET /api/v1/tenants/{space_id}/events/{event_id}
 
 from __future__ import annotations
 
-import functools
 import logging
-import re
 import time
 
-from django.core.exceptions import RequestDataTooBig
 from django.http import HttpResponse, JsonResponse
-from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from apps.api.auth import authenticate, header, mark_used
 from apps.api.auth import live_api_key as find_live_api_key
-from apps.api.errors import ApiError, api_error_response, error_response
+from apps.api.errors import ApiError, api_error_response
 from apps.api.jsonbody import read_body
 from apps.secrets.services import SecretNotFound, secret_resolve
 from apps.spaces.models import ApiKeyMode, Space
@@ -177,48 +173,6 @@ def check_signature(request, trigger: Trigger, body: bytes) -> None:
         verify(request.headers, body, secrets, now=time.time(), tolerance_s=SIGNATURE_TOLERANCE_S)
     except SignatureError as exc:
         raise ApiError(401, f"Invalid signature: {exc.message}") from None
-
-
-# --- the receiver's short path through the middleware -------------------------------------
-
-RECEIVER_PREFIX = "/api/v1/clients/"
-
-
-@functools.cache
-def receiver_path() -> re.Pattern:
-    """The receiver's URL (from the URLconf, which stays the one place that defines it) as a
-    pattern: cheaper than resolving the path against every URL of the console."""
-    url = reverse("api_webhook_receive", kwargs={"space_id": "SPACE", "webhook_id": "HOOK"})
-    pattern = re.escape(url).replace("SPACE", "(?P<space_id>[^/]+)", 1)
-    return re.compile(pattern.replace("HOOK", "(?P<webhook_id>[^/]+)", 1))
-
-
-class WebhookFastPathMiddleware:
-    """Webhook deliveries skip the console's middleware (sessions, authentication, CSRF,
-    messages, CSP, htmx, allauth, the current Space): none of it applies to a machine posting
-    an event, and together they cost more CPU than storing the event (bench_webhooks measures
-    the receiver against a bare Django JSON view). Sits right after SecurityMiddleware and
-    WhiteNoise; anything that is not a POST to the receiver's URL goes the usual way. Errors
-    are answered as the API's JSON, as ApiErrorMiddleware would."""
-
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request):
-        if request.method != "POST" or not request.path_info.startswith(RECEIVER_PREFIX):
-            return self.get_response(request)
-        match = receiver_path().fullmatch(request.path_info)
-        if match is None:
-            return self.get_response(request)
-        try:
-            return webhook_receive(request, **match.groupdict())
-        except ApiError as exc:
-            return api_error_response(exc)
-        except RequestDataTooBig:
-            return error_response(413)
-        except Exception:
-            logger.exception("Unhandled error in the webhook receiver on %s", request.path)
-            return error_response(500)
 
 
 # --- the event API --------------------------------------------------------------------------
