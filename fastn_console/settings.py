@@ -142,6 +142,7 @@ INSTALLED_APPS = [
     "apps.workflows",
     "apps.secrets",
     "apps.configs",
+    "apps.connectors",
     "apps.console",
     "apps.api",
     "apps.datastore",

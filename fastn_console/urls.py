@@ -28,6 +28,7 @@ urlpatterns = [
     path("accounts/signup/", spaces_views.signup, name="account_signup"),
     path("accounts/", include("allauth.urls")),
     path("api/v1/", include("apps.api.urls")),
+    path("oauth/", include("apps.connectors.urls.oauth")),
     path(
         "s/<slug:space_slug>/",
         include(
@@ -42,6 +43,10 @@ urlpatterns = [
                 path("activity/", include("apps.executions.urls")),
                 path("activity/", include(trigger_activity_urls)),
                 path("triggers/", include("apps.triggers.urls")),
+                path("connectors/", include("apps.connectors.urls.connectors")),
+                path("connections/", include("apps.connectors.urls.connections")),
+                path("activity/traces/", include("apps.connectors.urls.traces")),
+                path("settings/oauth-apps/", include("apps.connectors.urls.oauth_apps")),
             ]
         ),
     ),

@@ -1,0 +1,2 @@
+"""Writes of the connectors app: custom connectors (connectors.py), connections
+(connections.py)."""

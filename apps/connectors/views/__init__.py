@@ -1,0 +1,1 @@
+"""Console views of the connectors app, one module per area (see apps/connectors/urls/)."""
