@@ -10,6 +10,9 @@ format; in short::
       "slug": "stripe",                      lowercase letters, digits, hyphens
       "name": "Stripe", "description": "…", "category": "Payments", "domain": "stripe.com",
       "iconUrl": "", "docsUrl": "https://docs.stripe.com/api", "version": "1.0",
+      "protocol": "rest",                    rest (default); smtp (Email: actions send mail
+                                             through the connection's SMTP server); generic
+                                             (HTTP: the one action `request` takes any URL)
       "baseUrl": "https://api.stripe.com",   may use {{connection.<field>}}
       "connectionFields": [{"name": "shop", "label": "Shop", "required": true,
                             "description": "…"}],   non-secret settings of a connection
@@ -67,6 +70,7 @@ AUTH_TYPES = ("NO_AUTH", "BASIC", "DIGEST", "BEARER", "API_KEY", "OAUTH_2", "INP
 GRANT_TYPES = ("authorization_code", "client_credentials")
 BODY_ENCODINGS = ("json", "form")
 PAGINATION_STYLES = ("cursor", "page", "offset", "link", "none")
+PROTOCOLS = ("rest", "smtp", "generic")
 MAX_ACTIONS = 2000
 MAX_NAME = 128
 
@@ -144,6 +148,7 @@ class ConnectorDefinition:
     icon_url: str = ""
     docs_url: str = ""
     version: str = "1"
+    protocol: str = "rest"
     connection_fields: tuple[dict, ...] = ()
     headers: dict = field(default_factory=dict)
     events: tuple[Event, ...] = ()
@@ -241,6 +246,9 @@ def parse_definition(data: Any) -> ConnectorDefinition:
     test = check.mapping(data, "test", "$")
     if test.get("action") and test["action"] not in seen:
         check.fail("$.test.action", f"no action named {test['action']!r}")
+    protocol = data.get("protocol") or "rest"
+    if protocol not in PROTOCOLS:
+        check.fail("$.protocol", f"one of {', '.join(PROTOCOLS)}")
     pagination = check.mapping(data, "pagination", "$")
     if pagination and pagination.get("style", "none") not in PAGINATION_STYLES:
         check.fail("$.pagination.style", f"one of {', '.join(PAGINATION_STYLES)}")
@@ -257,6 +265,7 @@ def parse_definition(data: Any) -> ConnectorDefinition:
         icon_url=check.text(data, "iconUrl", "$", max_length=500),
         docs_url=check.text(data, "docsUrl", "$", max_length=500),
         version=str(data.get("version") or "1"),
+        protocol=protocol,
         connection_fields=connection_fields,
         headers=headers,
         events=events,
