@@ -173,6 +173,11 @@ def _dt(epoch: float):
 
 
 class Fixture:
+    """A Space with a live API key and a trivial instant and standard workflow deployed to
+    `live`; bench_webhooks adds its triggers to it."""
+
+    label = "api"
+
     def __init__(self) -> None:
         from django.contrib.auth import get_user_model
 
@@ -183,10 +188,10 @@ class Fixture:
 
         tag = uuid.uuid4().hex[:10]
         self.user = get_user_model().objects.create_user(
-            username=f"bench-api-{tag}", email=f"bench-api-{tag}@example.com"
+            username=f"bench-{self.label}-{tag}", email=f"bench-{self.label}-{tag}@example.com"
         )
         actor = Actor.for_user(self.user)
-        self.space = space_create(f"bench api {tag}", owner=self.user, actor=actor)
+        self.space = space_create(f"bench {self.label} {tag}", owner=self.user, actor=actor)
         _key, self.raw_key = apikey_create(self.space, name="bench", mode="live",
                                            actor=Actor.system())  # fmt: skip
         live = environment_by_slug(self.space, "live")

@@ -40,7 +40,6 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 from common import row
@@ -50,8 +49,9 @@ BENCH_DIR = ROOT / "benchmarks"
 if str(BENCH_DIR) not in sys.path:
     sys.path.insert(0, str(BENCH_DIR))
 
+from bench_api import Fixture as ApiFixture  # noqa: E402
 from bench_api import cpu_text, infra_groups, load, redis_db_url, say, wait_drained  # noqa: E402
-from floors import TRIVIAL_BODY, TRIVIAL_WORKFLOW  # noqa: E402
+from floors import TRIVIAL_BODY  # noqa: E402
 from floors.procs import CpuMeter, Service, Services, free_port, procfile_web_args  # noqa: E402
 
 SHORT = os.environ.get("BENCH_SHORT") == "1"
@@ -79,33 +79,16 @@ def pct(values, q: float) -> float:
 # --- fixtures in the console's database --------------------------------------------------------
 
 
-class Fixture:
+class Fixture(ApiFixture):
+    """bench_api's Space and workflows, with webhook triggers: two that only accept (one
+    public, one wanting an API key) and one routed to each tier's workflow."""
+
+    label = "hooks"
+
     def __init__(self) -> None:
-        from django.contrib.auth import get_user_model
-
-        from apps.environments.selectors import environment_by_slug
-        from apps.spaces.audit import Actor
-        from apps.spaces.services import apikey_create, space_create
         from apps.triggers.models import Kind, Route, Trigger, WebhookAuth
-        from apps.workflows.services import workflow_create, workflow_deploy, workflow_publish
 
-        tag = uuid.uuid4().hex[:10]
-        self.user = get_user_model().objects.create_user(
-            username=f"bench-hooks-{tag}", email=f"bench-hooks-{tag}@example.com"
-        )
-        actor = Actor.for_user(self.user)
-        self.space = space_create(f"bench webhooks {tag}", owner=self.user, actor=actor)
-        _key, self.raw_key = apikey_create(self.space, name="bench", mode="live",
-                                           actor=Actor.system())  # fmt: skip
-        live = environment_by_slug(self.space, "live")
-        self.workflows = {}
-        for tier in ("instant", "standard"):
-            workflow = workflow_create(self.space, actor=actor, name=f"Bench {tier}",
-                                       slug=f"bench-{tier}", tier=tier,
-                                       code=TRIVIAL_WORKFLOW)  # fmt: skip
-            version = workflow_publish(workflow, actor=actor)
-            workflow_deploy(workflow, version=version, environment=live, actor=actor)
-            self.workflows[tier] = workflow
+        super().__init__()
 
         def trigger(name, auth=WebhookAuth.NONE, route_to=None):
             made = Trigger.objects.create(space=self.space, kind=Kind.WEBHOOK, name=name,
@@ -125,16 +108,11 @@ class Fixture:
         t = self.triggers[name]
         return f"/api/v1/clients/{t.space_id}/webhooks/{t.webhook_id}"
 
-    @property
-    def api_headers(self) -> dict:
-        return {"x-fastn-api-key": self.raw_key, "x-fastn-space-id": str(self.space.id)}
-
     def delete(self) -> None:
         from apps.triggers.models import Event
 
-        Event.objects.filter(space=self.space).delete()
-        self.space.delete()
-        self.user.delete()
+        Event.objects.filter(space=self.space).delete()  # in bulk, before the Space's cascade
+        super().delete()
 
 
 # --- the processes -----------------------------------------------------------------------------
@@ -328,7 +306,7 @@ def burst_figures(stack: Stack, fixture: Fixture, env: dict, infra: dict) -> dic
                       "events": stack.events.processes, **infra})  # fmt: skip
     direct = burst(
         {"port": stack.console_port, "path": f"/api/v1/{fixture.workflows['standard'].slug}",
-         "headers": fixture.api_headers, "body": TRIVIAL_BODY.decode(), "expect_status": 202,
+         "headers": fixture.headers, "body": TRIVIAL_BODY.decode(), "expect_status": 202,
          "collect": "executionId"},
         env, BURST, lambda ids: ids, meter,
     )  # fmt: skip

@@ -220,7 +220,7 @@ def test_every_kind_of_process_killed_under_load_is_restarted_and_nothing_is_los
         supervisor = Supervisor(tmp_path / "var" / "supervisord.conf")
         names = ["console:web", "console:worker-instant", "console:worker-standard",
                  "console:worker-long", "console:worker-housekeeping", "console:beat",
-                 "redis"]  # fmt: skip
+                 "console:events", "redis"]  # fmt: skip
         for name in names:  # every process is supervised, the embedded Redis too
             deadline = time.monotonic() + 30
             while supervisor.status(name)[0] != "RUNNING":
@@ -237,7 +237,8 @@ def test_every_kind_of_process_killed_under_load_is_restarted_and_nothing_is_los
         # 1. Each kind of process, SIGKILLed with runs in flight, is back within 10 s while
         # the console answers throughout (/healthz needs only the web and the database).
         for name in ["console:worker-standard", "console:worker-instant",
-                     "console:worker-housekeeping", "console:beat", "redis"]:  # fmt: skip
+                     "console:worker-housekeeping", "console:beat", "console:events",
+                     "redis"]:  # fmt: skip
             old = supervisor.pid(name)
             killed_at = time.monotonic()
             os.kill(old, signal.SIGKILL)
