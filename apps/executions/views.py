@@ -31,6 +31,7 @@ from apps.spaces.models import Capability
 from apps.workflows.access import get_workflow_for_member
 from apps.workflows.forms import WorkflowForm
 from apps.workflows.selectors import run_target
+from fastn_console.listing import list_context
 
 DETAIL = "executions/detail.html"
 # The Test tab's result and the Executions tab are partials of the workflow editor's page.
@@ -51,12 +52,9 @@ def execution_list(request):
     filters = form.filters()
     page, next_cursor = execution_page(request.space, filters)
     counts = tab_counts(request.space, filters)
+    tabs = [(tab, tab.capitalize()) for tab in TABS]
     context = {
-        "filters": filters,
-        "rows": page,
-        "next_cursor": next_cursor,
-        "older_query": filters.query(before=next_cursor) if next_cursor else "",
-        "tabs": [(tab, filters.query(tab=tab, before=None), counts[tab]) for tab in TABS],
+        **list_context(filters, page, next_cursor, counts, tabs),
         "ranges": RANGE_CHOICES,
         "workflows": form.workflows,
         "customers": form.customer_options(filters.customer_id),

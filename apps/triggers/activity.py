@@ -43,6 +43,7 @@ from apps.triggers.selectors import (
     get_dead_letter_for_member,
     get_event_for_member,
 )
+from fastn_console.listing import list_context
 
 EVENTS = "triggers/activity/events.html"
 EVENT = "triggers/activity/event.html"
@@ -66,15 +67,9 @@ def event_list(request):
     filters = form.filters()
     rows, next_cursor = event_page(request.space, filters)
     counts = event_tab_counts(request.space, filters)
+    tabs = [(tab, EVENT_TAB_LABELS[tab]) for tab in EVENT_TABS]
     context = {
-        "filters": filters,
-        "rows": rows,
-        "older_query": filters.query(before=next_cursor) if next_cursor else "",
-        "newest_query": filters.query(before=None) if filters.before else "",
-        "tabs": [
-            (tab, EVENT_TAB_LABELS[tab], filters.query(tab=tab, before=None), counts[tab])
-            for tab in EVENT_TABS
-        ],
+        **list_context(filters, rows, next_cursor, counts, tabs),
         "ranges": RANGE_CHOICES,
         "sources": Source.choices,
         "triggers": form.triggers,
@@ -140,15 +135,9 @@ def dead_letter_list(request):
     filters = form.filters()
     rows, next_cursor = dead_letter_page(request.space, filters)
     counts = dead_letter_tab_counts(request.space, filters)
+    tabs = [(tab, tab.capitalize()) for tab in DEAD_LETTER_TABS]
     context = {
-        "filters": filters,
-        "rows": rows,
-        "older_query": filters.query(before=next_cursor) if next_cursor else "",
-        "newest_query": filters.query(before=None) if filters.before else "",
-        "tabs": [
-            (tab, tab.capitalize(), filters.query(tab=tab, before=None), counts[tab])
-            for tab in DEAD_LETTER_TABS
-        ],
+        **list_context(filters, rows, next_cursor, counts, tabs),
         "ranges": RANGE_CHOICES,
         "triggers": form.triggers,
         "replayable": dead_letters_replayable_count(request.space, filters),

@@ -79,7 +79,7 @@ def test_customer_and_environment_filters_are_scoped_and_keep_the_cursor(client,
 
     drafts = client.get(list_url(cast.space, f"environment={DRAFT}&customer={beta.id}"))
     assert len(drafts.context["rows"]) == 4
-    tabs = {tab: query for tab, query, _n in drafts.context["tabs"]}
+    tabs = {tab: query for tab, _label, query, _n in drafts.context["tabs"]}
     assert f"environment={DRAFT}" in tabs["cancelled"] and "before" not in tabs["cancelled"]
 
 
@@ -131,7 +131,7 @@ def test_cancelled_has_its_own_tab(client, cast):
     add(cast.space, workflow, 2, status="cancelled")
     add(cast.space, workflow, 3, status="failed")
     login(client, cast.viewer)
-    counts = {tab: n for tab, _q, n in client.get(list_url(cast.space)).context["tabs"]}
+    counts = {tab: n for tab, _label, _q, n in client.get(list_url(cast.space)).context["tabs"]}
     assert counts["cancelled"] == "2" and counts["failed"] == "3" and counts["all"] == "5"
     cancelled = client.get(list_url(cast.space, "tab=cancelled"))
     assert {row.status for row in cancelled.context["rows"]} == {"cancelled"}
