@@ -2,7 +2,9 @@
 
 The console's reads come first. The public API's follow: the webhook receiver's trigger lookup
 (hand-written, it is on every webhook's path: see fastn_console/rawsql.py) and an event with
-its deliveries. Activity → Events and Activity → Dead letters close the module."""
+its deliveries. Activity → Events and Activity → Dead letters close the module. What the event
+pipeline reads for every event (a trigger's routes and what each would run) is not here but in
+apps/triggers/pipeline/targets.py, beside the router that uses it."""
 
 from __future__ import annotations
 
