@@ -113,7 +113,7 @@ def test_required_connection_fields_and_custom_values(cast):
     base = dict(connector_slug="shop", name="S", actor=actor(cast))
     with pytest.raises(ValidationError, match="Shop"):
         create_connection(cast.space, auth_method="NO_AUTH", credential=None, **base)
-    with pytest.raises(ValidationError, match="values.token is required"):
+    with pytest.raises(ValidationError, match=r"values\.token is required"):
         create_connection(
             cast.space, auth_method="INPUT", credential={"values": {}}, config={"shop": "x"}, **base
         )
