@@ -644,7 +644,8 @@ class _Run:
             if error.get("stack"):
                 error["stack"] = _cap(redactor.text(str(error["stack"])), MAX_ERROR_STACK)
             if error.get("details") is not None:
-                error["details"] = _redact_clipped(redactor, clip(error["details"], MAX_ERROR_DETAILS))
+                details = clip(error["details"], MAX_ERROR_DETAILS)
+                error["details"] = _redact_clipped(redactor, details)
         output = redactor.value(outcome.output) if outcome.status == COMPLETED else None
         code = error["code"] if error else None
         return RunResult(
