@@ -156,6 +156,11 @@ class Outgoing:
     def add_query(self, name: str, value: str) -> None:
         self.query.append((name, value))
 
+    def set_query(self, name: str, value: str) -> None:
+        """One value for `name` (auth: applying it again after a refresh replaces it)."""
+        self.query = [(n, v) for n, v in self.query if n != name]
+        self.query.append((name, value))
+
     def full_url(self) -> str:
         if not self.query:
             return self.url

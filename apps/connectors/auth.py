@@ -188,7 +188,7 @@ def apply_auth(request, binding: Binding, run: RunContext) -> None:
             )
             request.private_headers.add(name.lower())
         for name, template in (options.get("query") or {}).items():
-            request.add_query(
+            request.set_query(
                 name, render(str(template), binding, run, where=f"The auth query {name}")
             )
 
@@ -201,7 +201,7 @@ def _apply_oauth(request, binding: Binding, token: str) -> None:
     if name:
         value = f"{options.get('prefix') or ''}{token}"
         if options.get("in") == "query":
-            request.add_query(name, value)
+            request.set_query(name, value)
         else:
             request.set_header(name, value)
             request.private_headers.add(name.lower())
@@ -219,7 +219,7 @@ def _apply_api_key(request, binding: Binding) -> None:
     name = config.get("name") or options.get("name") or "X-API-Key"
     value = f"{options.get('prefix') or ''}{(binding.credential or {})['apiKey']}"
     if where == "query":
-        request.add_query(name, value)
+        request.set_query(name, value)
     else:
         request.set_header(name, value)
         request.private_headers.add(name.lower())

@@ -17,6 +17,10 @@
    DATASOURCE_CONNECTION_ERROR carrying `step` and `datasourceDebug` (the service's status
    and body) when the service answered an error status.
 
+`fastn.connector.http.request(...)` keeps its own shape (any status is an answer, no
+retries); when the Space (or the run's customer) has an HTTP connection and the URL is under
+its `baseUrl`, the connection's auth is added (headers the code sets itself win).
+
 Every call leaves a trace row (`tracing.py`). Credentials never reach the sandbox: their
 values (and Basic form) are redacted from what the service answers and added to the run's
 redaction, so logs, output, steps and traces cannot show them either."""
@@ -194,6 +198,8 @@ class ConnectorRun:
         slug = resolved.connector.slug if resolved.connector else resolved.definition.slug
         binding = self.bindings.get(slug)
         if binding is not None and connection is None:
+            if binding.connection is not None:
+                _check_usable(binding.connection)  # it may have expired earlier in the run
             return binding
         if connection is None:
             connection = find_connection(self.space, self.customer, slug)
