@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import grp
 import os
+import re
 import secrets
 import shutil
 import sys
@@ -243,6 +244,13 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Redis: cache, Celery broker ------------------------------------------------------------
 
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:63790/0")
+if FASTN_ENV == "test" and os.environ.get("PYTEST_XDIST_WORKER"):
+    # `make test` runs the suite in several processes (pytest-xdist); each has its own test
+    # database already, and here its own Redis database, so one process's Celery workers never
+    # take another's runs. Written back for the processes the tests start.
+    worker_number = int(os.environ["PYTEST_XDIST_WORKER"].removeprefix("gw"))
+    REDIS_URL = re.sub(r"/\d+$", "", REDIS_URL.rstrip("/")) + f"/{worker_number + 1}"
+    os.environ["REDIS_URL"] = REDIS_URL
 
 CACHES = {
     "default": {

@@ -4,6 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh test
+# Bytecode is written (some environments turn it off): the suite starts dozens of Python
+# processes (Celery workers, gunicorn, sandboxes) and pytest rewrites every test module's
+# asserts; with the caches, each compiles once instead of on every start.
+unset PYTHONDONTWRITEBYTECODE
 exec scripts/with_services.sh bash -c '
   set -euo pipefail
   echo "==> ruff"

@@ -287,7 +287,7 @@ def wait_for(predicate, timeout=20.0):
     raise AssertionError("condition not met in time")
 
 
-WAIT = "await new Promise((resolve) => setTimeout(resolve, 1500));"
+WAIT = "await new Promise((resolve) => setTimeout(resolve, 3000));"
 
 
 @pytest.mark.django_db(transaction=True)
