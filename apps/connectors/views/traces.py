@@ -5,12 +5,14 @@ zone."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from apps.connectors.models import CallStatus
 from apps.connectors.trace_forms import RANGE_CHOICES, TraceFilterForm
 from apps.connectors.trace_selectors import (
     CUSTOM,
@@ -35,6 +37,14 @@ def space_zone(space) -> ZoneInfo:
         return ZoneInfo(space.time_zone or "UTC")
     except (ZoneInfoNotFoundError, ValueError):
         return ZoneInfo("UTC")
+
+
+# A call pending longer than this is not waited for: its run was lost, not slow.
+POLL_WINDOW = timedelta(minutes=10)
+
+
+def in_flight(call) -> bool:
+    return call.status == CallStatus.PENDING and timezone.now() - call.started_at < POLL_WINDOW
 
 
 @require(Capability.VIEW)
@@ -63,7 +73,7 @@ def trace_list(request):
             "connectors": form.connectors,
             "range_errors": form.range_errors() if filters.range == CUSTOM else [],
             "zone": zone.key,
-            "in_flight": any(row.status == "pending" for row in rows),
+            "in_flight": any(in_flight(row) for row in rows),
         }
         template = f"{LIST}#results" if request.htmx else LIST
         return render(request, template, context)
