@@ -296,31 +296,41 @@ class Body:
     kind: str  # "json", "text" or "none"
     value: Any = None
     truncated: bool = False
+    size: int | None = None  # the whole body's bytes, when only a preview was kept
 
 
 @dataclass(frozen=True)
 class Exchange:
-    """One side of a call as the drawer shows it."""
+    """One side of a call as the drawer shows it; `error` is why there was no answer."""
 
     headers: list[tuple[str, str]]
     body: Body
+    error: str = ""
 
 
 def _body(side: dict) -> Body:
-    truncated = bool(side.get("truncated") or side.get("bodyTruncated"))
-    if "body" not in side or side["body"] in (None, ""):
-        return Body("none", truncated=truncated)
-    value = side["body"]
+    """The stored body: any JSON value, or the writer's cap marker (apps/connectors/tracing.py:
+    `{"truncated": true, "bytes": n, "preview": "…"}`) shown as its preview."""
+    value = side.get("body")
+    if value is None or value == "":
+        return Body("none")
+    if isinstance(value, dict) and value.get("truncated") is True and "preview" in value:
+        size = value.get("bytes") if isinstance(value.get("bytes"), int) else None
+        return Body("text", redacted_form(str(value["preview"])), True, size)
     if isinstance(value, str):
-        return Body("text", redacted_form(value), truncated)
-    return Body("json", redacted_body(value), truncated)
+        return Body("text", redacted_form(value))
+    return Body("json", redacted_body(value))
 
 
 def trace_exchange(call: ConnectorCall) -> tuple[Exchange, Exchange]:
     """(request, response) of a call, redacted for display."""
     request = call.request if isinstance(call.request, dict) else {}
     response = call.response if isinstance(call.response, dict) else {}
-    return (
-        Exchange(redacted_headers(request.get("headers")), _body(request)),
-        Exchange(redacted_headers(response.get("headers")), _body(response)),
+    return tuple(
+        Exchange(
+            redacted_headers(side.get("headers")),
+            _body(side),
+            side["error"] if isinstance(side.get("error"), str) else "",
+        )
+        for side in (request, response)
     )

@@ -300,8 +300,9 @@ def leaky_call(space, execution=None):
         response={
             "headers": [["Set-Cookie", "sid=cookie-monster"], ["Retry-After", "3"],
                         ["X-Request-Id", "req-42"]],
-            "body": "grant_type=refresh&client_secret=form-secret",
-            "truncated": True,
+            # The writer's cap marker (apps/connectors/tracing.py): a preview of a big body.
+            "body": {"truncated": True, "bytes": 40_000,
+                     "preview": "grant_type=refresh&client_secret=form-secret"},
         },
     )  # fmt: skip
 
@@ -327,6 +328,7 @@ def test_the_drawer_shows_request_and_response_with_credentials_redacted(client,
         assert "DATASOURCE_CONNECTION_ERROR" in html and "Too many requests" in html
         assert "2.0\xa0KB sent, 3.0\xa0MB received" in html
         assert 'data-testid="response-body-truncated"' in html
+        assert "Only the beginning is kept of 39.1\xa0KB" in html
         execution_url = reverse("execution_detail", args=[cast.space.slug, execution.id])
         assert f'href="{execution_url}"' in html
     # The drawer is a fragment; the page is the whole console page.
@@ -391,6 +393,15 @@ def test_redaction_of_urls_and_bodies_keeps_what_is_data():
     assert redacted_headers(None) == [] and redacted_headers("x") == []
     assert redacted_headers([["A", 1], ["B"], "c"]) == [("A", "1")]
     assert redacted_headers({"Accept": ["a", "b"]}) == [("Accept", "a"), ("Accept", "b")]
+
+
+def test_a_call_without_an_answer_says_why(client, cast):
+    call = add(cast.space, 1, status="error", http_status=None,
+               request={"body": {"q": 1}}, response={"error": "Connection refused"})[0]  # fmt: skip
+    login(client, cast.viewer)
+    html = client.get(detail_url(call), headers=HTMX).content.decode()
+    assert "No answer: Connection refused" in html
+    assert "(no answer from the service)" in html
 
 
 def test_a_pending_call_says_it_has_not_answered(client, cast):

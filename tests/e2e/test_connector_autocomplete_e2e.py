@@ -61,6 +61,20 @@ GLOBALS = """async () => {
 }"""
 
 
+# TypeScript's own verdict on the generated declarations: syntax and types.
+DIAGNOSTICS = """async () => {
+  const ts = monaco.typescript && monaco.typescript.javascriptDefaults
+    ? monaco.typescript : monaco.languages.typescript;
+  const model = window.wfEditor.getModel();
+  const worker = await (await ts.getJavaScriptWorker())(model.uri);
+  const file = "file:///fastn-connectors.d.ts";
+  const found = (await worker.getSyntacticDiagnostics(file))
+    .concat(await worker.getSemanticDiagnostics(file));
+  return found.map((d) => (typeof d.messageText === "string" ? d.messageText
+    : d.messageText.messageText) + " @" + d.start);
+}"""
+
+
 def own_connector(space, definition):
     connector = Connector.objects.create(
         space=space, slug=definition["slug"], name=definition["name"]
@@ -133,7 +147,20 @@ def test_monaco_offers_connectors_actions_and_parameters(live_server, page, cast
     expect(suggest).to_contain_text("cin7Core")
     page.keyboard.press("Escape")
 
+    # The declarations are valid TypeScript, built-ins and the Space's own (hostile one too).
+    assert page.evaluate(DIAGNOSTICS) == []
+
     # The hostile description declared no global; `fastn` is one (the check can see globals).
     names = page.evaluate(GLOBALS)
     assert "fastn" in names and "Fastn" in names
     assert not [name for name in names if "pwned" in name.lower()]
+
+    # The next time the editor opens, the browser revalidates its copy: a 304, nothing resent.
+    set_code = "(text) => window.wfEditor.getModel().setValue(text)"
+    page.evaluate(set_code, workflow.draft_code)  # nothing unsaved: leaving asks nothing
+    with page.expect_response(lambda r: r.url.endswith("/fastn-connectors.d.ts")) as answer:
+        page.reload()
+    # (Chromium reports the cached 200 it served; what crossed the wire was the 304.)
+    assert answer.value.request.all_headers()["if-none-match"].endswith('"')
+    assert answer.value.all_headers()["content-length"] == "0"
+    page.wait_for_selector("#wf-monaco[data-connector-types=loaded]", timeout=20000)

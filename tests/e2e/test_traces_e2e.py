@@ -12,9 +12,11 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from apps.connectors.models import Connector, ConnectorCall, ConnectorVersion
-from apps.executions.services import execution_create
+from apps.executions.services import execution_create, execution_run_sync
 from apps.spaces.audit import Actor
 from apps.spaces.services import customer_create
+from tests.connectors.calls_support import connect, make_acme
+from tests.connectors.fakes import FakeService
 from tests.e2e.helpers import browser_login
 from tests.executions.factories import make_workflow
 
@@ -126,3 +128,64 @@ def test_traces_tabs_connector_filter_and_the_redacting_drawer(live_server, page
     expect(rows).to_have_count(2)
     page.locator(f"[data-trace='{throttled.id}']").get_by_test_id("execution-link").click()
     expect(page).to_have_url(re.compile(rf"/activity/executions/{execution.id}/$"))
+
+
+# --- End to end: a workflow's calls, written by the runtime, read in the browser --------------
+
+TOKEN = "bearer-token-for-traces-0001"
+PULL = (
+    "export default async (ctx) => {\n"
+    "  const ok = await fastn.connector.acme.getThing({id: 'x1', limit: 5});\n"
+    "  let failed = null;\n"
+    "  try { await fastn.connector.acme.fail({code: 503}); } catch (e) { failed = e.code; }\n"
+    "  return {ok: ok.status, failed};\n"
+    "}\n"
+)
+
+
+@pytest.fixture
+def service():
+    running = FakeService()
+    yield running
+    running.close()
+
+
+def test_a_workflows_connector_calls_are_traced_and_read_in_the_drawer(
+    live_server, page, cast, celery_worker, service
+):
+    make_acme(cast.space, service)
+    service.require = ("bearer", TOKEN)
+    connect(cast.space, "BEARER", {"token": TOKEN}, name="Acme main")
+    workflow = make_workflow(cast.space, slug="pull", name="Pull", code=PULL)
+    execution = execution_run_sync(workflow, code=PULL, input={}, headers={})
+    assert execution.status == "completed", execution.error
+    assert execution.output == {"ok": 200, "failed": "DATASOURCE_CONNECTION_ERROR"}
+
+    browser_login(page, live_server, "viewer@example.com")
+    page.goto(f"{live_server.url}/s/{cast.space.slug}/activity/traces/")
+    rows = page.get_by_test_id("trace-row")
+    expect(rows).to_have_count(2)
+    expect(page.get_by_test_id("filter-connector").locator("option")).to_have_text(
+        ["All connectors", "Acme"]
+    )
+    page.get_by_test_id("tab-error").click()
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("fail")
+    expect(rows.first.get_by_test_id("trace-http-status")).to_have_text("503")
+    page.get_by_test_id("tab-success").click()
+    expect(rows).to_have_count(1)
+    row = rows.first
+    expect(row).to_contain_text("getThing")
+    expect(row).to_contain_text("Acme main")
+    expect(row.get_by_test_id("execution-link")).to_have_attribute(
+        "href", f"/s/{cast.space.slug}/activity/executions/{execution.id}/"
+    )
+    row.get_by_test_id("trace-link").click()
+    drawer = page.get_by_test_id("trace-drawer")
+    expect(drawer.get_by_test_id("response-status")).to_have_text("200")
+    expect(drawer.get_by_test_id("request-url")).to_contain_text("/things/x1?limit=5")
+    auth = drawer.get_by_test_id("request-headers").locator("tr", has_text="authorization")
+    expect(auth).to_contain_text("[REDACTED]")
+    # The fake service echoes what it received: the token it was sent is redacted there too.
+    expect(drawer.get_by_test_id("response-body")).to_contain_text("/things/x1")
+    assert TOKEN not in page.content()
