@@ -33,7 +33,7 @@ HTMX = {"HX-Request": "true"}
 pytestmark = pytest.mark.django_db
 
 
-def own_connector(space, slug="cin7-core", name="Cin7 Core"):
+def own_connector(space, slug="inventory-hub", name="Inventory Hub"):
     connector = Connector.objects.create(space=space, slug=slug, name=name)
     version = ConnectorVersion.objects.create(
         connector=connector,
@@ -49,7 +49,7 @@ def own_connector(space, slug="cin7-core", name="Cin7 Core"):
 def add(space, count=1, *, ago=timedelta(seconds=1), **fields):
     """`count` calls, the newest `ago` old, one second apart."""
     now = timezone.now()
-    values = {"connector_slug": "cin7-core", "action": "listProducts", "method": "GET",
+    values = {"connector_slug": "inventory-hub", "action": "listProducts", "method": "GET",
               "status": "success", "http_status": 200, "duration_ms": 42, **fields}  # fmt: skip
     return ConnectorCall.objects.bulk_create(
         ConnectorCall(space=space, started_at=now - ago - timedelta(seconds=i), **values)
@@ -92,22 +92,28 @@ def test_tabs_count_each_status_and_show_only_theirs(client, cast):
         assert tab_counts(response)["all"] == "6"  # counts ignore the tab
     html = client.get(list_url(cast.space, "tab=error")).content.decode()
     assert 'data-testid="trace-http-status">500<' in html
-    assert "Cin7 Core" in html
+    assert "Inventory Hub" in html
 
 
 def test_the_connector_filter_offers_only_connectors_with_traces_here(client, cast):
     own_connector(cast.space)
     own_connector(cast.space, slug="quiet-one", name="Quiet One")  # no traces: not offered
     own_connector(cast.other_space, slug="globex-crm", name="Globex CRM")
-    cin7 = add(cast.space, 2)
+    mine = add(cast.space, 2)
     mine_elsewhere = add(cast.space, 1, connector_slug="old-deleted", action="ping")
+    builtin = add(cast.space, 1, connector_slug="shopify", action="listOrders")
     add(cast.other_space, 4, connector_slug="globex-crm")
+    add(cast.other_space, 1, connector_slug="stripe")  # a built-in with traces elsewhere only
     login(client, cast.viewer)
     response = client.get(list_url(cast.space))
-    assert response.context["connectors"] == [("cin7-core", "Cin7 Core")]
-    assert shown(response) == {str(r.id) for r in cin7 + mine_elsewhere}
-    filtered = client.get(list_url(cast.space, "connector=cin7-core"))
-    assert shown(filtered) == {str(r.id) for r in cin7}
+    # Built-ins (named from the catalog) and the Space's own, by name.
+    assert response.context["connectors"] == [
+        ("inventory-hub", "Inventory Hub"),
+        ("shopify", "Shopify"),
+    ]
+    assert shown(response) == {str(r.id) for r in mine + mine_elsewhere + builtin}
+    filtered = client.get(list_url(cast.space, "connector=inventory-hub"))
+    assert shown(filtered) == {str(r.id) for r in mine}
     assert tab_counts(filtered)["all"] == "2"
     # A deleted connector's traces remain, and can still be filtered on.
     deleted = client.get(list_url(cast.space, "connector=old-deleted"))
@@ -115,7 +121,7 @@ def test_the_connector_filter_offers_only_connectors_with_traces_here(client, ca
     # Another Space's connector is no filter here: the list shows without it.
     other = client.get(list_url(cast.space, "connector=globex-crm"))
     assert other.context["filters"].connector is None
-    assert len(shown(other)) == 3
+    assert len(shown(other)) == 4
 
 
 def test_time_ranges_from_fifteen_minutes_to_seven_days(client, cast):
@@ -140,7 +146,7 @@ def test_a_custom_range_is_read_in_the_spaces_time_zone(client, cast):
     cast.space.save(update_fields=["time_zone"])
     at = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)  # 15:30 in Kolkata
     inside = ConnectorCall.objects.create(
-        space=cast.space, connector_slug="cin7-core", action="a", started_at=at
+        space=cast.space, connector_slug="inventory-hub", action="a", started_at=at
     )
     login(client, cast.viewer)
     # 15:00–16:00 in Kolkata holds it; 10:00–11:00 (its UTC hour, read in Kolkata) does not.
@@ -221,7 +227,7 @@ def test_the_list_costs_the_same_queries_with_many_traces(client, cast):
                                actor=Actor.system("test"))  # fmt: skip
     add(cast.space, 3, customer=customer)
     login(client, cast.viewer)
-    url = list_url(cast.space, "connector=cin7-core")
+    url = list_url(cast.space, "connector=inventory-hub")
     client.get(url)
 
     def count():
@@ -275,7 +281,7 @@ def leaky_call(space, execution=None):
         space=space,
         execution=execution,
         connection_name="Main account",
-        connector_slug="cin7-core",
+        connector_slug="inventory-hub",
         action="listProducts",
         method="POST",
         url="https://user:pw-in-url@api.example.com/v1/products?api_key=apikey-in-query&page=2",

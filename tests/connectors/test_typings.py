@@ -20,9 +20,9 @@ from tests.conftest import login
 
 pytestmark = pytest.mark.django_db
 
-CIN7 = {
-    "slug": "cin7-core",
-    "name": "Cin7 Core",
+INVENTORY = {
+    "slug": "inventory-hub",
+    "name": "Inventory Hub",
     "description": "Inventory and orders.",
     "baseUrl": "https://inventory.example.com/api",
     "actions": [
@@ -94,21 +94,21 @@ def code_only(text: str) -> str:
 
 
 def test_a_custom_connector_appears_with_its_actions_and_parameter_types(client, cast):
-    own_connector(cast.space, CIN7)
+    own_connector(cast.space, INVENTORY)
     login(client, cast.viewer)
     response, text = fetch(client, cast.space)
     assert response.status_code == 200
     assert response["Content-Type"].startswith("application/typescript")
-    # fastn.connector.cin7Core (and fastn.connectors.cin7Core: the same interface).
+    # fastn.connector.inventoryHub (and fastn.connectors.inventoryHub: the same interface).
     assert "interface FastnConnectors {" in text
-    assert "  cin7Core: FastnConnectorTypes.Cin7Core;" in text
+    assert "  inventoryHub: FastnConnectorTypes.InventoryHub;" in text
     # Its actions, each with its title and description, resolving to {status, headers, body}.
     returns = "Promise<FastnConnectorResponse>;"
-    assert f"listProducts(params?: Cin7Core.listProductsParams): {returns}" in text
-    assert "getSale(params: Cin7Core.getSaleParams): Promise<FastnConnectorResponse>;" in text
-    assert "createSale(params: Cin7Core.createSaleParams)" in text
+    assert f"listProducts(params?: InventoryHub.listProductsParams): {returns}" in text
+    assert "getSale(params: InventoryHub.getSaleParams): Promise<FastnConnectorResponse>;" in text
+    assert "createSale(params: InventoryHub.createSaleParams)" in text
     assert "List products" in text and "One page of products, newest first." in text
-    assert "`GET /products` (read) on Cin7 Core" in text
+    assert "`GET /products` (read) on Inventory Hub" in text
     response_shape = re.search(r"interface FastnConnectorResponse<T = any> \{(.*?)\n\}", text, re.S)
     assert response_shape and re.findall(r"^  (\w+): (.+);$", response_shape.group(1), re.M) == [
         ("status", "number"),
@@ -141,29 +141,29 @@ def test_builtins_come_first_and_a_space_connector_cannot_shadow_one(client, cas
     monkeypatch.setattr(typings, "builtin_connectors", lambda: builtins)
     typings.builtin_blocks.cache_clear()
     try:
-        own_connector(cast.space, {**CIN7, "slug": "hubspot", "name": "My HubSpot"})
-        own_connector(cast.space, CIN7)
+        own_connector(cast.space, {**INVENTORY, "slug": "hubspot", "name": "My HubSpot"})
+        own_connector(cast.space, INVENTORY)
         login(client, cast.viewer)
         _, text = fetch(client, cast.space)
     finally:
         typings.builtin_blocks.cache_clear()
     members = re.findall(r"^  (\w+): FastnConnectorTypes\.(\w+);$", text, re.M)
-    assert members == [("hubspot", "Hubspot"), ("cin7Core", "Cin7Core")]
+    assert members == [("hubspot", "Hubspot"), ("inventoryHub", "InventoryHub")]
     assert "listContacts(params?: Hubspot.listContactsParams)" in text
     assert "My HubSpot" not in text  # the built-in wins, as at run time
     assert "request(" not in text  # http is declared by the editor's own runtime types
 
 
 def test_another_spaces_connectors_are_not_declared(client, cast):
-    own_connector(cast.other_space, {**CIN7, "slug": "globex-erp", "name": "Globex ERP"})
-    own_connector(cast.space, CIN7)
+    own_connector(cast.other_space, {**INVENTORY, "slug": "globex-erp", "name": "Globex ERP"})
+    own_connector(cast.space, INVENTORY)
     login(client, cast.viewer)
     _, text = fetch(client, cast.space)
-    assert "cin7Core" in text and "globex" not in text.lower()
+    assert "inventoryHub" in text and "globex" not in text.lower()
     login(client, cast.outsider)
     assert client.get(url(cast.space)).status_code == 404
     _, theirs = fetch(client, cast.other_space)
-    assert "globexErp" in theirs and "cin7" not in theirs.lower()
+    assert "globexErp" in theirs and "inventoryHub" not in theirs
 
 
 HOSTILE = "*/ declare const pwned: number; /*"
@@ -221,26 +221,26 @@ def test_hostile_names_and_descriptions_cannot_inject_declarations(client, cast)
 
 
 def test_a_definition_that_no_longer_parses_is_left_out_not_an_error(client, cast):
-    connector = own_connector(cast.space, CIN7)
+    connector = own_connector(cast.space, INVENTORY)
     broken = ConnectorVersion.objects.create(
-        connector=connector, number=2, definition={"slug": "cin7-core", "actions": "nope"}
+        connector=connector, number=2, definition={"slug": "inventory-hub", "actions": "nope"}
     )
     connector.latest_version = broken
     connector.save(update_fields=["latest_version"])
     weird = Connector.objects.create(space=cast.space, slug="under_score", name="Odd")
     weird.latest_version = ConnectorVersion.objects.create(
-        connector=weird, number=1, definition={**CIN7, "slug": "under_score"}
+        connector=weird, number=1, definition={**INVENTORY, "slug": "under_score"}
     )
     weird.save(update_fields=["latest_version"])
     login(client, cast.viewer)
     response, text = fetch(client, cast.space)
     assert response.status_code == 200
-    assert "cin7Core" not in text and "under_score" not in text
+    assert "inventoryHub" not in text and "under_score" not in text
     assert "interface FastnConnectors {" in text
 
 
 def test_the_etag_answers_304_until_a_connector_changes(client, cast):
-    connector = own_connector(cast.space, CIN7)
+    connector = own_connector(cast.space, INVENTORY)
     login(client, cast.developer)
     first = client.get(url(cast.space))
     etag = first["ETag"]
@@ -250,7 +250,7 @@ def test_the_etag_answers_304_until_a_connector_changes(client, cast):
     assert again.status_code == 304 and again.content == b"" and again["ETag"] == etag
     assert "Accept-Encoding" in again["Vary"]
     # A new version (an action added) changes the declarations, and so the ETag.
-    changed = json.loads(json.dumps(CIN7))
+    changed = json.loads(json.dumps(INVENTORY))
     changed["actions"].append({"name": "deleteSale", "method": "DELETE", "path": "/sale"})
     version = ConnectorVersion.objects.create(connector=connector, number=2, definition=changed)
     connector.latest_version = version
@@ -269,7 +269,7 @@ def test_the_etag_answers_304_until_a_connector_changes(client, cast):
 
 def test_definitions_are_read_once_per_version(client, cast):
     for n in range(3):
-        own_connector(cast.space, {**CIN7, "slug": f"shop-{n}", "name": f"Shop {n}"})
+        own_connector(cast.space, {**INVENTORY, "slug": f"shop-{n}", "name": f"Shop {n}"})
     login(client, cast.viewer)
     client.get(url(cast.space))
     with CaptureQueriesContext(connection) as queries:
@@ -296,7 +296,7 @@ def test_escaping_helpers():
     assert property_name("limit") == "limit"
     assert property_name("page[size]") == '"page[size]"'
     assert property_name("é") == '"\\u00e9"'
-    assert type_name("cin7Core") == "Cin7Core"
+    assert type_name("inventoryHub") == "InventoryHub"
     assert type_name("7shifts") == "_7shifts"
     with pytest.raises(ValueError):
         type_name("a-b")

@@ -16,9 +16,9 @@ from tests.e2e.helpers import browser_login
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-CIN7 = {
-    "slug": "cin7-core",
-    "name": "Cin7 Core",
+INVENTORY = {
+    "slug": "inventory-hub",
+    "name": "Inventory Hub",
     "description": "Inventory, sales and purchasing.",
     "baseUrl": "https://inventory.example.com/api",
     "actions": [
@@ -86,9 +86,9 @@ def own_connector(space, definition):
 
 
 def test_monaco_offers_connectors_actions_and_parameters(live_server, page, cast):
-    own_connector(cast.space, CIN7)
+    own_connector(cast.space, INVENTORY)
     own_connector(cast.space, EVIL)
-    own_connector(cast.other_space, {**CIN7, "slug": "globex-erp", "name": "Globex ERP"})
+    own_connector(cast.other_space, {**INVENTORY, "slug": "globex-erp", "name": "Globex ERP"})
     workflow = services.workflow_create(cast.space, name="Stock", actor=Actor.for_user(cast.owner))
     browser_login(page, live_server, "developer@example.com")
     page.goto(f"{live_server.url}/s/{cast.space.slug}/workflows/{workflow.id}/")
@@ -106,11 +106,13 @@ def test_monaco_offers_connectors_actions_and_parameters(live_server, page, cast
     # fastn.connector. → the Space's connectors by code name (and the generic http).
     page.keyboard.type("fastn.connector.")
     expect(suggest).to_be_visible()
-    expect(suggest).to_contain_text("cin7Core")
+    expect(suggest).to_contain_text("inventoryHub")
     expect(suggest).to_contain_text("http")
+    for builtin in ("cin7Core", "github", "hubspot"):  # the catalog's, by code name
+        expect(suggest).to_contain_text(builtin)
     expect(suggest).not_to_contain_text("globexErp")
-    page.keyboard.type("cin7")
-    expect(suggest.locator(".monaco-list-row.focused")).to_contain_text("cin7Core")
+    page.keyboard.type("inventoryH")
+    expect(suggest.locator(".monaco-list-row.focused")).to_contain_text("inventoryHub")
     page.keyboard.press("Enter")
 
     # . → its actions, with their titles and descriptions.
@@ -144,7 +146,7 @@ def test_monaco_offers_connectors_actions_and_parameters(live_server, page, cast
     page.keyboard.press("End")
     page.keyboard.press("Enter")
     page.keyboard.type("fastn.connectors.")
-    expect(suggest).to_contain_text("cin7Core")
+    expect(suggest).to_contain_text("inventoryHub")
     page.keyboard.press("Escape")
 
     # The declarations are valid TypeScript, built-ins and the Space's own (hostile one too).
