@@ -43,6 +43,7 @@ urlpatterns = [
                 path("activity/", include("apps.executions.urls")),
                 path("activity/", include(trigger_activity_urls)),
                 path("triggers/", include("apps.triggers.urls")),
+                path("connectors/typings/", include("apps.connectors.urls.typings")),
                 path("connectors/", include("apps.connectors.urls.connectors")),
                 path("connections/", include("apps.connectors.urls.connections")),
                 path("activity/traces/", include("apps.connectors.urls.traces")),

@@ -25,6 +25,7 @@ from django.contrib.sessions.models import Session
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from apps.configs.services import config_create
+from apps.connectors.models import ConnectorCall
 from apps.environments.services import environment_create
 from apps.executions.services import execution_create
 from apps.secrets.crypto import new_master_key_entry
@@ -102,6 +103,7 @@ class World:
     trigger: Any  # a webhook with signing on
     event: Any  # an event of that trigger, routed (its run is created, never dispatched)
     dead_letter: Any  # of a trigger whose route targets `live`, where nothing is deployed
+    trace: Any  # a connector call of the execution
 
 
 # How each path parameter is filled. A new parameter needs a line here.
@@ -119,6 +121,7 @@ PARAMS: dict[str, Callable[[World], Any]] = {
     "trigger_id": lambda w: w.trigger.id,
     "event_id": lambda w: w.event.id,
     "dead_letter_id": lambda w: w.dead_letter.id,
+    "trace_id": lambda w: w.trace.id,
 }
 
 CODE = "export default async function (ctx) {\n  return { ok: true };\n}\n"
@@ -140,19 +143,15 @@ def world(cast, settings) -> World:
         actor=system,
     )
     trigger_signing_enable(trigger, actor=system)
+    execution = execution_create(
+        workflow, version=version, code=None, input={"n": 1}, headers={},
+        triggered_by="manual", actor=system,
+    )  # fmt: skip
     return World(
         space=space,
         workflow=workflow,
         version=version,
-        execution=execution_create(
-            workflow,
-            version=version,
-            code=None,
-            input={"n": 1},
-            headers={},
-            triggered_by="manual",
-            actor=system,
-        ),
+        execution=execution,
         secret=secret_create(
             space, name="API_TOKEN", type="text", value="s3cr3t", customer=None, actor=system
         ),
@@ -167,6 +166,9 @@ def world(cast, settings) -> World:
         trigger=trigger,
         event=routed(trigger_send_test(trigger, body=b'{"a": 1}', actor=system).event),
         dead_letter=dead_letter_of(space, workflow, system),
+        trace=ConnectorCall.objects.create(
+            space=space, execution=execution, connector_slug="http", action="request"
+        ),
     )
 
 
@@ -263,7 +265,9 @@ VIEWER: dict[str, Rule] = {
     "connectors": PAGE,
     "connections": PAGE,
     "events": PAGE,
-    "traces": PAGE,
+    "traces": Rule(200, 405),
+    "trace_detail": Rule(200, 405),
+    "connector_typings": Rule(200, 405),
     "alerts": PAGE,
     "people": PAGE,
     "people_invite": Rule(403, 403, lambda w: {"email": "ada@example.com", "role": "viewer"}),

@@ -22,8 +22,6 @@ UPCOMING = [
             "Browse the connector catalog and define custom connectors."),
     Section("connections", "connections/", "Connections", "Integrations",
             "Authorised accounts for connectors, for the Space or for each customer."),
-    Section("traces", "activity/traces/", "Traces", "Activity",
-            "One row per connector call: connector, action, status and duration."),
     Section("alerts", "activity/alerts/", "Alerts", "Activity",
             "Rules on error rate, latency and failures, delivered by email, Slack or webhook."),
 ]  # fmt: skip

@@ -197,6 +197,7 @@ def editor_context(
             "compareUrl": urls.get("compare", ""),
             "listUrl": urls["list"],
             "monacoBase": static("vendor/monaco/vs"),
+            "connectorTypesUrl": urls["connector_types"],
         },
         "tiers": [(t.value, t.label, TIER_DESCRIPTIONS[t.value]) for t in Tier],
         "limits": {
@@ -216,6 +217,8 @@ def editor_urls(space_slug: str, workflow: Workflow | None) -> dict[str, str]:
         "list": reverse("workflows", kwargs=space),
         "apikeys": reverse("apikeys", kwargs=space),
         "create": reverse("workflow_create", kwargs=space),
+        # TypeScript declarations of the Space's connectors, for Monaco (apps/connectors).
+        "connector_types": reverse("connector_typings", kwargs=space),
     }
     if workflow is not None:
         one = {**space, "workflow_id": workflow.id}
