@@ -313,7 +313,7 @@ def test_a_running_page_shows_live_logs_with_secrets_redacted(client, cast, cele
         running = Execution.objects.get(pk=execution.pk).status == "running"
         return page if running and "calling with" in page else None
 
-    page = wait_for(running_page_with_the_log)
+    page = wait_for(running_page_with_the_log, timeout=45)  # the worker may start late when loaded
     assert secret not in page
     assert "calling with [REDACTED]" in page and "state.set" in page
     streamed = live.live_read(execution.id, 1)

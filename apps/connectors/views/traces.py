@@ -27,6 +27,7 @@ from apps.connectors.trace_selectors import (
 )
 from apps.spaces.access import require
 from apps.spaces.models import Capability
+from fastn_console.listing import list_context
 
 LIST = "connectors/traces/list.html"
 DETAIL = "connectors/traces/detail.html"
@@ -59,15 +60,9 @@ def trace_list(request):
         counts = trace_tab_counts(request.space, filters)
         for row in rows:
             row.connector_name = names.get(row.connector_slug) or row.connector_slug
+        tabs = [(tab, TAB_LABELS[tab]) for tab in TABS]
         context = {
-            "filters": filters,
-            "rows": rows,
-            "older_query": filters.query(before=next_cursor) if next_cursor else "",
-            "newest_query": filters.query(before=None) if filters.before else "",
-            "tabs": [
-                (tab, TAB_LABELS[tab], filters.query(tab=tab, before=None), counts[tab])
-                for tab in TABS
-            ],
+            **list_context(filters, rows, next_cursor, counts, tabs),
             "ranges": RANGE_CHOICES,
             "custom": filters.range == CUSTOM,
             "connectors": form.connectors,
