@@ -23,6 +23,7 @@ MODULES = [
     "bench_activity",
     "bench_executions",
     "bench_webhooks",
+    "bench_connectors",
 ]
 
 

@@ -94,7 +94,7 @@ def error_body(execution) -> tuple[int, dict]:
         status, code = 500, "INTERNAL_ERROR"
     elif step and step.get("kind") == "connector":
         status, code = 400, "DATASOURCE_CONNECTION_ERROR"
-        body["datasourceDebug"] = {"name": step.get("name"), "jsonObject": step.get("error")}
+        body["datasourceDebug"] = datasource_debug(error, step)
     elif execution.status == Status.CANCELLED:
         status, code = 409, "CANCELLED"
     else:
@@ -102,10 +102,23 @@ def error_body(execution) -> tuple[int, dict]:
         body["line"] = error.get("line")
         body["column"] = error.get("column")
     if step:
-        body["step"] = step.get("name")
+        details = error.get("details") if isinstance(error.get("details"), dict) else {}
+        body["step"] = details.get("step") or step.get("name")
     if code != "WORKFLOW_ERROR" and error.get("line"):
         body["line"] = error["line"]
     return status, {"code": code, "statusCode": status, **body}
+
+
+def datasource_debug(error: dict, step: dict) -> dict:
+    """The service's own answer: from the connector error's details when the run ended on it
+    (`{name, statusCode, jsonObject}`), else the failing step's error."""
+    details = error.get("details")
+    if isinstance(details, dict) and isinstance(details.get("datasourceDebug"), dict):
+        return details["datasourceDebug"]
+    step_error = step.get("error") or {}
+    if isinstance(step_error.get("details"), dict) and step_error["details"].get("datasourceDebug"):
+        return step_error["details"]["datasourceDebug"]
+    return {"name": step.get("name"), "jsonObject": step_error}
 
 
 def failing_step(execution) -> dict | None:

@@ -13,7 +13,8 @@ format; in short::
       "protocol": "rest",                    rest (default); smtp (Email: actions send mail
                                              through the connection's SMTP server); generic
                                              (HTTP: the one action `request` takes any URL)
-      "baseUrl": "https://api.stripe.com",   may use {{connection.<field>}}
+      "baseUrl": "https://api.stripe.com",   may use {{connection.<field>}}; smtp://… for smtp;
+                                             empty for generic (its URLs are absolute)
       "connectionFields": [{"name": "shop", "label": "Shop", "required": true,
                             "description": "…"}],   non-secret settings of a connection
       "headers": {"Stripe-Version": "2024-06-20"},  sent with every action (templates allowed)
@@ -71,6 +72,12 @@ GRANT_TYPES = ("authorization_code", "client_credentials")
 BODY_ENCODINGS = ("json", "form")
 PAGINATION_STYLES = ("cursor", "page", "offset", "link", "none")
 PROTOCOLS = ("rest", "smtp", "generic")
+# The base URL's scheme per protocol: smtp names the mail server (smtp://host:port).
+BASE_URL_SCHEMES = {
+    "rest": (r"https?://", "http:// or https://"),
+    "generic": (r"https?://", "http:// or https://"),
+    "smtp": (r"smtp://", "smtp://"),
+}
 MAX_ACTIONS = 2000
 MAX_NAME = 128
 
@@ -217,9 +224,13 @@ def parse_definition(data: Any) -> ConnectorDefinition:
     if slug and not SLUG_RE.fullmatch(slug):
         check.fail("$.slug", "use lowercase letters, digits and single hyphens")
     name = check.text(data, "name", "$", required=True, max_length=120)
-    base_url = check.text(data, "baseUrl", "$", required=True)
-    if base_url and not re.match(r"https?://", base_url):
-        check.fail("$.baseUrl", "must start with http:// or https://")
+    protocol = data.get("protocol") or "rest"
+    if protocol not in PROTOCOLS:
+        check.fail("$.protocol", f"one of {', '.join(PROTOCOLS)}")
+    base_url = check.text(data, "baseUrl", "$", required=protocol != "generic")
+    scheme, schemes = BASE_URL_SCHEMES.get(protocol, BASE_URL_SCHEMES["rest"])
+    if base_url and not re.match(scheme, base_url):
+        check.fail("$.baseUrl", f"must start with {schemes}")
     auth_methods, default_auth = _auth(check, check.mapping(data, "auth", "$"))
     actions = tuple(
         action
@@ -246,9 +257,6 @@ def parse_definition(data: Any) -> ConnectorDefinition:
     test = check.mapping(data, "test", "$")
     if test.get("action") and test["action"] not in seen:
         check.fail("$.test.action", f"no action named {test['action']!r}")
-    protocol = data.get("protocol") or "rest"
-    if protocol not in PROTOCOLS:
-        check.fail("$.protocol", f"one of {', '.join(PROTOCOLS)}")
     pagination = check.mapping(data, "pagination", "$")
     if pagination and pagination.get("style", "none") not in PAGINATION_STYLES:
         check.fail("$.pagination.style", f"one of {', '.join(PAGINATION_STYLES)}")

@@ -121,8 +121,59 @@ def http_request(params: dict[str, Any], policy: HttpPolicy) -> dict[str, Any]:
 
     The whole call, redirects and body included, shares one deadline.
     """
+    return http_exchange(params, policy).answer
+
+
+def http_exchange(params: dict[str, Any], policy: HttpPolicy) -> Exchange:
+    """`http_request` with what a trace records besides the answer."""
     hop, timeout = _validate(params, policy)
-    deadline = time.monotonic() + timeout
+    return _exchange(hop, policy, time.monotonic() + timeout, frozenset())
+
+
+@dataclass
+class Exchange:
+    """What `send_prepared` answers: the JS-shaped answer and what a trace records."""
+
+    answer: dict[str, Any]  # {"status", "headers", "body"} (+ "bodyEncoding")
+    header_items: list[tuple[str, str]]  # the final response's headers, one pair per line
+    url: str  # the final URL, after redirects
+    request_bytes: int
+    response_bytes: int
+
+
+def send_prepared(
+    method: str,
+    url: str,
+    headers: list[tuple[str, str]],
+    body: bytes | None,
+    policy: HttpPolicy,
+    *,
+    timeout_s: float,
+    private_headers: frozenset[str] = frozenset(),
+) -> Exchange:
+    """Send a request the caller built (a connector action with its auth injected) through
+    the same guard as `http_request`: the URL, the headers and every resolved address are
+    checked, redirects are followed hop by hop with the same checks, the body is capped.
+    Headers named in `private_headers` (lower case: an API key's header) are dropped, like
+    Authorization, on a redirect to another origin."""
+    if method not in METHODS:
+        raise _invalid(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    hop = _Hop(
+        method=method,
+        url=_validate_url(url),
+        headers=_checked_header_items(headers),
+        body=body,
+    )
+    if not timeout_s > 0:
+        raise ConnectorError("HTTP_TIMEOUT", "The request timed out", permanent=False)
+    timeout = min(timeout_s, policy.max_timeout_s)
+    return _exchange(hop, policy, time.monotonic() + timeout, private_headers)
+
+
+def _exchange(
+    hop: _Hop, policy: HttpPolicy, deadline: float, private_headers: frozenset[str]
+) -> Exchange:
+    request_bytes = len(hop.body or b"")
     redirects = 0
     while True:
         # A fresh pool per hop: a TLS connection verified for one host name must
@@ -132,7 +183,14 @@ def http_request(params: dict[str, Any], policy: HttpPolicy) -> dict[str, Any]:
             try:
                 target = _redirect_target(response, hop.url)
                 if target is None:
-                    return _read_response(response, hop, policy, deadline)
+                    answer, size = _read_response(response, hop, policy, deadline)
+                    return Exchange(
+                        answer=answer,
+                        header_items=list(response.headers.multi_items()),
+                        url=str(hop.url),
+                        request_bytes=request_bytes,
+                        response_bytes=size,
+                    )
             finally:
                 response.close()
         if redirects >= policy.max_redirects:
@@ -144,7 +202,7 @@ def http_request(params: dict[str, Any], policy: HttpPolicy) -> dict[str, Any]:
                 status=response.status_code,
             )
         redirects += 1
-        hop = _follow(hop, response.status_code, target)
+        hop = _follow(hop, response.status_code, target, private_headers)
 
 
 # --- 1. parameters ------------------------------------------------------------
@@ -289,9 +347,13 @@ def _validate_headers(value: object) -> list[tuple[str, str]]:
         return []
     if not isinstance(value, dict):
         raise _invalid(f"headers must be an object of names to strings, got {_js_type(value)}")
+    return _checked_header_items(list(value.items()))
+
+
+def _checked_header_items(items: list[tuple[Any, Any]]) -> list[tuple[str, str]]:
     headers: list[tuple[str, str]] = []
     seen: dict[str, str] = {}
-    for name, item in value.items():
+    for name, item in items:
         if not isinstance(name, str) or not _HEADER_NAME.fullmatch(name):
             raise _invalid(f"headers: {name!r} is not a valid header name")
         lowered = name.lower()
@@ -391,6 +453,14 @@ def _checked_addresses(host: str, port: int, policy: HttpPolicy, redirects: int)
             "CONNECTION_FAILED", f"Host {host} resolved to no addresses", permanent=False
         )
     return addresses
+
+
+def checked_addresses(host: str, port: int, policy: HttpPolicy) -> list[IPAddress]:
+    """The addresses of `host`, every one checked like an HTTP destination's: for a
+    connector that speaks another protocol (SMTP) and must connect to what was checked."""
+    if not host or (not _HOSTNAME.fullmatch(host.strip("[]")) and ":" not in host):
+        raise _invalid(f"host {host!r} is not a valid host name")
+    return _checked_addresses(host.strip("[]").rstrip("."), port, policy, 0)
 
 
 # --- 3. sending ---------------------------------------------------------------
@@ -514,7 +584,9 @@ def _redirect_target(response: httpx.Response, url: httpx.URL) -> httpx.URL | No
         ) from None
 
 
-def _follow(hop: _Hop, status: int, target: httpx.URL) -> _Hop:
+def _follow(
+    hop: _Hop, status: int, target: httpx.URL, private_headers: frozenset[str] = frozenset()
+) -> _Hop:
     """The next hop after a redirect, with browser semantics for method and body."""
     problem = _url_problem(target)
     if problem:
@@ -531,7 +603,11 @@ def _follow(hop: _Hop, status: int, target: httpx.URL) -> _Hop:
         method, body = "GET", None
         headers = [(n, v) for n, v in headers if not n.lower().startswith("content-")]
     if not _same_origin(hop.url, target):
-        headers = [(n, v) for n, v in headers if n.lower() not in _CREDENTIAL_HEADERS]
+        headers = [
+            (n, v)
+            for n, v in headers
+            if n.lower() not in _CREDENTIAL_HEADERS and n.lower() not in private_headers
+        ]
     return _Hop(method=method, url=target, headers=headers, body=body)
 
 
@@ -556,7 +632,8 @@ def _same_origin(source: httpx.URL, target: httpx.URL) -> bool:
 
 def _read_response(
     response: httpx.Response, hop: _Hop, policy: HttpPolicy, deadline: float
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], int]:
+    """The answer and the size of the body as received."""
     status = response.status_code
     headers: dict[str, str] = {}
     for name, value in response.headers.multi_items():
@@ -567,7 +644,7 @@ def _read_response(
         raw, decoded = _read_body(response, hop, policy, deadline)
     answer: dict[str, Any] = {"status": status, "headers": headers}
     answer.update(_shape_body(raw, headers.get("content-type", ""), decoded=decoded))
-    return answer
+    return answer, len(raw)
 
 
 def _read_body(

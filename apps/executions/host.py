@@ -11,6 +11,7 @@ from typing import Any
 from django.conf import settings
 
 from apps.configs.services import config_get
+from apps.connectors.calls import ConnectorRun
 from apps.connectors.http_client import ConnectorError, HttpPolicy, http_request
 from apps.datastore.state import (
     StateBusy,
@@ -34,7 +35,8 @@ from apps.spaces.models import Customer, Space
 
 
 def call_builtin_connector(connector: str, action: str, params: Any) -> Any:
-    """The connectors every Space has. Catalog connectors plug in here with their own issue."""
+    """What a run without a Space can call: the generic HTTP connector only (a connector
+    with connections needs a Space to find them)."""
     if connector == "http" and action == "request":
         try:
             policy = HttpPolicy(allow_loopback=settings.FASTN_HTTP_ALLOW_LOOPBACK)
@@ -42,8 +44,9 @@ def call_builtin_connector(connector: str, action: str, params: Any) -> Any:
         except ConnectorError as exc:
             raise HostError(exc.code, str(exc), permanent=exc.permanent) from None
     raise HostError(
-        "CONNECTOR_NOT_FOUND",
-        f"No connector {connector!r} with an action {action!r} is available in this Space.",
+        "NO_SPACE",
+        f"fastn.connector.{connector}.{action} needs a Space (its connection lives there): "
+        "run with --space SLUG.",
     )
 
 
@@ -64,12 +67,24 @@ class DatabaseHost:
         workflow_key: str,
         invocation_id: str,
         environment: str,
+        execution_id: Any = None,
+        deadline: float | None = None,
     ):
+        """`execution_id`: the Execution row the run belongs to, if any (traces link to it);
+        `deadline`: when the run ends (time.monotonic()), which connector retries respect."""
         self.space = space
         self.customer = customer
         self.environment = environment
         self.invocation_id = invocation_id
         self.wrote_invocation_state = False
+        # Connector calls share lookups, connections and credentials for the run.
+        self.connectors = ConnectorRun(
+            space,
+            customer=customer,
+            environment=environment,
+            execution_id=execution_id,
+            deadline=deadline,
+        )
         self.state_scope = StateScope(
             space_id=space.id,
             customer_id=customer.id if customer else None,
@@ -153,7 +168,11 @@ class DatabaseHost:
             raise HostError("DB_ERROR", str(exc), permanent=not transient) from None
 
     def connector_call(self, connector: str, action: str, params: Any) -> Any:
-        return call_builtin_connector(connector, action, params)
+        return self.connectors.call(connector, action, params)
+
+    def attach_redactor(self, redactor) -> None:
+        # Credentials injected into requests are redacted like the secrets the run read.
+        self.connectors.attach_redactor(redactor)
 
 
 class DetachedHost:

@@ -8,7 +8,8 @@ that implements the `fastn.*` services, and `Limits`; it gets a `RunResult`::
     result = run_workflow(code, ctx, host, Limits(timeout_s=30), cancel=event)
     result.status      # "completed" | "failed" | "timeout" | "cancelled"
     result.output      # the JSON return value (None unless completed)
-    result.error       # {"code", "message", "line", "column", "stack"} or None
+    result.error       # {"code", "message", "line", "column", "stack"} or None; plus
+                       # "details" when a host error with details ended the run
     result.logs        # [{"level", "message", "time"}] captured from console.*
     result.steps       # one per fastn.* call: kind, name, args, result, error,
                        # startedAt, durationMs (values clipped to max_step_value_bytes)
@@ -44,8 +45,12 @@ MEMORY_LIMIT, OUTPUT_TOO_LARGE, NOT_SERIALIZABLE, completed and cancelled runs. 
 lost with its run is the executions reaper's business, not the runtime's.)
 
 The `Host` protocol (all synchronous, called in the caller's thread; raise
-`HostError(code, message, permanent=True)` for failures the workflow may catch —
-it sees `Error(message)` with `.code` and `.retryable`):
+`HostError(code, message, permanent=True, details=None)` for failures the workflow may
+catch — it sees `Error(message)` with `.code`, `.retryable` and each field of `details`
+(a connector failure's `.step` and `.datasourceDebug`); when such an error ends the run,
+`result.error["details"]` is `{"code": code, **details}`, redacted and capped. A host may
+also offer `attach_redactor(redactor)`: the runtime calls it before the run, and values the
+host adds to it (credentials it injects into requests) are redacted like secrets):
 
     state_get(key, *, scope) -> JSON | None        scope is "ORG" or "INVOCATION"
     state_set(key, value, *, scope, ttl) -> None   ttl: whole seconds or None

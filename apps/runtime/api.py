@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from apps.runtime import source
-from apps.runtime.bridge import Bridge, Host, json_default
+from apps.runtime.bridge import Bridge, Host, _redact_clipped, clip, json_default
 from apps.runtime.pool import (
     Frame,
     Sandbox,
@@ -60,6 +60,7 @@ CANCEL_POLL_S = 0.05
 PROGRESS_INTERVAL_S = 0.25
 MAX_ERROR_MESSAGE = 16_000
 MAX_ERROR_STACK = 64_000
+MAX_ERROR_DETAILS = 32_000
 
 COMPLETED, FAILED, TIMEOUT, CANCELLED = "completed", "failed", "timeout", "cancelled"
 # Only transient failures are retried (the reference: "never code, data, or out-of-memory
@@ -168,6 +169,16 @@ def _failed(code: str, message: str, started: float, **where: Any) -> RunResult:
         duration_ms=(time.monotonic() - started) * 1000,
         retryable=code in TRANSIENT,
     )
+
+
+def _host_details(error: dict[str, Any]) -> dict[str, Any] | None:
+    """The details of the host error that ended the run (`HostError.details`), with its code:
+    `{"code": "DATASOURCE_CONNECTION_ERROR", "step": …, "datasourceDebug": …}`."""
+    details = error.get("hostDetails")
+    if not isinstance(details, dict):
+        return None
+    code = error.get("hostCode")
+    return {"code": str(code)[:100], **details} if isinstance(code, str) else dict(details)
 
 
 def _cap(text: str, limit: int) -> str:
@@ -490,6 +501,7 @@ class _Run:
 
     def _runtime_error(self, error: dict[str, Any]) -> _Outcome:
         marked = error.get("retryable") is True
+        details = _host_details(error)
         if "thrown" in error:
             message = f"Uncaught {error['thrown']}"
             return _Outcome(
@@ -504,12 +516,10 @@ class _Run:
             return self._memory()
         message = f"{name}: {text}" if text else name
         stack, line, column = self._map_stack(str(error.get("stack") or ""))
-        return _Outcome(
-            FAILED,
-            error=_error("RUNTIME_ERROR", message, line, column, stack or None),
-            healthy=True,
-            marked_retryable=marked,
-        )
+        recorded = _error("RUNTIME_ERROR", message, line, column, stack or None)
+        if details is not None:
+            recorded["details"] = details
+        return _Outcome(FAILED, error=recorded, healthy=True, marked_retryable=marked)
 
     # ---- positions --------------------------------------------------------------------------
     def _user_position(self, line: int, column: int) -> tuple[int, int]:
@@ -633,6 +643,9 @@ class _Run:
             error["message"] = _cap(redactor.text(str(error["message"])), MAX_ERROR_MESSAGE)
             if error.get("stack"):
                 error["stack"] = _cap(redactor.text(str(error["stack"])), MAX_ERROR_STACK)
+            if error.get("details") is not None:
+                details = clip(error["details"], MAX_ERROR_DETAILS)
+                error["details"] = _redact_clipped(redactor, details)
         output = redactor.value(outcome.output) if outcome.status == COMPLETED else None
         code = error["code"] if error else None
         return RunResult(

@@ -34,17 +34,34 @@ class HostError(Exception):
 
     `permanent=False` marks a transient failure that may succeed later (a network error,
     a timeout, a service's 429 or 5xx): the JS error gets `retryable = true`, and a run that
-    lets it escape ends retryable (the executions' retry policy may try it again)."""
+    lets it escape ends retryable (the executions' retry policy may try it again).
 
-    def __init__(self, code: str, message: str, *, permanent: bool = True) -> None:
+    `details`, a JSON object, adds fields to the JS error (a connector failure's `step` and
+    `datasourceDebug`: `err.step`, `err.datasourceDebug`; `code`, `message`, `name`, `stack`
+    and `retryable` are not overwritten), to the step's recorded error, and — when the error
+    ends the run — to `RunResult.error["details"]` with the error's `code`."""
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        *,
+        permanent: bool = True,
+        details: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.permanent = permanent
+        self.details = details
 
 
 class Host(Protocol):
-    """Services a run may use, supplied by the caller. Called in the caller's thread."""
+    """Services a run may use, supplied by the caller. Called in the caller's thread.
+
+    Optionally a host also has `attach_redactor(redactor)`, called once before the run with
+    the run's `Redactor`: values it adds (credentials a host injects into requests) are
+    redacted like secrets wherever the run's results are kept."""
 
     def state_get(self, key: str, *, scope: str) -> Any: ...
     def state_set(self, key: str, value: Any, *, scope: str, ttl: int | None) -> None: ...
@@ -198,6 +215,18 @@ def _parse(name: str, args: dict[str, Any]) -> _Call:
     raise _Invalid(f"unknown call {name!r}")
 
 
+def _details(details: Any) -> dict[str, Any] | None:
+    """A host error's details as plain JSON (None when there are none or they are not JSON:
+    the error itself still reaches the workflow)."""
+    if not isinstance(details, dict) or not details:
+        return None
+    try:
+        return json.loads(json.dumps(details, default=json_default, allow_nan=False))
+    except (TypeError, ValueError):
+        logger.warning("dropped the details of a host error: not JSON-serialisable")
+        return None
+
+
 def _checked_number(answer: Any) -> int | float:
     if isinstance(answer, bool) or not isinstance(answer, int | float):
         raise TypeError("state_incr must return a number")
@@ -248,6 +277,9 @@ class Bridge:
         self.step_value_limit = step_value_limit
         self.steps: list[dict[str, Any]] = []
         self.unrecorded = 0
+        attach = getattr(host, "attach_redactor", None)
+        if callable(attach):
+            attach(redactor)
 
     def serve(self, request: bytes) -> bytes:
         """Answer one request (JSON `{name, args}`) with a JSON `{ok}` or `{err}`."""
@@ -287,6 +319,9 @@ class Bridge:
                 "message": str(exc.message),
                 "permanent": bool(exc.permanent),
             }
+            details = _details(exc.details)
+            if details is not None:
+                error["details"] = details
         except Exception:
             # The operator gets the traceback; the workflow only a plain sentence.
             logger.exception("host call %s failed", call.name)
@@ -337,6 +372,8 @@ class Bridge:
         if error is not None:
             result = None
             recorded_error = {"code": error["code"], "message": error["message"]}
+            if "details" in error:
+                recorded_error["details"] = clip(error["details"], limit)
         elif not result_fits:
             result = clip(result, limit)
         self.steps.append(

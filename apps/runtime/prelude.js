@@ -53,6 +53,10 @@
   const promiseThen = Promise.prototype.then;
   const errorCaptureStackTrace = Error.captureStackTrace;
   const mapGet = Map.prototype.get;
+  const WeakMapCtor = WeakMap;
+  const weakMapGet = WeakMap.prototype.get;
+  const weakMapSet = WeakMap.prototype.set;
+  const objectKeys = Object.keys;
   const mapSet = Map.prototype.set;
   const regExpTest = RegExp.prototype.test;
 
@@ -421,10 +425,23 @@
     return apply(arrayJoin, kept, ["\n"]);
   }
 
+  // A host error's details (a connector failure's `step` and `datasourceDebug`) become
+  // fields of the Error; the parent gets them back if the Error ends the run.
+  const RESERVED_ERROR_FIELDS = new SetCtor(["code", "message", "name", "stack", "retryable"]);
+  const hostDetails = new WeakMapCtor();
+
   function hostError(err) {
     const e = new ErrorCtor(StringCtor(err.message));
     e.code = StringCtor(err.code);
     e.retryable = !err.permanent;
+    const details = err.details;
+    if (details !== null && typeof details === "object" && !isArray(details)) {
+      const keys = objectKeys(details);
+      for (let i = 0; i < keys.length; i++) {
+        if (!RESERVED_ERROR_FIELDS.has(keys[i])) e[keys[i]] = details[keys[i]];
+      }
+      apply(weakMapSet, hostDetails, [e, details]);
+    }
     return e;
   }
 
@@ -812,6 +829,8 @@
       out.message = StringCtor(e.message);
       out.stack = typeof e.stack === "string" ? e.stack : "";
       if (typeof e.code === "string") out.hostCode = e.code;
+      const details = apply(weakMapGet, hostDetails, [e]);
+      if (details !== undefined) out.hostDetails = details;
     } catch {
       out.name = out.name || "Error";
       out.message = out.message || "";

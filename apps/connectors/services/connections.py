@@ -12,7 +12,8 @@ Credential JSON per auth method (what the connect forms, the OAuth callback and
                      the definition's location and name
     OAUTH_2          {"accessToken", "refreshToken", "tokenType", "expiresAt" (epoch seconds),
                      "scope"}, or {"clientCredentials": true} for the client-credentials grant
-                     (the runtime fetches the token); none while the authorization is pending
+                     (the runtime fetches the token; "clientId"/"clientSecret" optional, else
+                     the Space's OAuth app's); none while the authorization is pending
     INPUT (Custom)   {"values": {field: value}} for the definition's fields
 
 `config` holds what is not secret: the connector's connection fields (a Shopify shop),
@@ -171,8 +172,15 @@ def _oauth_credential(credential: dict | None, *, pending: bool) -> dict | None:
                 "the client-credentials grant); connect through the console to authorize."
             }
         )
+    for field in ("clientId", "clientSecret"):
+        if credential.get(field) is not None and not isinstance(credential[field], str):
+            raise ValidationError({"credential": f"{field} must be a string."})
     if credential.get("clientCredentials") is True and not credential.get("accessToken"):
-        return {"clientCredentials": True}
+        # The client's own id and secret, when not the Space's OAuth app's.
+        return {
+            "clientCredentials": True,
+            **{k: credential[k] for k in ("clientId", "clientSecret") if credential.get(k)},
+        }
     token = credential.get("accessToken")
     if not isinstance(token, str) or not token:
         raise ValidationError({"credential": "accessToken is required (a string)."})

@@ -7,6 +7,7 @@ import functools
 import logging
 import socket
 import threading
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -118,6 +119,8 @@ def run_attempt(claimed: Claimed) -> RunResult:
                 workflow_key=str(execution.workflow_id or ""),
                 invocation_id=str(execution.id),
                 environment=execution.environment,
+                execution_id=execution.id,
+                deadline=time.monotonic() + execution.timeout_seconds,
             ) as host,
         ):
             return run_workflow(
