@@ -171,6 +171,13 @@ class ConnectionForm(forms.Form):
         ]
         self.fields["auth_method"].initial = connection.auth_method
         self.fields["auth_method"].widget = forms.HiddenInput()
+        if connection.auth_method == "OAUTH_2":
+            # The provider's flow starts from the connection's own settings; a different shop
+            # or account is a new connection.
+            for key, _ in self._config_fields:
+                self.fields.pop(key)
+            self._config_fields = []
+            self.fields.pop("test_url", None)
         config = connection.config or {}
         for key, name in self._config_fields:
             self.fields[key].initial = config.get(name, "")

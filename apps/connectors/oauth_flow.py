@@ -26,12 +26,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import secrets
 import time
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, quote, urlsplit
 
 from authlib.common.security import generate_token
 from authlib.oauth2.auth import ClientAuth
@@ -43,7 +44,7 @@ from django.utils import timezone
 
 from apps.connectors.connection_selectors import connection_definition
 from apps.connectors.credentials import CredentialUndecryptable, unseal
-from apps.connectors.definition import ConnectorDefinition
+from apps.connectors.definition import TEMPLATE_RE, ConnectorDefinition
 from apps.connectors.http_client import ConnectorError, HttpPolicy, http_request
 from apps.connectors.models import Connection, ConnectionStatus, OAuthApp, OAuthState
 from apps.connectors.services import connections as services
@@ -52,11 +53,15 @@ from apps.spaces.models import Capability, Membership, Outcome, Space
 
 STATE_LIFETIME = timedelta(minutes=10)
 TOKEN_TIMEOUT_S = 20.0
-TOKEN_AUTH_METHODS = ("client_secret_basic", "client_secret_post")
+# The definition's OAUTH_2 option `tokenAuthMethod` (auth.py's refreshes read it too).
+TOKEN_AUTH_METHODS = ("client_secret_basic", "client_secret_post", "none")
 _TOKEN_HEADERS = {
     "Accept": "application/json",
     "Content-Type": "application/x-www-form-urlencoded;charset=UTF-8",
 }
+PROTOCOL_PARAMS = frozenset(
+    {"code", "state", "error", "error_description", "error_uri", "scope", "iss", "session_state"}
+)
 # What a provider may say in `error` / `error_description`: printable, bounded, one line.
 _MAX_PROVIDER_TEXT = 300
 
@@ -132,8 +137,12 @@ def space_oauth_app(space: Space, connector_slug: str) -> OAuthApp | None:
     )
 
 
-def oauth_client(space: Space, definition: ConnectorDefinition) -> OAuthClient:
-    """The OAuth client of `definition` in `space`; OAuthNotConfigured says what is missing."""
+def oauth_client(
+    space: Space, definition: ConnectorDefinition, config: dict | None = None
+) -> OAuthClient:
+    """The OAuth client of `definition` in `space`; OAuthNotConfigured says what is missing.
+    With a connection's `config`, the endpoints' `{{connection.<field>}}` are filled in (a
+    Shopify shop's own host); without one they are left as written."""
     options = oauth_method_options(definition)
     if options is None:
         raise OAuthNotConfigured(f"{definition.name} does not offer OAuth 2.0.")
@@ -149,21 +158,58 @@ def oauth_client(space: Space, definition: ConnectorDefinition) -> OAuthClient:
         raise OAuthNotConfigured(f"The OAuth app's client secret cannot be read: {exc}") from None
     separator = options.get("scopeSeparator") or " "
     scopes = app.scopes.replace(",", " ").split() if app.scopes.strip() else options.get("scopes")
-    auth_method = options.get("tokenEndpointAuthMethod") or "client_secret_basic"
+    auth_method = options.get("tokenAuthMethod") or "client_secret_basic"
     if auth_method not in TOKEN_AUTH_METHODS:
         auth_method = "client_secret_basic"
+    authorization_url = app.authorization_url or options.get("authorizationUrl", "")
+    token_url = app.token_url or options.get("tokenUrl", "")
+    if config is not None:
+        authorization_url = fill_connection_fields(authorization_url, config, "authorization URL")
+        token_url = fill_connection_fields(token_url, config, "token URL")
     return OAuthClient(
         connector_slug=definition.slug,
         client_id=app.client_id,
         client_secret=sealed.get("clientSecret", ""),
-        authorization_url=app.authorization_url or options.get("authorizationUrl", ""),
-        token_url=app.token_url or options.get("tokenUrl", ""),
+        authorization_url=authorization_url,
+        token_url=token_url,
         scope=separator.join(str(s) for s in scopes or []),
         grant_types=grant_types(definition),
         pkce=options.get("pkce", True) is not False,
         token_auth_method=auth_method,
         extra_authorize_params=dict(options.get("extraAuthorizeParams") or {}),
     )
+
+
+def fill_connection_fields(url: str, config: dict, what: str) -> str:
+    """`url` with each `{{connection.<field>}}` replaced by the connection's value,
+    percent-encoded so that a value cannot change which host or path is meant."""
+
+    def value(match) -> str:
+        source, name = match.group(1), match.group(2)
+        found = config.get(name) if source == "connection" else None
+        if not isinstance(found, str) or not found:
+            raise OAuthNotConfigured(
+                f"The OAuth {what} uses {{{{{source}.{name}}}}}: "
+                + (f"set {name} on the connection." if source == "connection" else
+                   "only connection fields can be used there.")
+            )  # fmt: skip
+        return quote(found, safe="")
+
+    return TEMPLATE_RE.sub(value, url)
+
+
+def form_target(url: str) -> str | None:
+    """The CSP source a page's form may lead to for `url`: its origin, or for a host made from
+    a connection field (`https://{{connection.shop}}.myshopify.com`) every such subdomain."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return None
+    host = TEMPLATE_RE.sub("*", parts.netloc)
+    if "*" in host and not (host.startswith("*.") and "*" not in host[2:]):
+        return None
+    if not re.fullmatch(r"[*A-Za-z0-9.:\[\]-]+", host):
+        return None
+    return f"{parts.scheme}://{host}"
 
 
 # --- Token requests through the SSRF guard --------------------------------------------------
@@ -183,7 +229,7 @@ def token_request(client: OAuthClient, grant_type: str, **params: str) -> dict:
     to the client's token URL and answer the token response's JSON object.
 
     1. Authlib prepares the form body and the client authentication (HTTP Basic, or
-       client_id/client_secret in the body, as the definition's tokenEndpointAuthMethod says).
+       client_id/client_secret in the body, as the definition's `tokenAuthMethod` says).
     2. The guarded client sends it (checked addresses, no redirects, a deadline).
     3. A JSON (or form-encoded) object with an access_token is the answer; an `error`, an
        HTTP error or anything else is TokenRequestFailed with what the provider said."""
@@ -278,7 +324,7 @@ def authorization_start(
 ) -> str:
     """The provider's authorization URL for `connection` (new and pending, or being
     reconnected); records the flow's state, verifier and user."""
-    client = oauth_client(connection.space, definition)
+    client = oauth_client(connection.space, definition, connection.config or {})
     if "authorization_code" not in client.grant_types:
         raise OAuthNotConfigured(f"{definition.name} does not allow the authorization-code grant.")
     if not client.authorization_url:
@@ -339,7 +385,7 @@ def authorization_complete(params, *, user, request=None) -> CallbackOutcome:
     try:
         if definition is None:
             raise OAuthNotConfigured(f"The connector {connection.connector_slug} no longer exists.")
-        client = oauth_client(connection.space, definition)
+        client = oauth_client(connection.space, definition, connection.config or {})
         token = token_request(
             client,
             "authorization_code",
@@ -353,7 +399,13 @@ def authorization_complete(params, *, user, request=None) -> CallbackOutcome:
     credential = credential_from_token(token, requested_scope=client.scope)
     with transaction.atomic():
         # Stores the token and makes the connection Active (audited without the token).
-        services.replace_credential(connection, credential=credential, actor=actor, request=request)
+        services.replace_credential(
+            connection,
+            credential=credential,
+            config=_returned_fields(definition, connection, params),
+            actor=actor,
+            request=request,
+        )
         audit_record(
             space=connection.space,
             actor=actor,
@@ -364,6 +416,17 @@ def authorization_complete(params, *, user, request=None) -> CallbackOutcome:
         )
     connection.refresh_from_db()
     return CallbackOutcome(connection, True, f"{connection.name} is connected.")
+
+
+def _returned_fields(definition: ConnectorDefinition, connection: Connection, params):
+    """Connection fields the provider names in the callback (QuickBooks sends `realmId`): they
+    update the connection's settings. None when there are none."""
+    returned = {}
+    for spec in definition.connection_fields:
+        value = params.get(spec["name"]) if spec["name"] not in PROTOCOL_PARAMS else None
+        if isinstance(value, str) and value and len(value) <= 500:
+            returned[spec["name"]] = value
+    return {**(connection.config or {}), **returned} if returned else None
 
 
 def _spend_state(raw_state: str, user) -> OAuthState:

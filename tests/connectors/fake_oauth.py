@@ -42,6 +42,7 @@ class FakeProviderState:
     auth_method: str = "either"
     require_pkce: bool = True
     expires_in: int = 3600
+    callback_params: dict[str, str] = field(default_factory=dict)  # added to an approval
     codes: dict[str, Grant] = field(default_factory=dict)
     access_tokens: dict[str, str] = field(default_factory=dict)  # token → grant type
     refresh_tokens: set[str] = field(default_factory=set)
@@ -198,7 +199,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._html(400, "<h1>Unknown request</h1>")
             return
         if q.get("ok") == "1":
-            params = {"code": q["code"], "state": q.get("state", "")}
+            params = {
+                "code": q["code"],
+                "state": q.get("state", ""),
+                **self.provider.state.callback_params,
+            }
         else:
             params = {
                 "error": "access_denied",
