@@ -206,7 +206,8 @@ def connections_of(space, actor):
     """Two Bearer connections of a connector that also offers OAuth 2.0 (a second one,
     `beta`, offers only OAuth 2.0 and has no OAuth app yet); answers the non-default one."""
     auth = {"default": "BEARER", "methods": [{"type": "BEARER"}, OAUTH]}
-    make_connector(space, definition("acme", auth=auth))
+    test = {"action": "getThing", "params": {"id": "1"}}  # port 1: the test fails, recorded
+    make_connector(space, definition("acme", auth=auth, test=test))
     make_connector(space, definition("beta", auth={"methods": [OAUTH]}))
     for name in ("Main", "Second"):
         connection = create_connection(space, connector_slug="acme", name=name,

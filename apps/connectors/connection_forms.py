@@ -55,6 +55,7 @@ class Panel:
     methods: tuple[str, ...]
     title: str
     fields: list
+    help: str = ""  # the definition's descriptions of these methods
 
 
 class ConnectionForm(forms.Form):
@@ -123,7 +124,8 @@ class ConnectionForm(forms.Form):
                 help_text=spec["description"],
             )
             self._config_fields.append((key, spec["name"]))
-        if definition.test.get("action"):
+        if definition.test.get("action") or definition.protocol == "smtp":
+            # Test connection runs the test action (or signs in to the SMTP server).
             self.fields.pop("test_url")
         self._setup_method_fields()
         if connection is not None:
@@ -211,7 +213,14 @@ class ConnectionForm(forms.Form):
             Panel(("OAUTH_2",), "OAuth 2.0", [self["grant_type"]]),
             Panel(("INPUT",), "Custom", [self[key] for key, _, _ in self._input_fields]),
         ]  # fmt: skip
-        return [p for p in panels if methods.intersection(p.methods)]
+        shown = []
+        for panel in panels:
+            offered = [m for m in panel.methods if m in methods]
+            if offered:
+                notes = [self.definition.auth(m).options.get("description") for m in offered]
+                help_text = " ".join(str(n) for n in notes if n)
+                shown.append(Panel(panel.methods, panel.title, panel.fields, help_text))
+        return shown
 
     # --- checks ---------------------------------------------------------------------------
 

@@ -371,3 +371,18 @@ def test_a_refused_test_fails_the_connection_with_the_services_answer(client, ca
     assert response.redirect_chain[-1][0] == url(cast)
     assert "Test of Probe main: failed (HTTP 401)" in page and "tok-wrong" not in page
     assert 'data-testid="last-error"' in page
+
+
+def test_every_built_in_connector_has_a_new_connection_form(client, cast):
+    from apps.connectors.catalog import builtin_connectors
+
+    login(client, cast.operator)
+    for slug, built_in in builtin_connectors().items():
+        response = client.get(url(cast, "new/") + f"?connector={slug}")
+        page = response.content.decode()
+        assert response.status_code == 200, slug
+        assert f"<h2>{built_in.name}</h2>" in page, slug
+        for spec in built_in.connection_fields:
+            assert f'name="cfg_{spec["name"]}"' in page, (slug, spec["name"])
+        for method in built_in.auth_methods:
+            assert f'data-testid="panel-{method.type}"' in page or method.type == "DIGEST", slug
