@@ -39,6 +39,7 @@ from authlib.oauth2.auth import ClientAuth
 from authlib.oauth2.rfc6749.parameters import prepare_grant_uri, prepare_token_request
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -52,6 +53,7 @@ from apps.spaces.audit import Actor, audit_record
 from apps.spaces.models import Capability, Membership, Outcome, Space
 
 STATE_LIFETIME = timedelta(minutes=10)
+STATE_KEPT = timedelta(days=1)
 TOKEN_TIMEOUT_S = 20.0
 # The definition's OAUTH_2 option `tokenAuthMethod` (auth.py's refreshes read it too).
 TOKEN_AUTH_METHODS = ("client_secret_basic", "client_secret_post", "none")
@@ -333,6 +335,9 @@ def authorization_start(
         )
     state = secrets.token_urlsafe(32)
     verifier = generate_token(64) if client.pkce else ""
+    # Flows older than a day are kept no longer: until then a late callback is told
+    # "expired" rather than "unknown".
+    OAuthState.objects.filter(created_at__lt=timezone.now() - STATE_KEPT).delete()
     OAuthState.objects.create(
         space_id=connection.space_id,
         connection=connection,
@@ -397,25 +402,29 @@ def authorization_complete(params, *, user, request=None) -> CallbackOutcome:
         message = f"The code could not be exchanged for a token: {exc.message}"
         return _failed(connection, message, actor=actor, request=request, reason="exchange")
     credential = credential_from_token(token, requested_scope=client.scope)
-    with transaction.atomic():
-        # Stores the token and makes the connection Active (audited without the token).
-        services.replace_credential(
-            connection,
-            credential=credential,
-            config=_returned_fields(definition, connection, params),
-            actor=actor,
-            request=request,
-        )
-        audit_record(
-            space=connection.space,
-            actor=actor,
-            action="connection.oauth",
-            resource=connection,
-            request=request,
-            detail={"connector": connection.connector_slug, "scope": credential["scope"]},
-        )
-    connection.refresh_from_db()
+    try:
+        _store(connection, credential, _returned_fields(definition, connection, params),
+               actor=actor, request=request)  # fmt: skip
+    except ValidationError as exc:  # the connection or its connector changed meanwhile
+        message = f"The token could not be stored: {' '.join(exc.messages)}"
+        return _failed(connection, message, actor=actor, request=request, reason="store")
     return CallbackOutcome(connection, True, f"{connection.name} is connected.")
+
+
+@transaction.atomic
+def _store(connection: Connection, credential: dict, config: dict | None, *, actor, request):
+    """The token on the connection, which becomes Active; both audit rows say so without it."""
+    services.replace_credential(
+        connection, credential=credential, config=config, actor=actor, request=request
+    )
+    audit_record(
+        space=connection.space,
+        actor=actor,
+        action="connection.oauth",
+        resource=connection,
+        request=request,
+        detail={"connector": connection.connector_slug, "scope": credential["scope"]},
+    )
 
 
 def _returned_fields(definition: ConnectorDefinition, connection: Connection, params):
@@ -471,7 +480,6 @@ def _failed(connection: Connection, message: str, *, actor, request, reason: str
     """A flow that reached the connection but did not produce a token: a new connection
     fails with the reason; one being reconnected keeps its status (its old credential still
     works or does not, as before) and records the reason."""
-
     status = ConnectionStatus.FAILED if connection.status == ConnectionStatus.PENDING else None
     with transaction.atomic():
         services.mark_status(connection, status or connection.status, error=message)
@@ -484,7 +492,6 @@ def _failed(connection: Connection, message: str, *, actor, request, reason: str
             request=request,
             detail={"connector": connection.connector_slug, "reason": reason, "error": message},
         )
-    connection.refresh_from_db()
     return CallbackOutcome(connection, False, message)
 
 

@@ -378,3 +378,34 @@ def test_a_connection_field_cannot_change_the_endpoints_host_or_path():
 )  # fmt: skip
 def test_the_form_target_allowed_by_the_pages_policy(url, target):
     assert oauth_flow.form_target(url) == target
+
+
+def test_a_connection_disconnected_during_the_flow_takes_nothing(client, cast, fakehub):
+    login(client, cast.operator)
+    url = approve(start(client, cast))
+    client.post(f"/s/{cast.space.slug}/connections/{Connection.objects.get().id}/disconnect/")
+    response = callback(client, url)
+    assert response.status_code == 400 and not Connection.objects.exists()
+    assert not fakehub.state.token_requests
+    denied("unknown")
+
+
+def test_token_requests_refresh_and_client_credentials_against_the_fake(cast, fakehub):
+    from apps.connectors.connection_selectors import connection_definition
+
+    client_config = oauth_flow.oauth_client(
+        cast.space, connection_definition(cast.space, "fakehub")
+    )
+    first = oauth_flow.token_request(client_config, "client_credentials", scope="read")
+    assert fakehub.state.access_tokens[first["access_token"]] == "client_credentials"
+    fakehub.state.refresh_tokens.add("rt-known")
+    refreshed = oauth_flow.token_request(client_config, "refresh_token", refresh_token="rt-known")
+    assert fakehub.state.access_tokens[refreshed["access_token"]] == "refresh_token"
+    with pytest.raises(oauth_flow.TokenRequestFailed, match="invalid_grant: Unknown refresh"):
+        oauth_flow.token_request(client_config, "refresh_token", refresh_token="rt-unknown")
+    fakehub.state.clients[CLIENT_ID] = "rotated-at-the-provider"
+    with pytest.raises(oauth_flow.TokenRequestFailed, match="invalid_client") as refused:
+        oauth_flow.token_request(client_config, "client_credentials")
+    assert refused.value.status == 401 and CLIENT_SECRET not in refused.value.message
+    # The client's repr (tracebacks, debug pages) never holds the secret.
+    assert CLIENT_SECRET not in repr(client_config)

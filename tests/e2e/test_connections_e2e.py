@@ -76,6 +76,10 @@ def test_oauth_app_then_connect_through_the_providers_consent_page(
     expect(page.locator("[data-testid=redirect-uri]")).to_have_value(
         f"{live_server.url}/oauth/callback"
     )
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
+    page.get_by_role("button", name="Copy").click()
+    expect(page.get_by_role("button", name="Copied")).to_be_visible()
+    assert page.evaluate("navigator.clipboard.readText()") == f"{live_server.url}/oauth/callback"
     row = page.locator("[data-testid=oauth-app-row][data-connector=fakehub]")
     expect(row).to_contain_text("Not configured")
     row.get_by_role("link", name="Configure").click()

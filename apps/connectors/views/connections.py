@@ -19,6 +19,7 @@ from django.db import transaction
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.csp import CSP
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
 from apps.connectors import calls, oauth_flow
@@ -128,6 +129,7 @@ def connection_list(request):
 # --- New connection -------------------------------------------------------------------------
 
 
+@sensitive_post_parameters()  # credentials: out of error reports too
 @require(Capability.OPERATE)
 def connection_new(request):
     """Choose a connector (`?connector=<slug>`, the Connectors page links here), then fill
@@ -232,6 +234,7 @@ def connection_test(request, connection_id):
     return redirect(connections_url(request))
 
 
+@sensitive_post_parameters()
 @require(Capability.OPERATE)
 def connection_reconnect(request, connection_id):
     """A new credential for the same connection: typed again, or (OAuth 2.0 authorization

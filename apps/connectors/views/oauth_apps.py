@@ -9,6 +9,7 @@ from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
 from apps.connectors.connection_forms import OAuthAppForm
@@ -58,6 +59,7 @@ def oauth_choices(request):
     return [c for c in space_connectors(request.space) if c.definition.auth("OAUTH_2") is not None]
 
 
+@sensitive_post_parameters("client_secret")
 @require(Capability.MANAGE_SPACE)
 def oauth_app_new(request):
     """`?connector=<slug>` (the list's Configure buttons); without one, the choice of the
@@ -92,6 +94,7 @@ def oauth_app_new(request):
     return no_store(render(request, "connectors/oauth_apps/form.html", context))
 
 
+@sensitive_post_parameters("client_secret")
 @require(Capability.MANAGE_SPACE)
 def oauth_app_edit(request, app_id):
     app = get_oauth_app_for_member(request, app_id)
