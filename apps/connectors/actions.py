@@ -146,6 +146,7 @@ class Outgoing:
     body: bytes | None = None
     body_value: Any = None  # what the body holds, for the trace
     private_headers: set[str] = field(default_factory=set)
+    timeout_s: float | None = None  # the code's own timeout (fastn.connector.http.request)
 
     def set_header(self, name: str, value: str) -> None:
         lowered = name.lower()
@@ -153,6 +154,11 @@ class Outgoing:
         self.headers.append((name, value))
 
     def add_query(self, name: str, value: str) -> None:
+        self.query.append((name, value))
+
+    def set_query(self, name: str, value: str) -> None:
+        """One value for `name` (auth: applying it again after a refresh replaces it)."""
+        self.query = [(n, v) for n, v in self.query if n != name]
         self.query.append((name, value))
 
     def full_url(self) -> str:
@@ -178,7 +184,8 @@ def build_request(binding: Binding, action: Action, values: dict, run: RunContex
     """1. base URL and path: templates filled, `{name}` placeholders URL-encoded;
     2. the definition's headers (templates filled), then header parameters;
     3. query parameters (arrays repeat the name);
-    4. the body: `params.body` merged with the body parameters, JSON or form-encoded."""
+    4. the body: `params.body` merged with the body parameters, JSON or form-encoded (nested
+       values in brackets)."""
     definition = binding.definition
     base = render(definition.base_url, binding, run, where=f"{definition.name}'s base URL")
 
@@ -205,6 +212,18 @@ def build_request(binding: Binding, action: Action, values: dict, run: RunContex
     return request
 
 
+def form_pairs(name: str, value: Any) -> list[tuple[str, str]]:
+    """A form field, nested values in brackets as Stripe and Rack-style servers read them:
+    `metadata[plan]=pro`, `items[0][price]=p_1`."""
+    if value is None:
+        return []
+    if isinstance(value, dict):
+        return [p for key, item in value.items() for p in form_pairs(f"{name}[{key}]", item)]
+    if isinstance(value, list):
+        return [p for index, item in enumerate(value) for p in form_pairs(f"{name}[{index}]", item)]
+    return [(name, scalar(value))]
+
+
 def _encode_body(request: Outgoing, action: Action, body: Any, fields: dict) -> None:
     if body is None and not fields:
         return
@@ -220,11 +239,7 @@ def _encode_body(request: Outgoing, action: Action, body: Any, fields: dict) -> 
     encoding = action.body.encoding if action.body else "json"
     request.body_value = body
     if encoding == "form":
-        pairs = []
-        for name, value in body.items():
-            for item in value if isinstance(value, list) else [value]:
-                if item is not None:
-                    pairs.append((str(name), scalar(item)))
+        pairs = [pair for name, value in body.items() for pair in form_pairs(str(name), value)]
         request.body = urlencode(pairs).encode("ascii")
         request.set_header("Content-Type", "application/x-www-form-urlencoded")
     elif isinstance(body, str):

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import base64
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 from urllib.parse import urlencode
 
@@ -43,6 +43,7 @@ from apps.runtime import HostError
 
 REFRESH_MARGIN_S = 60
 TOKEN_TIMEOUT_S = 30.0
+TOKEN_AUTH_METHODS = ("client_secret_basic", "client_secret_post")
 RECONNECT_HINT = "reconnect it in Integrations → Connections"
 
 
@@ -178,11 +179,7 @@ def apply_auth(request, binding: Binding, run: RunContext) -> None:
     elif method == AuthMethod.API_KEY:
         _apply_api_key(request, binding)
     elif method == AuthMethod.OAUTH_2:
-        token = oauth_access_token(binding, run)
-        token_type = str((binding.credential or {}).get("tokenType") or "Bearer")
-        # Providers answer "bearer"; the header's scheme is conventionally capitalised.
-        scheme = "Bearer" if token_type.lower() == "bearer" else token_type
-        request.set_header("Authorization", f"{scheme} {token}")
+        _apply_oauth(request, binding, oauth_access_token(binding, run))
     elif method == AuthMethod.CUSTOM:
         options = binding.spec.options
         for name, template in (options.get("headers") or {}).items():
@@ -191,9 +188,28 @@ def apply_auth(request, binding: Binding, run: RunContext) -> None:
             )
             request.private_headers.add(name.lower())
         for name, template in (options.get("query") or {}).items():
-            request.add_query(
+            request.set_query(
                 name, render(str(template), binding, run, where=f"The auth query {name}")
             )
+
+
+def _apply_oauth(request, binding: Binding, token: str) -> None:
+    """Authorization: Bearer <token>, unless the method names another place (Shopify takes
+    it in X-Shopify-Access-Token: {"in": "header", "name": …, "prefix": ""})."""
+    options = binding.spec.options
+    name = options.get("name")
+    if name:
+        value = f"{options.get('prefix') or ''}{token}"
+        if options.get("in") == "query":
+            request.set_query(name, value)
+        else:
+            request.set_header(name, value)
+            request.private_headers.add(name.lower())
+        return
+    token_type = str((binding.credential or {}).get("tokenType") or "Bearer")
+    # Providers answer "bearer"; the header's scheme is conventionally capitalised.
+    scheme = "Bearer" if token_type.lower() == "bearer" else token_type
+    request.set_header("Authorization", f"{scheme} {token}")
 
 
 def _apply_api_key(request, binding: Binding) -> None:
@@ -203,7 +219,7 @@ def _apply_api_key(request, binding: Binding) -> None:
     name = config.get("name") or options.get("name") or "X-API-Key"
     value = f"{options.get('prefix') or ''}{(binding.credential or {})['apiKey']}"
     if where == "query":
-        request.add_query(name, value)
+        request.set_query(name, value)
     else:
         request.set_header(name, value)
         request.private_headers.add(name.lower())
@@ -287,8 +303,7 @@ def _unsealed(row: Connection) -> dict:
 
 def _grant(binding: Binding, row: Connection, current: dict, run: RunContext) -> dict:
     """Ask the token endpoint for a new token; the stored credential's shape comes back."""
-    client, token_url, spec = _oauth_client(binding, row, current, run)
-    scope = " ".join(spec.options.get("scopes") or []) or None
+    client, token_url, scope = _oauth_client(binding, row, current, run)
     headers = dict(DEFAULT_HEADERS)  # Authlib would otherwise add to its module-level dict
     try:
         if current.get("clientCredentials"):
@@ -335,7 +350,10 @@ def _grant(binding: Binding, row: Connection, current: dict, run: RunContext) ->
 
 def _oauth_client(
     binding: Binding, row: Connection, current: dict, run: RunContext
-) -> tuple[OAuth2Client, str, AuthSpec]:
+) -> tuple[OAuth2Client, str, str | None]:
+    """Authlib's client for the connection (the Space's OAuth app, or the client id and
+    secret stored with a client-credentials connection), the token URL (the app's, else the
+    definition's, templates filled) and the scope to ask a client-credentials token for."""
     spec = binding.definition.auth(AuthMethod.OAUTH_2) or AuthSpec(type=AuthMethod.OAUTH_2)
     app = (
         OAuthApp.objects.select_related("data_key")
@@ -359,15 +377,22 @@ def _oauth_client(
     token_url = render(str(token_url or ""), binding, run, where="The OAuth token URL")
     if secret:
         run.remember(secret)
-    session = _GuardedSession(run)
+    options = spec.options
+    method = options.get("tokenEndpointAuthMethod") or "client_secret_basic"
+    if method not in TOKEN_AUTH_METHODS:
+        method = "client_secret_basic"
     client = OAuth2Client(
-        session,
+        _GuardedSession(run),
         client_id=client_id,
         client_secret=secret,
-        token_endpoint_auth_method=spec.options.get("tokenAuthMethod")
-        or ("client_secret_basic" if secret else "none"),
+        token_endpoint_auth_method=method if secret else "none",
     )
-    return client, token_url, spec
+    if app is not None and app.scopes.strip():
+        scopes = app.scopes.replace(",", " ").split()
+    else:
+        scopes = [str(s) for s in options.get("scopes") or []]
+    scope = (options.get("scopeSeparator") or " ").join(scopes) or None
+    return client, token_url, scope
 
 
 class _TokenEndpointError(Exception):
@@ -412,12 +437,14 @@ class _GuardedSession:
         if auth is not None:
             url, headers, body = auth.prepare(method, url, headers, body)
         items = [(k, v) for k, v in headers.items() if k.lower() != "content-length"]
+        # A token endpoint answers; it has no business sending the grant elsewhere.
+        policy = replace(self.run.policy, max_redirects=0, max_response_bytes=1_000_000)
         exchange = send_prepared(
             method,
             url,
             items,
             body.encode() if method == "POST" else None,
-            self.run.policy,
+            policy,
             timeout_s=min(TOKEN_TIMEOUT_S, self.run.remaining_s()),
         )
         answer = exchange.answer

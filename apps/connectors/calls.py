@@ -17,6 +17,10 @@
    DATASOURCE_CONNECTION_ERROR carrying `step` and `datasourceDebug` (the service's status
    and body) when the service answered an error status.
 
+`fastn.connector.http.request(...)` keeps its own shape (any status is an answer, no
+retries); when the Space (or the run's customer) has an HTTP connection and the URL is under
+its `baseUrl`, the connection's auth is added (headers the code sets itself win).
+
 Every call leaves a trace row (`tracing.py`). Credentials never reach the sandbox: their
 values (and Basic form) are redacted from what the service answers and added to the run's
 redaction, so logs, output, steps and traces cannot show them either."""
@@ -60,6 +64,7 @@ from apps.connectors.http_client import (
     Exchange,
     HttpPolicy,
     http_exchange,
+    prepare_request,
     send_prepared,
 )
 from apps.connectors.models import AuthMethod, Connection, ConnectionStatus
@@ -193,6 +198,8 @@ class ConnectorRun:
         slug = resolved.connector.slug if resolved.connector else resolved.definition.slug
         binding = self.bindings.get(slug)
         if binding is not None and connection is None:
+            if binding.connection is not None:
+                _check_usable(binding.connection)  # it may have expired earlier in the run
             return binding
         if connection is None:
             connection = find_connection(self.space, self.customer, slug)
@@ -267,9 +274,11 @@ class ConnectorRun:
         self._finish(trace_id, request, exchange, started, attempts[0], error=error)
         raise error
 
-    def exchange(self, binding: Binding, request: Outgoing, attempts: list[int]) -> Exchange:
+    def exchange(
+        self, binding: Binding, request: Outgoing, attempts: list[int], *, retry_429: bool = True
+    ) -> Exchange:
         """Send until the answer is final: answer a Digest challenge, refresh an OAuth token
-        once on 401, wait out a 429 while the deadline allows."""
+        once on 401, wait out a 429 while the deadline allows (`retry_429`)."""
         refreshed = False
         while True:
             exchange = self.send(binding, request, attempts)
@@ -280,7 +289,7 @@ class ConnectorRun:
                 oauth_refresh(binding, self, stale=stale)
                 apply_auth(request, binding, self)
                 continue
-            if status == 429 and attempts[0] < MAX_ATTEMPTS:
+            if status == 429 and retry_429 and attempts[0] < MAX_ATTEMPTS:
                 wait = retry_after(exchange, attempts[0])
                 if self.remaining_s() - wait >= MIN_REQUEST_S:
                     time.sleep(wait)
@@ -295,7 +304,7 @@ class ConnectorRun:
     def _send_once(
         self, request: Outgoing, headers: list[tuple[str, str]], attempts: list[int]
     ) -> Exchange:
-        timeout = min(DEFAULT_TIMEOUT_S, self.remaining_s())
+        timeout = min(request.timeout_s or DEFAULT_TIMEOUT_S, self.remaining_s())
         if timeout <= 0:
             raise ConnectorError(
                 "HTTP_TIMEOUT", "The run's time was up before the request", permanent=False
@@ -411,6 +420,9 @@ class ConnectorRun:
             )
         method = params.get("method") if isinstance(params, dict) else None
         url = params.get("url") if isinstance(params, dict) else None
+        binding = self.http_binding(url)
+        if binding is not None:
+            return self.http_with_connection(binding, params)
         redactor = self.trace_redactor()
         trace_id = tracing.trace_start(
             self.target,
@@ -457,13 +469,89 @@ class ConnectorRun:
         )
         return exchange.answer
 
+    def http_binding(self, url: Any) -> Binding | None:
+        """The Space's (or customer's) HTTP connection when `url` is under its base URL: its
+        auth is then added to the request. Looked up once per run."""
+        if GENERIC not in self.bindings:
+            resolved = resolve_connector(self.space, GENERIC, environment=self.environment)
+            connection = find_connection(self.space, self.customer, GENERIC) if resolved else None
+            binding = None
+            if connection is not None:
+                binding = Binding(
+                    connector_slug=GENERIC,
+                    definition=resolved.definition,
+                    version_label=resolved.version_label,
+                    connection=connection,
+                    credential=None,
+                )
+            self.bindings[GENERIC] = binding
+        binding = self.bindings[GENERIC]
+        if binding is None or not isinstance(url, str):
+            return None
+        if not under_base_url(url.strip(), str(binding.config.get("baseUrl") or "")):
+            return None
+        if not binding.extra.get("unsealed"):
+            _check_usable(binding.connection)
+            try:
+                binding.credential = unseal(binding.connection)
+            except CredentialUndecryptable as exc:
+                raise HostError(
+                    "CONNECTION_INVALID", f"Connection {binding.label!r}: {exc}"
+                ) from None
+            binding.extra["unsealed"] = True
+            remember_credential(binding, self)
+            _touch(binding.connection)
+        return binding
+
+    def http_with_connection(self, binding: Binding, params: dict) -> dict:
+        """`fastn.connector.http.request` under the HTTP connection's base URL: the same
+        request with the connection's auth (headers the code set itself win), a Digest
+        challenge answered, an OAuth token refreshed once on 401; the answer as it is."""
+        remaining = max(0.001, self.remaining_s())
+        policy = replace(self.policy, max_timeout_s=min(self.policy.max_timeout_s, remaining))
+        try:
+            prepared = prepare_request(params, policy)
+        except ConnectorError as exc:
+            raise HostError(exc.code, str(exc), permanent=exc.permanent) from None
+        request = Outgoing(
+            method=prepared.method,
+            url=prepared.url,
+            body=prepared.body,
+            body_value=params.get("body"),
+            timeout_s=prepared.timeout_s,
+        )
+        own = {name.lower() for name, _value in prepared.headers}
+        trace_id = tracing.trace_start(
+            self.target,
+            connector_slug=GENERIC,
+            action="request",
+            connector_version=binding.version_label,
+            connection=binding.connection,
+            method=prepared.method,
+            url=self.trace_redactor().text(prepared.url),
+        )
+        started = time.monotonic()
+        attempts = [0]
+        try:
+            apply_auth(request, binding, self)
+            request.headers = prepared.headers + [
+                (name, value) for name, value in request.headers if name.lower() not in own
+            ]
+            exchange = self.exchange(binding, request, attempts, retry_429=False)
+        except (HostError, ConnectorError) as exc:
+            error = (
+                exc
+                if isinstance(exc, HostError)
+                else HostError(exc.code, str(exc), permanent=exc.permanent)
+            )
+            self._finish(trace_id, request, None, started, attempts[0], error=error)
+            raise error from None
+        self._finish(trace_id, request, exchange, started, attempts[0])
+        return self.redactor.value(exchange.answer) if self.redactor.active else exchange.answer
+
     # --- SMTP ---------------------------------------------------------------------------------
     def send_mail(self, binding: Binding, action: Action, values: dict) -> dict:
-        if binding.method not in (AuthMethod.BASIC, AuthMethod.NO_AUTH):
-            raise HostError(
-                "CONNECTION_INVALID",
-                f"Email connections use Basic (SMTP AUTH) or No Auth, not {binding.method}.",
-            )
+        login = smtp_login(binding)
         server = smtp.server_config(binding.config, connection_name=binding.label)
         redactor = self.trace_redactor()
         trace_id = tracing.trace_start(
@@ -479,7 +567,7 @@ class ConnectorRun:
         trace_request = {"body": tracing.capped_body(values, redactor)}
         try:
             answer = smtp.send_mail(
-                values, server, binding.credential, self.policy, timeout_s=self.remaining_s()
+                values, server, login, self.policy, timeout_s=self.remaining_s()
             )
         except Exception as exc:
             error = self._smtp_error(exc, binding, action)
@@ -537,6 +625,24 @@ class ConnectorRun:
         )
 
 
+def smtp_login(binding: Binding) -> dict | None:
+    """The SMTP login of an Email connection: {"username", "password"} from Basic, or from a
+    Custom connection's fields (the built-in Email connector's), None with No Auth."""
+    credential = binding.credential or {}
+    if binding.method == AuthMethod.BASIC:
+        return credential
+    if binding.method == AuthMethod.CUSTOM:
+        values = credential.get("values") or {}
+        return {"username": values.get("username", ""), "password": values.get("password", "")}
+    if binding.method == AuthMethod.NO_AUTH:
+        return None
+    raise HostError(
+        "CONNECTION_INVALID",
+        f"Email connections sign in with a username and password (Custom or Basic) or not at "
+        f"all (No Auth), not with {binding.method}.",
+    )
+
+
 def _smtp_status(exc: Exception) -> int | None:
     code, _said, _permanent = smtp.smtp_failure(exc)
     return code
@@ -592,6 +698,15 @@ def _touch(connection: Connection) -> None:
         Connection.objects.filter(pk=connection.pk).filter(
             Q(last_used_at__isnull=True) | Q(last_used_at__lte=stale)
         ).update(last_used_at=now)
+
+
+def under_base_url(url: str, base: str) -> bool:
+    """Whether `url` is `base` or below it, at a path boundary: a connection for
+    https://api.example.com never lends its auth to https://api.example.com.evil.test."""
+    base = base.strip().rstrip("/")
+    if not base or "://" not in base:
+        return False
+    return url == base or url.startswith((base + "/", base + "?"))
 
 
 def _with_authorization(request: Outgoing, signed: httpx.Request) -> list[tuple[str, str]]:
@@ -723,9 +838,8 @@ def _run_test(run: ConnectorRun, connection: Connection) -> TestOutcome | None:
     try:
         if definition.protocol == "smtp":
             server = smtp.server_config(binding.config, connection_name=binding.label)
-            session = smtp.open_session(
-                server, binding.credential, run.policy, timeout_s=run.remaining_s()
-            )
+            login = smtp_login(binding)
+            session = smtp.open_session(server, login, run.policy, timeout_s=run.remaining_s())
             code, _said = session.noop()
             session.quit()
             return TestOutcome(True, code, f"Logged in to {server.host}:{server.port}.")

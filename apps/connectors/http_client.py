@@ -130,6 +130,24 @@ def http_exchange(params: dict[str, Any], policy: HttpPolicy) -> Exchange:
     return _exchange(hop, policy, time.monotonic() + timeout, frozenset())
 
 
+@dataclass(frozen=True)
+class PreparedRequest:
+    """`{method, url, headers, query, body, timeout}` written in JS, validated and encoded:
+    what `send_prepared` takes (the query is in the URL)."""
+
+    method: str
+    url: str
+    headers: list[tuple[str, str]]
+    body: bytes | None
+    timeout_s: float
+
+
+def prepare_request(params: dict[str, Any], policy: HttpPolicy) -> PreparedRequest:
+    """Validate `http_request`'s parameters without sending (INVALID_REQUEST as there)."""
+    hop, timeout = _validate(params, policy)
+    return PreparedRequest(hop.method, str(hop.url), hop.headers, hop.body, timeout)
+
+
 @dataclass
 class Exchange:
     """What `send_prepared` answers: the JS-shaped answer and what a trace records."""

@@ -1,9 +1,10 @@
 """The Email connector (protocol `smtp`): actions send mail through the connection's server.
 
 Connection config: `host` (required), `port` (default 587), `security` — "starttls"
-(default; refused when the server does not offer it), "tls" (implicit TLS, the default on
-port 465) or "none" — and `from`, the default sender. Auth: BASIC (SMTP AUTH with the
-username and password) or NO_AUTH.
+(default; refused when the server does not offer it), "ssl" or "tls" (implicit TLS, the
+default on port 465) or "none" — and `fromAddress` (or `from`), the default sender. Auth:
+the username and password of SMTP AUTH (a Custom connection's `username` and `password`
+fields, as the built-in Email connector has it, or Basic), or No Auth.
 
 Action parameters read by name: `to` (a string or an array), `cc`, `bcc`, `from`, `replyTo`,
 `subject`, `text`, `html`, `headers` (an object of extra header lines). The answer:
@@ -61,7 +62,9 @@ def server_config(config: dict, *, connection_name: str) -> SmtpServer:
             "CONNECTION_INVALID",
             f"Connection {connection_name!r}: security is one of {', '.join(SECURITY)}.",
         )
-    return SmtpServer(host, port, security, str(config.get("from") or ""))
+    return SmtpServer(
+        host, port, security, str(config.get("fromAddress") or config.get("from") or "")
+    )
 
 
 class _Guarded:

@@ -7,6 +7,7 @@ import base64
 import time
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from urllib.parse import parse_qsl
 
 import pytest
 
@@ -130,10 +131,17 @@ def test_json_body_merges_body_parameters(cast, acme, service):
 
 def test_form_body(cast, acme, service):
     bearer(cast)
-    answer = run_for(cast).call("acme", "formThing", {"body": {"a": "1 2", "b": [3, 4]}})
+    body = {"a": "1 2", "b": [3, 4], "metadata": {"plan": "pro"}, "items": [{"price": "p_1"}]}
+    answer = run_for(cast).call("acme", "formThing", {"body": body})
     seen = answer["body"]
     assert seen["headers"]["content-type"] == "application/x-www-form-urlencoded"
-    assert seen["body"] == "a=1+2&b=3&b=4"
+    assert parse_qsl(seen["body"]) == [
+        ("a", "1 2"),
+        ("b[0]", "3"),
+        ("b[1]", "4"),
+        ("metadata[plan]", "pro"),
+        ("items[0][price]", "p_1"),
+    ]
     with pytest.raises(HostError, match="body is required"):
         run_for(cast).call("acme", "formThing", {})
 
@@ -285,16 +293,19 @@ def test_oauth_refresh_refused_expires_the_connection(cast, acme, service):
     oauth_app(cast, service)
     connection = oauth_connection(cast, service, expires_in=5)
     service.refuse_refresh = True
+    run = run_for(cast)
     with pytest.raises(HostError) as caught:
-        run_for(cast).call("acme", "getThing", {"id": "1"})
+        run.call("acme", "getThing", {"id": "1"})
     assert caught.value.code == "CONNECTION_EXPIRED"
     assert "connection 'Main' expired: reconnect it in Integrations → Connections" in (
         caught.value.message
     )
     connection.refresh_from_db()
     assert connection.status == "expired" and "invalid_grant" in connection.last_error
-    # The next run fails at once, without asking the token endpoint again.
+    # The next call (in this run or another) fails at once, without asking again.
     calls = len(service.token_calls)
+    with pytest.raises(HostError, match="expired"):
+        run.call("acme", "getThing", {"id": "1"})
     with pytest.raises(HostError, match="expired"):
         run_for(cast).call("acme", "getThing", {"id": "1"})
     assert len(service.token_calls) == calls
@@ -524,3 +535,103 @@ def test_test_connection_with_a_test_url(cast, service):
     assert service.requests[-1]["path"] == "/echo/ping"
     basic = base64.b64encode(b"u1:p1-secret").decode()
     assert basic not in str(ConnectorCall.objects.get().request)
+
+
+# --- the HTTP connector with a connection --------------------------------------------------
+
+
+def http_connection(cast, service, method="BEARER", credential=None, **config):
+    return connect(
+        cast.space,
+        method,
+        credential if credential is not None else {"token": TOKEN},
+        slug="http",
+        config={"baseUrl": service.url("/echo/api"), **config},
+    )
+
+
+def test_http_request_under_the_base_url_gets_the_connections_auth(cast, service):
+    connection = http_connection(cast, service)
+    run = run_for(cast)
+    answer = run.call("http", "request", {"url": service.url("/echo/api/items?x=1")})
+    assert service.requests[-1]["headers"]["authorization"] == f"Bearer {TOKEN}"
+    # The echo would hand the token back to the workflow: it is redacted on the way.
+    assert answer["body"]["headers"]["authorization"] == "Bearer [REDACTED]"
+    assert set(answer) == {"status", "headers", "body"}
+    trace = ConnectorCall.objects.get()
+    assert trace.connection_id == connection.pk and TOKEN not in str(trace.request)
+    # Elsewhere (another path, a look-alike host), no auth is added.
+    run.call("http", "request", {"url": service.url("/echo/apiary")})
+    assert "authorization" not in service.requests[-1]["headers"]
+    # A header the code sets itself wins.
+    run.call(
+        "http",
+        "request",
+        {"url": service.url("/echo/api/x"), "headers": {"Authorization": "Token mine-0001"}},
+    )
+    assert service.requests[-1]["headers"]["authorization"] == "Token mine-0001"
+
+
+def test_http_request_non_2xx_keeps_the_generic_shape(cast, service):
+    http_connection(cast, service, "API_KEY", {"apiKey": "key-7777777"}, **{"in": "query"})
+    Connection.objects.filter(connector_slug="http").update(
+        config={"baseUrl": service.url("/status"), "in": "query", "name": "k"}
+    )
+    answer = run_for(cast).call("http", "request", {"url": service.url("/status/404")})
+    assert answer["status"] == 404 and service.requests[-1]["query"]["k"] == "key-7777777"
+
+
+def test_http_request_with_digest(cast, service):
+    service.require = ("digest", "ada", "digest-pass-01")
+    http_connection(cast, service, "DIGEST", {"username": "ada", "password": "digest-pass-01"})
+    answer = run_for(cast).call("http", "request", {"url": service.url("/echo/api/d")})
+    assert answer["status"] == 200
+
+
+def test_oauth_token_in_a_named_header(cast, service):
+    make_acme(
+        cast.space,
+        service,
+        auth={
+            "methods": [
+                {
+                    "type": "OAUTH_2",
+                    "authorizationUrl": service.url("/authorize"),
+                    "tokenUrl": service.url("/token"),
+                    "in": "header",
+                    "name": "X-Shop-Token",
+                    "prefix": "",
+                }
+            ]
+        },
+    )
+    connect(cast.space, "OAUTH_2", {"accessToken": "at-shop-00001"})
+    service.require = ("header", "X-Shop-Token", "at-shop-00001")
+    assert run_for(cast).call("acme", "getThing", {"id": "1"})["status"] == 200
+    assert "authorization" not in service.requests[-1]["headers"]
+
+
+def test_oauth_client_secret_post(cast, service):
+    make_acme(
+        cast.space,
+        service,
+        auth={
+            "methods": [
+                {
+                    "type": "OAUTH_2",
+                    "grantTypes": ["client_credentials"],
+                    "tokenUrl": service.url("/token"),
+                    "tokenEndpointAuthMethod": "client_secret_post",
+                    "scopes": ["a", "b"],
+                    "scopeSeparator": ",",
+                }
+            ]
+        },
+    )
+    oauth_app(cast, service)
+    service.require = ("oauth",)
+    connect(cast.space, "OAUTH_2", {"clientCredentials": True})
+    assert run_for(cast).call("acme", "getThing", {"id": "1"})["status"] == 200
+    [call] = service.token_calls
+    assert call["form"]["client_secret"] == "client-secret-0001"
+    assert call["form"]["scope"] == "a,b"

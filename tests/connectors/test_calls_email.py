@@ -23,7 +23,7 @@ def email_definition() -> dict:
     return definition(
         "mailer",
         name="Email",
-        base_url="http://127.0.0.1",
+        base_url="smtp://{{connection.host}}",
         protocol="smtp",
         connectionFields=[
             {"name": "host", "label": "SMTP host", "required": True},
@@ -60,14 +60,24 @@ def smtp():
 
 @pytest.fixture
 def mailer(cast, smtp):
-    make_connector(cast.space, email_definition())
+    """A connection to the built-in Email connector (its Custom username/password fields)."""
     return connect(
         cast.space,
-        "BASIC",
-        {"username": "mailer@example.com", "password": PASSWORD},
-        slug="mailer",
-        config={"host": "127.0.0.1", "port": str(smtp.port), "security": "none"},
+        "INPUT",
+        {"values": {"username": "mailer@example.com", "password": PASSWORD}},
+        slug="email",
+        config=smtp_config(smtp),
     )
+
+
+def smtp_config(smtp, **extra) -> dict:
+    return {
+        "host": "127.0.0.1",
+        "port": str(smtp.port),
+        "security": "none",
+        "fromAddress": "Mailer <mailer@example.com>",
+        **extra,
+    }
 
 
 def run_for(cast) -> ConnectorRun:
@@ -78,12 +88,12 @@ def run_for(cast) -> ConnectorRun:
 
 def test_sends_mail_through_the_connection(cast, smtp, mailer):
     answer = run_for(cast).call(
-        "mailer",
+        "email",
         "sendEmail",
         {
             "to": "Ada <ada@example.com>",
-            "cc": ["bob@example.com"],
-            "bcc": ["hidden@example.com"],
+            "cc": "bob@example.com",
+            "bcc": "hidden@example.com",
             "subject": "Hello",
             "text": "plain body",
             "html": "<p>html body</p>",
@@ -105,7 +115,7 @@ def test_sends_mail_through_the_connection(cast, smtp, mailer):
 def test_rejected_recipient_is_a_datasource_error(cast, smtp, mailer):
     smtp.reject.add("nobody@example.com")
     with pytest.raises(HostError) as caught:
-        run_for(cast).call("mailer", "sendEmail", {"to": "nobody@example.com", "text": "x"})
+        run_for(cast).call("email", "sendEmail", {"to": "nobody@example.com", "subject": "s"})
     assert caught.value.code == "DATASOURCE_CONNECTION_ERROR" and caught.value.permanent
     debug = caught.value.details["datasourceDebug"]
     assert debug["statusCode"] == 550
@@ -113,31 +123,29 @@ def test_rejected_recipient_is_a_datasource_error(cast, smtp, mailer):
 
 
 def test_wrong_password_is_refused(cast, smtp):
-    make_connector(cast.space, email_definition())
     connect(
         cast.space,
-        "BASIC",
-        {"username": "mailer@example.com", "password": "wrong-password"},
-        slug="mailer",
-        config={"host": "127.0.0.1", "port": str(smtp.port), "security": "none"},
+        "INPUT",
+        {"values": {"username": "mailer@example.com", "password": "wrong-password"}},
+        slug="email",
+        config=smtp_config(smtp),
     )
     with pytest.raises(HostError) as caught:
-        run_for(cast).call("mailer", "sendEmail", {"to": "a@example.com"})
+        run_for(cast).call("email", "sendEmail", {"to": "a@example.com", "subject": "s"})
     assert caught.value.details["datasourceDebug"]["statusCode"] == 535
     assert "wrong-password" not in str(caught.value.details) + caught.value.message
 
 
 def test_starttls_is_required_unless_security_is_none(cast, smtp):
-    make_connector(cast.space, email_definition())
     connect(
         cast.space,
-        "BASIC",
-        {"username": "mailer@example.com", "password": PASSWORD},
-        slug="mailer",
-        config={"host": "127.0.0.1", "port": str(smtp.port)},
+        "INPUT",
+        {"values": {"username": "mailer@example.com", "password": PASSWORD}},
+        slug="email",
+        config=smtp_config(smtp, security="starttls"),
     )
     with pytest.raises(HostError) as caught:
-        run_for(cast).call("mailer", "sendEmail", {"to": "a@example.com"})
+        run_for(cast).call("email", "sendEmail", {"to": "a@example.com", "subject": "s"})
     assert caught.value.code == "CONNECTION_INVALID" and "STARTTLS" in caught.value.message
     assert smtp.messages == []
 
@@ -146,7 +154,7 @@ def test_smtp_host_goes_through_the_address_guard(cast, smtp, mailer, settings):
     settings.FASTN_HTTP_ALLOW_LOOPBACK = False
     run = ConnectorRun(cast.space, environment="draft", deadline=time.monotonic() + 20)
     with pytest.raises(HostError) as caught:
-        run.call("mailer", "sendEmail", {"to": "a@example.com"})
+        run.call("email", "sendEmail", {"to": "a@example.com", "subject": "s"})
     assert caught.value.code == "DESTINATION_REFUSED"
     assert smtp.messages == []
 
@@ -154,7 +162,7 @@ def test_smtp_host_goes_through_the_address_guard(cast, smtp, mailer, settings):
 def test_header_injection_is_refused(cast, smtp, mailer):
     with pytest.raises(HostError) as caught:
         run_for(cast).call(
-            "mailer", "sendEmail", {"to": "a@example.com", "subject": "hi\r\nBcc: x@evil.test"}
+            "email", "sendEmail", {"to": "a@example.com", "subject": "hi\r\nBcc: x@evil.test"}
         )
     assert caught.value.code == "INVALID_REQUEST"
     assert smtp.messages == []
@@ -163,3 +171,19 @@ def test_header_injection_is_refused(cast, smtp, mailer):
 def test_test_connection_logs_in(cast, smtp, mailer):
     outcome = test_connection(mailer)
     assert outcome.ok and outcome.http_status == 250, outcome.message
+
+
+def test_a_custom_smtp_connector_with_basic_auth(cast, smtp):
+    make_connector(cast.space, email_definition())
+    connect(
+        cast.space,
+        "BASIC",
+        {"username": "mailer@example.com", "password": PASSWORD},
+        slug="mailer",
+        config={"host": "127.0.0.1", "port": str(smtp.port), "security": "none"},
+    )
+    answer = run_for(cast).call(
+        "mailer", "sendEmail", {"to": "a@example.com", "cc": ["b@example.com"], "text": "hi"}
+    )
+    assert answer["accepted"] == ["a@example.com", "b@example.com"]
+    assert smtp.messages[0]["from"] == "mailer@example.com"
