@@ -43,6 +43,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from apps.connectors.auth import TOKEN_AUTH_METHODS
 from apps.connectors.connection_selectors import connection_definition
 from apps.connectors.credentials import CredentialUndecryptable, unseal
 from apps.connectors.definition import TEMPLATE_RE, ConnectorDefinition
@@ -55,8 +56,6 @@ from apps.spaces.models import Capability, Membership, Outcome, Space
 STATE_LIFETIME = timedelta(minutes=10)
 STATE_KEPT = timedelta(days=1)
 TOKEN_TIMEOUT_S = 20.0
-# The definition's OAUTH_2 option `tokenAuthMethod` (auth.py's refreshes read it too).
-TOKEN_AUTH_METHODS = ("client_secret_basic", "client_secret_post", "none")
 _TOKEN_HEADERS = {
     "Accept": "application/json",
     "Content-Type": "application/x-www-form-urlencoded;charset=UTF-8",
@@ -160,7 +159,8 @@ def oauth_client(
         raise OAuthNotConfigured(f"The OAuth app's client secret cannot be read: {exc}") from None
     separator = options.get("scopeSeparator") or " "
     scopes = app.scopes.replace(",", " ").split() if app.scopes.strip() else options.get("scopes")
-    auth_method = options.get("tokenAuthMethod") or "client_secret_basic"
+    # The definition's `tokenEndpointAuthMethod`, read the same way by auth.py's refreshes.
+    auth_method = options.get("tokenEndpointAuthMethod") or "client_secret_basic"
     if auth_method not in TOKEN_AUTH_METHODS:
         auth_method = "client_secret_basic"
     authorization_url = app.authorization_url or options.get("authorizationUrl", "")
@@ -231,7 +231,7 @@ def token_request(client: OAuthClient, grant_type: str, **params: str) -> dict:
     to the client's token URL and answer the token response's JSON object.
 
     1. Authlib prepares the form body and the client authentication (HTTP Basic, or
-       client_id/client_secret in the body, as the definition's `tokenAuthMethod` says).
+       client_id/client_secret in the body, as the definition's tokenEndpointAuthMethod says).
     2. The guarded client sends it (checked addresses, no redirects, a deadline).
     3. A JSON (or form-encoded) object with an access_token is the answer; an `error`, an
        HTTP error or anything else is TokenRequestFailed with what the provider said."""

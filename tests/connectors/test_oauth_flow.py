@@ -145,10 +145,8 @@ def test_approve_stores_the_token_and_the_connection_becomes_active(client, cast
 
 def test_client_secret_post_when_the_definition_asks_for_it(client, cast, provider):
     provider.state.auth_method = "post"
-    make_connector(
-        cast.space,
-        oauth_connector_definition(provider, oauth={"tokenAuthMethod": "client_secret_post"}),
-    )
+    post = {"tokenEndpointAuthMethod": "client_secret_post"}
+    make_connector(cast.space, oauth_connector_definition(provider, oauth=post))
     oauth_app_create(cast.space, connector_slug="fakehub", client_id=CLIENT_ID,
                      client_secret=CLIENT_SECRET, actor=Actor.for_user(cast.owner))  # fmt: skip
     login(client, cast.operator)
