@@ -42,6 +42,14 @@ def space_connectors(space: Space) -> list[ConnectorChoice]:
     return sorted(choices, key=lambda c: c.name.lower())
 
 
+def connector_names(space: Space) -> dict[str, str]:
+    """Slug → name of every connector the Space sees (no definition parsed)."""
+    names = {d.slug: d.name for d in builtin_connectors().values()}
+    for slug, name in Connector.objects.filter(space=space).values_list("slug", "name"):
+        names.setdefault(slug, name)
+    return names
+
+
 def connection_definition(space: Space, slug: str) -> ConnectorDefinition | None:
     """The definition a connection of `slug` is made with: a built-in's, else the Space's own
     connector's latest version."""

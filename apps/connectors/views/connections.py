@@ -26,6 +26,7 @@ from apps.connectors import calls, oauth_flow
 from apps.connectors.connection_forms import ConnectionForm, ListFilterForm
 from apps.connectors.connection_selectors import (
     connection_definition,
+    connector_names,
     get_connection_for_member,
     space_connections,
     space_connectors,
@@ -98,8 +99,7 @@ def add_service_errors(form, exc: ValidationError) -> None:
 
 @require(Capability.VIEW)
 def connection_list(request):
-    choices = space_connectors(request.space)
-    names = {c.slug: c.name for c in choices}
+    names = connector_names(request.space)
     used = used_connector_slugs(request.space)
     form = ListFilterForm(
         request.space, [(slug, names.get(slug, slug)) for slug in used], request.GET or None
