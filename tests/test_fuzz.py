@@ -35,6 +35,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from apps.configs.services import config_create
+from apps.connectors.models import Connector, OAuthApp
+from apps.connectors.services.connections import create_connection
+from apps.connectors.services.oauth_apps import oauth_app_create
 from apps.environments.selectors import environment_by_slug
 from apps.environments.services import environment_create
 from apps.executions.services import execution_create
@@ -48,6 +51,7 @@ from apps.triggers.pipeline.routing import event_route
 from apps.triggers.services import RouteSpec, trigger_create, trigger_send_test
 from apps.workflows.services import workflow_create, workflow_deploy, workflow_publish
 from tests.conftest import login
+from tests.connectors.factories import definition, make_connector
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -283,7 +287,33 @@ class World:
             event = trigger_send_test(trigger, body=b"{}", actor=actor).event
             event_route(event.id)
             return DeadLetter.objects.get(delivery__event=event).id
+        if name == "connection_id":
+            fuzz_connector(space)
+            return create_connection(space, connector_slug="fuzz", name=f"C{n}",
+                                     auth_method="BEARER", credential={"token": "t"},
+                                     actor=actor).id  # fmt: skip
+        if name == "app_id":
+            fuzz_connector(space)
+            OAuthApp.objects.filter(space=space, connector_slug="fuzz").delete()
+            return oauth_app_create(space, connector_slug="fuzz", client_id=f"c{n}",
+                                    client_secret="s", actor=actor).id  # fmt: skip
         return f"x{n}"  # tokens and keys of allauth's links
+
+
+def fuzz_connector(space) -> None:
+    """A connector with every auth method (OAuth 2.0 at a closed loopback port)."""
+    if not Connector.objects.filter(space=space, slug="fuzz").exists():
+        oauth = {
+            "type": "OAUTH_2",
+            "grantTypes": ["authorization_code", "client_credentials"],
+            "authorizationUrl": "http://127.0.0.1:1/a",
+            "tokenUrl": "http://127.0.0.1:1/t",
+        }
+        methods = [{"type": t} for t in ("NO_AUTH", "BASIC", "DIGEST", "BEARER", "API_KEY")]
+        methods.append({"type": "INPUT", "fields": [{"name": "token", "secret": True}]})
+        auth = {"default": "BEARER", "methods": [*methods, oauth]}
+        test = {"action": "getThing", "params": {"id": "1"}}
+        make_connector(space, definition("fuzz", auth=auth, test=test))
 
 
 @pytest.fixture

@@ -26,6 +26,8 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from apps.configs.services import config_create
 from apps.connectors.models import ConnectorCall
+from apps.connectors.services.connections import create_connection
+from apps.connectors.services.oauth_apps import oauth_app_create
 from apps.environments.services import environment_create
 from apps.executions.services import execution_create
 from apps.secrets.crypto import new_master_key_entry
@@ -43,6 +45,7 @@ from apps.triggers.services import (
 )
 from apps.workflows.services import defaults_for_new, fields_of, workflow_create, workflow_publish
 from tests.conftest import login
+from tests.connectors.factories import definition, make_connector
 
 SPACE_PREFIX = "s/<slug:space_slug>/"
 
@@ -104,6 +107,8 @@ class World:
     event: Any  # an event of that trigger, routed (its run is created, never dispatched)
     dead_letter: Any  # of a trigger whose route targets `live`, where nothing is deployed
     trace: Any  # a connector call of the execution
+    connection: Any  # not its scope's default (Make default changes something)
+    oauth_app: Any
 
 
 # How each path parameter is filled. A new parameter needs a line here.
@@ -122,6 +127,8 @@ PARAMS: dict[str, Callable[[World], Any]] = {
     "event_id": lambda w: w.event.id,
     "dead_letter_id": lambda w: w.dead_letter.id,
     "trace_id": lambda w: w.trace.id,
+    "connection_id": lambda w: w.connection.id,
+    "app_id": lambda w: w.oauth_app.id,
 }
 
 CODE = "export default async function (ctx) {\n  return { ok: true };\n}\n"
@@ -169,6 +176,10 @@ def world(cast, settings) -> World:
         trace=ConnectorCall.objects.create(
             space=space, execution=execution, connector_slug="http", action="request"
         ),
+        connection=connections_of(space, system),
+        oauth_app=oauth_app_create(
+            space, connector_slug="acme", client_id="cid", client_secret="cs", actor=system
+        ),
     )
 
 
@@ -187,6 +198,24 @@ def dead_letter_of(space, workflow, actor):
     )
     event = routed(trigger_send_test(broken, body=b'{"b": 1}', actor=actor).event)
     return DeadLetter.objects.get(delivery__event=event)
+
+
+OAUTH = {"type": "OAUTH_2", "authorizationUrl": "http://127.0.0.1:1/authorize",
+         "tokenUrl": "http://127.0.0.1:1/token"}  # fmt: skip
+
+
+def connections_of(space, actor):
+    """Two Bearer connections of a connector that also offers OAuth 2.0 (a second one,
+    `beta`, offers only OAuth 2.0 and has no OAuth app yet); answers the non-default one."""
+    auth = {"default": "BEARER", "methods": [{"type": "BEARER"}, OAUTH]}
+    test = {"action": "getThing", "params": {"id": "1"}}  # port 1: the test fails, recorded
+    make_connector(space, definition("acme", auth=auth, test=test))
+    make_connector(space, definition("beta", auth={"methods": [OAUTH]}))
+    for name in ("Main", "Second"):
+        connection = create_connection(space, connector_slug="acme", name=name,
+                                       auth_method="BEARER", credential={"token": "t"},
+                                       actor=actor)  # fmt: skip
+    return connection
 
 
 def url_of(target: SpaceUrl, slug: str, world: World) -> str:
@@ -342,6 +371,24 @@ VIEWER: dict[str, Rule] = {
     "dead_letter_replay": Rule(405, 403, NO_BODY),
     "dead_letters_replay_all": Rule(405, 403, lambda w: {"range": "all"}),
     "space_settings": Rule(403, 403, lambda w: {"name": "Acme", "time_zone": "Europe/Paris"}),
+    "connection_new": Rule(
+        403,
+        403,
+        lambda w: {"connector": "acme", "name": "Third", "auth_method": "BEARER", "token": "t3"},
+    ),
+    "connection_detail": PAGE,
+    "connection_test": Rule(405, 403, NO_BODY),
+    "connection_reconnect": Rule(
+        403, 403, lambda w: {"connector": "acme", "auth_method": "BEARER", "token": "t2"}
+    ),
+    "connection_make_default": Rule(405, 403, NO_BODY),
+    "connection_disconnect": Rule(405, 403, NO_BODY),
+    "oauth_apps": MANAGERS_PAGE,
+    "oauth_app_new": Rule(
+        403, 403, lambda w: {"connector": "beta", "client_id": "b", "client_secret": "bs"}
+    ),
+    "oauth_app_edit": Rule(403, 403, lambda w: {"client_id": "cid2"}),
+    "oauth_app_delete": Rule(405, 403, NO_BODY),
 }
 
 

@@ -20,8 +20,6 @@ UPCOMING = [
             "Describe what you need and an agent writes, tests and documents the workflow."),
     Section("connectors", "connectors/", "Connectors", "Integrations",
             "Browse the connector catalog and define custom connectors."),
-    Section("connections", "connections/", "Connections", "Integrations",
-            "Authorised accounts for connectors, for the Space or for each customer."),
     Section("alerts", "activity/alerts/", "Alerts", "Activity",
             "Rules on error rate, latency and failures, delivered by email, Slack or webhook."),
 ]  # fmt: skip
