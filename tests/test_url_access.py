@@ -25,6 +25,7 @@ from django.contrib.sessions.models import Session
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from apps.configs.services import config_create
+from apps.connectors.services.connectors import connector_create
 from apps.environments.services import environment_create
 from apps.executions.services import execution_create
 from apps.secrets.crypto import new_master_key_entry
@@ -102,6 +103,7 @@ class World:
     trigger: Any  # a webhook with signing on
     event: Any  # an event of that trigger, routed (its run is created, never dispatched)
     dead_letter: Any  # of a trigger whose route targets `live`, where nothing is deployed
+    connector: Any  # a custom connector with one action, v1 not published
 
 
 # How each path parameter is filled. A new parameter needs a line here.
@@ -119,9 +121,21 @@ PARAMS: dict[str, Callable[[World], Any]] = {
     "trigger_id": lambda w: w.trigger.id,
     "event_id": lambda w: w.event.id,
     "dead_letter_id": lambda w: w.dead_letter.id,
+    "connector_slug": lambda w: w.connector.slug,
+    "action_name": lambda w: "listContacts",
+    "version_number": lambda w: w.connector.latest_version.number,
 }
 
 CODE = "export default async function (ctx) {\n  return { ok: true };\n}\n"
+CONNECTOR = {
+    "slug": "crm", "name": "CRM", "baseUrl": "https://crm.example.test",
+    "actions": [{"name": "listContacts", "method": "GET", "path": "/contacts"}],
+}  # fmt: skip
+OPENAPI = (
+    '{"openapi": "3.0.3", "info": {"title": "Tiny", "version": "1"}, "servers": [{"url": '
+    '"https://tiny.example.test"}], "paths": {"/a": {"get": {"operationId": "getA", '
+    '"responses": {"200": {"description": "ok"}}}}}}'
+)
 
 
 @pytest.fixture
@@ -167,6 +181,7 @@ def world(cast, settings) -> World:
         trigger=trigger,
         event=routed(trigger_send_test(trigger, body=b'{"a": 1}', actor=system).event),
         dead_letter=dead_letter_of(space, workflow, system),
+        connector=connector_create(space, definition=CONNECTOR, actor=system),
     )
 
 
@@ -258,9 +273,32 @@ def trigger_edit_body(world: World) -> dict:
     return {**webhook_body(world), "name": "Orders v2", "webhook_id": "orders"}
 
 
+def connector_body(world: World) -> dict:
+    return {"name": "Billing", "visibility": "private", "base_url": "https://billing.test",
+            "auth_types": ["NO_AUTH"], "default_auth": "NO_AUTH"}  # fmt: skip
+
+
+def action_body(world: World) -> dict:
+    return {"name": "getContact", "method": "GET", "path": "/contacts/{id}",
+            "param-name": ["id"], "param-in": ["path"], "param-type": ["string"],
+            "param-required": ["yes"], "param-description": [""]}  # fmt: skip
+
+
 VIEWER: dict[str, Rule] = {
     "space_home": PAGE,
     "connectors": PAGE,
+    "connector_create": Rule(403, 403, connector_body),
+    "connector_import": Rule(403, 403, lambda w: {"text": OPENAPI}),
+    "connector_detail": Rule(200, 405),
+    "connector_definition_file": Rule(200, 405),
+    "connector_edit": Rule(403, 403, lambda w: {**connector_body(w), "name": "CRM 2"}),
+    "connector_publish": Rule(405, 403, NO_BODY),
+    "connector_delete": Rule(405, 403, NO_BODY),
+    "connector_reimport": Rule(403, 403, lambda w: {"text": OPENAPI}),
+    "connector_action_new": Rule(403, 403, action_body),
+    "connector_action_edit": Rule(403, 403, action_body),
+    "connector_action_delete": Rule(405, 403, NO_BODY),
+    "connector_import_report": Rule(200, 405),
     "connections": PAGE,
     "events": PAGE,
     "traces": PAGE,
