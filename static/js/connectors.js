@@ -45,6 +45,22 @@
     if (event.target.name === "auth_types") showAuthOptions(event.target.form);
   });
 
+  // --- A connector's page: filter its actions as you type.
+  document.addEventListener("input", function (event) {
+    var filter = event.target;
+    if (!filter.hasAttribute || !filter.hasAttribute("data-filter-actions")) return;
+    var words = filter.value.toLowerCase().split(/\s+/).filter(Boolean);
+    var shown = 0;
+    document.querySelectorAll("[data-testid=action][data-search]").forEach(function (action) {
+      var text = action.getAttribute("data-search");
+      var match = words.every(function (word) { return text.indexOf(word) !== -1; });
+      action.hidden = !match;
+      if (match) shown += 1;
+    });
+    var none = document.querySelector("[data-testid=no-action-match]");
+    if (none) none.hidden = shown > 0;
+  });
+
   // --- Parameter rows.
   document.addEventListener("click", function (event) {
     var add = event.target.closest("[data-add-param]");
