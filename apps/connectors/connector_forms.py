@@ -225,27 +225,37 @@ class ConnectorForm(forms.Form):
                 fields.append((name.strip(), label.strip() or name.strip()))
         return fields
 
-    def auth(self) -> dict:
+    def auth(self, base: dict | None = None) -> dict:
+        """The auth methods as the form sets them, over `base`'s methods of the same type:
+        options the form does not show (an OAuth refresh URL or extra authorize parameters, a
+        custom field's description) are kept."""
         data = self.cleaned_data
+        before = {
+            m.get("type"): m for m in (base or {}).get("methods") or [] if isinstance(m, dict)
+        }
         methods = []
         for kind in data["auth_types"]:
-            method: dict = {"type": kind}
+            method: dict = {**before.get(kind, {}), "type": kind}
             if kind == "API_KEY":
                 method["in"] = data.get("api_key_in") or "header"
                 method["name"] = data["api_key_name"].strip()
-                if data.get("api_key_prefix"):
-                    method["prefix"] = data["api_key_prefix"]
+                method["prefix"] = data.get("api_key_prefix") or ""
+                if not method["prefix"]:
+                    method.pop("prefix")
             elif kind == "OAUTH_2":
                 method["grantTypes"] = data.get("oauth_grant_types") or []
-                if data.get("oauth_authorization_url"):
-                    method["authorizationUrl"] = data["oauth_authorization_url"]
+                method["authorizationUrl"] = data.get("oauth_authorization_url") or ""
+                if not method["authorizationUrl"]:
+                    method.pop("authorizationUrl")
                 method["tokenUrl"] = data.get("oauth_token_url") or ""
                 method["scopes"] = (data.get("oauth_scopes") or "").split()
                 method["pkce"] = bool(data.get("oauth_pkce"))
             elif kind == "INPUT":
+                fields = {f.get("name"): f for f in method.get("fields") or []
+                          if isinstance(f, dict)}  # fmt: skip
                 method["fields"] = [
-                    {"name": n, "label": label, "secret": True}
-                    for n, label in self._custom_fields(data.get("custom_fields", ""))
+                    {"secret": True, **fields.get(name, {}), "name": name, "label": label}
+                    for name, label in self._custom_fields(data.get("custom_fields", ""))
                 ]
                 method["headers"] = _lines(data.get("custom_headers", ""), "")[0]
                 method["query"] = _lines(data.get("custom_query", ""), "")[0]
@@ -265,7 +275,7 @@ class ConnectorForm(forms.Form):
             "domain": data.get("domain", "").strip(),
             "iconUrl": data.get("icon_url", ""),
             "baseUrl": data["base_url"],
-            "auth": self.auth(),
+            "auth": self.auth(definition.get("auth")),
         })  # fmt: skip
         if data.get("docs_url"):
             definition["docsUrl"] = data["docs_url"]
@@ -410,22 +420,24 @@ class ActionForm(forms.Form):
     def is_valid(self) -> bool:
         return super().is_valid() and not self.has_row_errors()
 
-    def action(self) -> dict:
+    def action(self, original: dict | None = None) -> dict:
+        """The action as the form sets it. Editing keeps what the form does not show of
+        `original`'s parameters (their enum and default, from an import)."""
         data = self.cleaned_data
         action: dict = {"name": data["name"], "method": data["method"], "path": data["path"]}
         for key in ("title", "description", "kind"):
             if data.get(key):
                 action[key] = data[key].strip() if isinstance(data[key], str) else data[key]
-        action["parameters"] = [
-            {
-                "name": r.name,
-                "in": r.location,
-                "type": r.type,
-                "required": r.required,
-                **({"description": r.description} if r.description else {}),
-            }
-            for r in self.rows
-        ]
+        before = {p.get("name"): p for p in (original or {}).get("parameters") or []
+                  if isinstance(p, dict)}  # fmt: skip
+        action["parameters"] = []
+        for row in self.rows:
+            parameter = {**before.get(row.name, {}), "name": row.name, "in": row.location,
+                         "type": row.type, "required": row.required}  # fmt: skip
+            parameter.pop("description", None)
+            if row.description:
+                parameter["description"] = row.description
+            action["parameters"].append(parameter)
         if data.get("body_encoding"):
             action["body"] = {"encoding": data["body_encoding"],
                               "required": bool(data.get("body_required")),

@@ -477,3 +477,53 @@ def test_reimport_makes_the_next_version_of_the_connector(client, cast):
     assert response["Location"].endswith("/connectors/pets/versions/2/report/")
     names = [a["name"] for a in services.latest_definition(Connector.objects.get())["actions"]]
     assert names[0] == "listPets"
+
+
+def test_editing_keeps_what_the_forms_do_not_show(client, cast):
+    """An imported parameter's enum and default, an OAuth method's refresh URL and extra
+    authorize parameters: the forms do not show them, and saving must not drop them."""
+    oauth = {"type": "OAUTH_2", "grantTypes": ["authorization_code"],
+             "authorizationUrl": "https://crm.example.test/authorize",
+             "tokenUrl": "https://crm.example.test/token", "scopes": ["read"], "pkce": True,
+             "refreshUrl": "https://crm.example.test/refresh",
+             "extraAuthorizeParams": {"access_type": "offline"}}  # fmt: skip
+    status = {"name": "status", "in": "query", "type": "string", "enum": ["open", "won"],
+              "default": "open"}  # fmt: skip
+    connector = make_connector(
+        cast.space, auth={"default": "OAUTH_2", "methods": [oauth]},
+        actions=[{"name": "listDeals", "method": "GET", "path": "/deals", "parameters": [status]}],
+    )  # fmt: skip
+    login(client, cast.developer)
+
+    client.post(url("connector_edit", cast.space, connector_slug="crm"), connector_post(
+        auth_types=["OAUTH_2"], default_auth="OAUTH_2",
+        oauth_authorization_url="https://crm.example.test/authorize",
+        oauth_token_url="https://crm.example.test/token", oauth_scopes="read deals",
+    ))  # fmt: skip
+    client.post(url("connector_action_edit", cast.space, connector_slug="crm",
+                    action_name="listDeals"), action_post(
+        name="listDeals", path="/deals", **{"param-name": ["status"], "param-in": ["query"],
+        "param-type": ["string"], "param-required": ["no"], "param-description": ["Stage"]},
+    ))  # fmt: skip
+
+    connector.refresh_from_db()
+    latest = services.latest_definition(connector)
+    assert connector.latest_version.number == 3
+    (method,) = latest["auth"]["methods"]
+    assert method["refreshUrl"] == "https://crm.example.test/refresh"
+    assert method["extraAuthorizeParams"] == {"access_type": "offline"}
+    assert method["scopes"] == ["read", "deals"]
+    (parameter,) = latest["actions"][0]["parameters"]
+    assert parameter == {**status, "required": False, "description": "Stage"}
+
+
+def test_a_version_that_does_not_exist_is_a_404(client, cast):
+    make_connector(cast.space)
+    login(client, cast.viewer)
+    detail = url("connector_detail", cast.space, connector_slug="crm")
+
+    assert client.get(detail, {"version": "7"}).status_code == 404
+    assert client.get(detail, {"version": "99999999999999999999"}).status_code == 404
+    assert client.get(detail, {"version": "abc"}).status_code == 200  # ignored: the latest
+    report = url("connector_import_report", cast.space, connector_slug="crm", version_number=9)
+    assert client.get(report).status_code == 404

@@ -247,7 +247,8 @@ def find_action(connector, name: str) -> dict:
 @require(Capability.BUILD)
 def connector_action_edit(request, connector_slug, action_name):
     connector = selectors.get_connector_for_member(request, connector_slug)
-    initial, rows = ActionForm.initial_from(find_action(connector, action_name))
+    original = find_action(connector, action_name)
+    initial, rows = ActionForm.initial_from(original)
     if request.method == "POST":
         form = ActionForm(request.POST)
     else:
@@ -255,8 +256,8 @@ def connector_action_edit(request, connector_slug, action_name):
     if request.method == "POST" and form.is_valid():
         try:
             version = services.connector_action_save(
-                connector, action=form.action(), replaces=action_name, actor=actor(request),
-                request=request,
+                connector, action=form.action(original), replaces=action_name,
+                actor=actor(request), request=request,
             )  # fmt: skip
         except ValidationError as exc:
             add_errors(form, exc)
