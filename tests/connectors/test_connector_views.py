@@ -527,3 +527,13 @@ def test_a_version_that_does_not_exist_is_a_404(client, cast):
     assert client.get(detail, {"version": "abc"}).status_code == 200  # ignored: the latest
     report = url("connector_import_report", cast.space, connector_slug="crm", version_number=9)
     assert client.get(report).status_code == 404
+
+
+def test_a_docs_url_that_is_not_http_is_shown_as_text_not_a_link(client, cast):
+    make_connector(cast.space, docsUrl="javascript:alert(document.cookie)")
+    login(client, cast.viewer)
+
+    page = client.get(url("connector_detail", cast.space, connector_slug="crm")).content.decode()
+
+    assert "javascript:alert(document.cookie)" in page
+    assert 'href="javascript:' not in page
