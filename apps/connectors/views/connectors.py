@@ -303,7 +303,8 @@ def run_import(request, form, *, connector=None):
             request.space, form.raw(), actor=actor(request), request=request,
             slug=form.cleaned_data.get("slug", ""), name=form.cleaned_data.get("name", ""),
             base_url=form.cleaned_data.get("base_url", ""), connector=connector,
-            publish=form.cleaned_data.get("publish", False),
+            publish=bool(form.cleaned_data.get("publish"))
+            and request.membership.can(Capability.DEPLOY_LIVE),
         )  # fmt: skip
     except OpenAPIImportError as exc:
         return import_page(request, form, connector=connector, problems=exc.problems, status=422)
