@@ -42,8 +42,9 @@ from apps.spaces.audit import Actor, audit_record
 from apps.spaces.models import Space
 
 # Slugs a custom connector may not take even when the built-in catalog lacks them: `http` is
-# the generic connector every workflow can call; "new" and "import" are pages of the console.
-RESERVED_SLUGS = {"http", "new", "import"}
+# the generic connector every workflow can call; "new", "import" and "typings" are paths of
+# the console under /connectors/.
+RESERVED_SLUGS = {"http", "new", "import", "typings"}
 # Settings of a definition an OpenAPI document does not carry: an import into an existing
 # connector keeps them from its latest version.
 KEPT_ON_REIMPORT = ("name", "category", "iconUrl", "connectionFields", "headers", "test",
