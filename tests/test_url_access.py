@@ -27,6 +27,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from apps.configs.services import config_create
 from apps.connectors.models import ConnectorCall
 from apps.connectors.services.connections import create_connection
+from apps.connectors.services.connectors import connector_create
 from apps.connectors.services.oauth_apps import oauth_app_create
 from apps.environments.services import environment_create
 from apps.executions.services import execution_create
@@ -109,6 +110,7 @@ class World:
     trace: Any  # a connector call of the execution
     connection: Any  # not its scope's default (Make default changes something)
     oauth_app: Any
+    connector: Any  # a custom connector with one action, v1 not published
 
 
 # How each path parameter is filled. A new parameter needs a line here.
@@ -129,9 +131,21 @@ PARAMS: dict[str, Callable[[World], Any]] = {
     "trace_id": lambda w: w.trace.id,
     "connection_id": lambda w: w.connection.id,
     "app_id": lambda w: w.oauth_app.id,
+    "connector_slug": lambda w: w.connector.slug,
+    "action_name": lambda w: "listContacts",
+    "version_number": lambda w: w.connector.latest_version.number,
 }
 
 CODE = "export default async function (ctx) {\n  return { ok: true };\n}\n"
+CONNECTOR = {
+    "slug": "crm", "name": "CRM", "baseUrl": "https://crm.example.test",
+    "actions": [{"name": "listContacts", "method": "GET", "path": "/contacts"}],
+}  # fmt: skip
+OPENAPI = (
+    '{"openapi": "3.0.3", "info": {"title": "Tiny", "version": "1"}, "servers": [{"url": '
+    '"https://tiny.example.test"}], "paths": {"/a": {"get": {"operationId": "getA", '
+    '"responses": {"200": {"description": "ok"}}}}}}'
+)
 
 
 @pytest.fixture
@@ -180,6 +194,7 @@ def world(cast, settings) -> World:
         oauth_app=oauth_app_create(
             space, connector_slug="acme", client_id="cid", client_secret="cs", actor=system
         ),
+        connector=connector_create(space, definition=CONNECTOR, actor=system),
     )
 
 
@@ -289,9 +304,32 @@ def trigger_edit_body(world: World) -> dict:
     return {**webhook_body(world), "name": "Orders v2", "webhook_id": "orders"}
 
 
+def connector_body(world: World) -> dict:
+    return {"name": "Billing", "visibility": "private", "base_url": "https://billing.test",
+            "auth_types": ["NO_AUTH"], "default_auth": "NO_AUTH"}  # fmt: skip
+
+
+def action_body(world: World) -> dict:
+    return {"name": "getContact", "method": "GET", "path": "/contacts/{id}",
+            "param-name": ["id"], "param-in": ["path"], "param-type": ["string"],
+            "param-required": ["yes"], "param-description": [""]}  # fmt: skip
+
+
 VIEWER: dict[str, Rule] = {
     "space_home": PAGE,
     "connectors": PAGE,
+    "connector_create": Rule(403, 403, connector_body),
+    "connector_import": Rule(403, 403, lambda w: {"text": OPENAPI}),
+    "connector_detail": Rule(200, 405),
+    "connector_definition_file": Rule(200, 405),
+    "connector_edit": Rule(403, 403, lambda w: {**connector_body(w), "name": "CRM 2"}),
+    "connector_publish": Rule(405, 403, NO_BODY),
+    "connector_delete": Rule(405, 403, NO_BODY),
+    "connector_reimport": Rule(403, 403, lambda w: {"text": OPENAPI}),
+    "connector_action_new": Rule(403, 403, action_body),
+    "connector_action_edit": Rule(403, 403, action_body),
+    "connector_action_delete": Rule(405, 403, NO_BODY),
+    "connector_import_report": Rule(200, 405),
     "connections": PAGE,
     "events": PAGE,
     "traces": Rule(200, 405),

@@ -84,6 +84,12 @@ class ConnectorVersion(models.Model):
     definition = models.JSONField()
     # Where it came from: "form", "openapi", "file" (manage.py connector import).
     source = models.CharField(max_length=16, default="form")
+    # What an OpenAPI import did (apps.connectors.openapi.ImportReport.as_json()), for its
+    # report page; empty for versions made otherwise.
+    import_report = models.JSONField(default=dict, blank=True)
+    # Counted once when the version is written, so that the Connectors page needs no definition.
+    action_count = models.PositiveIntegerField(default=0)
+    event_count = models.PositiveIntegerField(default=0)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -18,8 +18,6 @@ class Section:
 UPCOMING = [
     Section("workflow_builder", "workflows/build/", "Build with AI", "Integrations · Workflows",
             "Describe what you need and an agent writes, tests and documents the workflow."),
-    Section("connectors", "connectors/", "Connectors", "Integrations",
-            "Browse the connector catalog and define custom connectors."),
     Section("alerts", "activity/alerts/", "Alerts", "Activity",
             "Rules on error rate, latency and failures, delivered by email, Slack or webhook."),
 ]  # fmt: skip

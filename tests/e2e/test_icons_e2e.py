@@ -78,7 +78,8 @@ def test_editor_tabs_placeholder_and_empty_states_draw_svg_icons(live_server, pa
     assert emoji_in(page, page.content()) == []
 
     pages = [
-        ("connectors/", "Connectors is not available yet", "construction"),
+        ("activity/alerts/", "Alerts is not available yet", "construction"),
+        ("connectors/?q=nothing-matches-this", "No connectors match", "search-x"),
         ("settings/secrets/", "No secrets yet", "lock-keyhole"),
         ("settings/configs/", "No configs yet", "sliders-horizontal"),
         ("settings/customers/", "No customers yet", "users"),
