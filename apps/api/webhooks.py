@@ -39,7 +39,12 @@ from apps.secrets.services import SecretNotFound, secret_resolve
 from apps.spaces.models import ApiKeyMode, Space
 from apps.spaces.services import sha256_hex
 from apps.triggers.models import Event, Kind, Source, Trigger, WebhookAuth
-from apps.triggers.receive import event_accept, event_accept_public, request_log
+from apps.triggers.receive import (
+    event_accept,
+    event_accept_public,
+    mark_subscribed,
+    request_log,
+)
 from apps.triggers.selectors import (
     event_for_api,
     trigger_for_webhook,
@@ -102,6 +107,7 @@ def webhook_receive(request, space_id: str, webhook_id: str):
         content_type=content_type,
         log_request=True,
     )
+    mark_subscribed(trigger)  # an app event's first delivery from the provider
     if accepted.duplicate:
         event_id = str(accepted.event.pk)
         return JsonResponse({"duplicate": True, "eventId": event_id, "status": "duplicate"})
