@@ -16,7 +16,8 @@ POST /api/v1/clients/{space_id}/webhooks/{webhook_id}
     - 413 PAYLOAD_TOO_LARGE over FASTN_MAX_BODY_BYTES; 400 for a broken chunked body.
     Any body is accepted: JSON is parsed (filters and ctx.input see it), anything else is kept
     raw and routable on `$headers.` filters. Every request to a known trigger, accepted or
-    refused, is recorded in its request inspector (the last 50).
+    refused, is recorded in its request inspector (the last 50). An accepted event of an app
+    event trigger that is not Subscribed yet makes it Subscribed (the provider sends there).
 
 GET /api/v1/tenants/{space_id}/events/{event_id}
     The event, its status and the runs it started (API-key auth like the executions API)."""

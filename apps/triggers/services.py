@@ -152,8 +152,8 @@ def trigger_set_enabled(trigger: Trigger, *, enabled: bool, actor: Actor, reques
 @transaction.atomic
 def trigger_delete(trigger: Trigger, *, actor: Actor, request=None) -> None:
     """Delete the trigger and its routes and request log; its events stay (they name it).
-    The signing secrets it generated go with it; an app event is unsubscribed (the HTTP
-    connector's inbound URL simply stops answering)."""
+    The signing secrets it generated go with it; an app event's inbound URL answers 404 from
+    then on (a webhook registered at the provider is removed there: Fastn never registered it)."""
     for secret in _generated_secrets(trigger):
         secret_delete(secret, actor=actor, request=request)
     audit_record(
