@@ -229,6 +229,29 @@ def test_retry_subscription_fails_with_the_reason_when_the_connection_expired_or
     assert Trigger.objects.get(pk=trigger.pk).subscription == Subscription.NOT_SUBSCRIBED
 
 
+def test_a_spaces_own_connector_with_events_is_a_trigger_source_at_its_latest_version(cast):
+    from apps.connectors.services.connections import create_connection
+    from apps.triggers.catalog import app_event_connectors
+    from tests.connectors.factories import add_version, definition, make_connector
+
+    crm = make_connector(cast.space, definition("crm"))  # no events yet: not a source
+    make_connector(cast.other_space, definition("theirs", events=[{"name": "x.created"}]))
+    assert [c.key for c in app_event_connectors(cast.space)][:1] == ["http"]
+    assert "crm" not in {c.key for c in app_event_connectors(cast.space)}
+    add_version(crm, definition("crm", events=[{"name": "deal.won", "path": "deal/won"}]))
+    keys = {c.key for c in app_event_connectors(cast.space)}
+    assert "crm" in keys and "theirs" not in keys and "shopify" in keys
+    main = create_connection(
+        cast.space, connector_slug="crm", name="Main", auth_method="BEARER",
+        credential={"token": "t"}, actor=SYSTEM,
+    )  # fmt: skip
+    trigger = services.trigger_create(
+        cast.space, kind=Kind.APP_EVENT, actor=SYSTEM, routes=[route(make_workflow(cast.space))],
+        fields={"name": "Won", "connector": "crm", "connection": main, "event_name": "deal.won"},
+    )  # fmt: skip
+    assert trigger.subscription == Subscription.NOT_SUBSCRIBED
+
+
 def test_an_app_event_connection_must_be_the_spaces_of_that_connector(cast):
     workflow = make_workflow(cast.space)
     with pytest.raises(ValidationError, match="No active connection found"):
