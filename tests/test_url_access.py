@@ -386,6 +386,7 @@ VIEWER: dict[str, Rule] = {
     "trigger_new_webhook": Rule(403, 403, webhook_body),
     "trigger_new_scheduler": Rule(403, 403, scheduler_body),
     "trigger_new_app_event": Rule(403, 403, app_event_body),
+    "trigger_app_event_source": Rule(403, 403),
     "trigger_schedule_preview": Rule(200, 405),
     "trigger_detail": PAGE,
     "trigger_edit": Rule(403, 403, trigger_edit_body),

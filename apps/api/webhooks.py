@@ -16,7 +16,8 @@ POST /api/v1/clients/{space_id}/webhooks/{webhook_id}
     - 413 PAYLOAD_TOO_LARGE over FASTN_MAX_BODY_BYTES; 400 for a broken chunked body.
     Any body is accepted: JSON is parsed (filters and ctx.input see it), anything else is kept
     raw and routable on `$headers.` filters. Every request to a known trigger, accepted or
-    refused, is recorded in its request inspector (the last 50).
+    refused, is recorded in its request inspector (the last 50). An accepted event of an app
+    event trigger that is not Subscribed yet makes it Subscribed (the provider sends there).
 
 GET /api/v1/tenants/{space_id}/events/{event_id}
     The event, its status and the runs it started (API-key auth like the executions API)."""
@@ -39,7 +40,12 @@ from apps.secrets.services import SecretNotFound, secret_resolve
 from apps.spaces.models import ApiKeyMode, Space
 from apps.spaces.services import sha256_hex
 from apps.triggers.models import Event, Kind, Source, Trigger, WebhookAuth
-from apps.triggers.receive import event_accept, event_accept_public, request_log
+from apps.triggers.receive import (
+    event_accept,
+    event_accept_public,
+    mark_subscribed,
+    request_log,
+)
 from apps.triggers.selectors import (
     event_for_api,
     trigger_for_webhook,
@@ -102,6 +108,7 @@ def webhook_receive(request, space_id: str, webhook_id: str):
         content_type=content_type,
         log_request=True,
     )
+    mark_subscribed(trigger)  # an app event's first delivery from the provider
     if accepted.duplicate:
         event_id = str(accepted.event.pk)
         return JsonResponse({"duplicate": True, "eventId": event_id, "status": "duplicate"})

@@ -14,9 +14,9 @@ from django.utils import timezone
 from django.utils.dateformat import format as date_format
 
 from apps.triggers import schedules
-from apps.triggers.catalog import connector_by_key
+from apps.triggers.catalog import catalog_lookup, connector_by_key
 from apps.triggers.filters import FilterError, parse_path
-from apps.triggers.models import DeliveryStatus, EventStatus, Trigger, WebhookAuth
+from apps.triggers.models import DeliveryStatus, EventStatus, Subscription, Trigger, WebhookAuth
 
 API_KEY_HEADER = "x-fastn-key"
 API_KEY_PLACEHOLDER = "YOUR_API_KEY"
@@ -35,20 +35,32 @@ def event_settled(event) -> bool:
 
 @dataclass(frozen=True)
 class AppEventSource:
-    connector: str  # "HTTP"
-    event: str  # "Inbound webhook"
-    path: str  # "HTTP/Inbound"
+    connector: str  # "Shopify"
+    event: str  # "Order created"
+    path: str  # "orders/create"
     delivery: str  # "WEBHOOK"
+    # What the person does at the provider while the trigger is Not Subscribed ("" if nothing).
+    instruction: str = ""
 
 
-def app_event_source(trigger: Trigger) -> AppEventSource:
+def app_event_source(trigger: Trigger, connectors=None) -> AppEventSource:
     """An app event trigger's connector and event by their catalog names (the stored keys
-    when the catalog no longer has them)."""
-    connector = connector_by_key(trigger.connector)
+    when the catalog no longer has them). `connectors`: the Space's app-event catalog when the
+    caller has it (a list page), else the trigger's connector is looked up alone."""
+    if connectors is None:
+        connector = connector_by_key(trigger.space, trigger.connector)
+    else:
+        connector = catalog_lookup(connectors, trigger.connector)
     event = connector.event(trigger.event_name) if connector else None
     if connector is None or event is None:
         return AppEventSource(trigger.connector, trigger.event_name, "", "WEBHOOK")
-    return AppEventSource(connector.name, event.name, event.path, event.delivery)
+    instruction = ""
+    if connector.needs_connection and trigger.subscription == Subscription.NOT_SUBSCRIBED:
+        instruction = (
+            f"Register this URL as a webhook for {event.name} ({event.key}) in {connector.name}. "
+            "The subscription turns Subscribed when the first event arrives."
+        )
+    return AppEventSource(connector.name, event.name, event.path, event.delivery, instruction)
 
 
 def receiver_path(trigger: Trigger) -> str:

@@ -2,8 +2,10 @@
 
 One JSON file per trigger, `<trigger-id>.json`, marked `"format": "fastn.trigger/1"`. Routes
 name their workflow by slug and their environment by slug, a customer by its external id, and
-a signing secret by the name of a Space secret (`"signingSecret": {"secret": "NAME"}`): a file
-never holds a secret value. The README's "Triggers as files" section lists every key.
+a signing secret by the name of a Space secret (`"signingSecret": {"secret": "NAME"}`) and an
+app event's connection by its name and customer (`"connection": {"name": "Shop", "customer":
+null}`): a file never holds a secret value or a credential. The README's "Triggers as files"
+section lists every key.
 
 Reading is strict: an unknown key, a key of another kind of trigger, or a schedule field that
 the preset does not use is refused, so a typo never passes silently. Every problem names the
@@ -33,12 +35,13 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from apps.connectors.models import Connection
 from apps.environments.models import DRAFT, LIVE, TEST, Environment
 from apps.secrets.models import NAME_MAX_LENGTH, Secret, name_validator
 from apps.spaces.audit import Actor, audit_record
 from apps.spaces.models import Customer, Space
 from apps.triggers import schedules, services
-from apps.triggers.catalog import CONNECTORS, connector_by_key
+from apps.triggers.catalog import Connector, app_event_connectors, connector_by_key
 from apps.triggers.filters import OPERATORS, FilterError, parse_filters, parse_path
 from apps.triggers.forms import (
     FILTER_VALUE_MAX,
@@ -67,6 +70,8 @@ from apps.workflows.models import Workflow
 from fastn_console.strictjson import JsonInputError, parse_json
 
 FORMAT = "fastn.trigger/1"
+# A Connection's sealed credential: never read to write a file.
+CONNECTION_SECRET = ("connection__ciphertext", "connection__nonce")
 MAX_FILE_BYTES = 1024 * 1024
 NAME_MAX = 120
 DESCRIPTION_MAX = 1000
@@ -77,7 +82,7 @@ KIND_KEYS: dict[str, tuple[str, ...]] = {
     Kind.WEBHOOK: ("webhookId", "auth", "executionMode", "dedupPath", "deadLetterQueue",
                    "maxAttempts", "backoff", "signingSecret"),
     Kind.SCHEDULER: ("schedule", "runOnCreate", "catchUp", "overlap"),
-    Kind.APP_EVENT: ("connector", "event", "webhookId", "auth", "signingSecret"),
+    Kind.APP_EVENT: ("connector", "connection", "event", "webhookId", "auth", "signingSecret"),
 }  # fmt: skip
 ROUTE_KEYS: dict[str, tuple[str, ...]] = {
     Kind.WEBHOOK: ("workflow", "environment", "headers", "filters"),
@@ -92,7 +97,8 @@ SCHEDULE_FILE_KEY = {model: key for key, model in SCHEDULE_KEYS.items()}
 # Service (model) field → its key in a file, to name the field of a service's ValidationError.
 FILE_KEY = {"webhook_id": "webhookId", "signing_secret_name": "signingSecret.secret",
             "schedule": "schedule", "event_name": "event", "customer": "customer",
-            "routes": "routes", "name": "name", "description": "description"}  # fmt: skip
+            "routes": "routes", "name": "name", "description": "description",
+            "connection": "connection"}  # fmt: skip
 # Header names that usually carry a credential: export warns that route headers are plain.
 CREDENTIAL_HEADER = re.compile(r"auth|cookie|token|secret|passw|api[-_]?key|access[-_]?key", re.I)
 
@@ -139,11 +145,21 @@ def _kind_value(trigger: Trigger, key: str) -> Any:
         return {"secret": name} if name else None
     if key == "schedule":
         return schedule_file(trigger.schedule)
+    if key == "connection":
+        return connection_file(trigger.connection)
     attribute = {"webhookId": "webhook_id", "executionMode": "execution_mode",
                  "dedupPath": "dedup_path", "deadLetterQueue": "dead_letter_enabled",
                  "maxAttempts": "max_attempts", "runOnCreate": "run_on_create",
                  "catchUp": "catch_up", "event": "event_name"}.get(key, key)  # fmt: skip
     return getattr(trigger, attribute)
+
+
+def connection_file(connection: Connection | None) -> dict[str, Any] | None:
+    """A connection by its name and its customer's external id (never its credential)."""
+    if connection is None:
+        return None
+    customer = connection.customer.external_id if connection.customer_id else None
+    return {"name": connection.name, "customer": customer}
 
 
 def schedule_file(stored: dict[str, Any]) -> dict[str, Any]:
@@ -204,7 +220,8 @@ def credential_headers(document: dict[str, Any]) -> list[str]:
 def _space_triggers(space: Space) -> list[tuple[Trigger, list[Route]]]:
     triggers = (
         Trigger.objects.filter(space=space)
-        .select_related("customer")
+        .select_related("customer", "connection__customer")
+        .defer(*CONNECTION_SECRET)
         .prefetch_related("routes__workflow")
         .order_by("kind", "name", "id")
     )
@@ -301,13 +318,15 @@ class _Space:
     customers: dict[str, Customer]
     secrets: set[str]
     webhook_ids: dict[str, Trigger] = field(default_factory=dict)
+    connections: list[Connection] = field(default_factory=list)
 
     @classmethod
     def load(cls, space: Space, ids: set[uuid.UUID]) -> _Space:
         triggers = {
             str(t.id): t
             for t in Trigger.objects.filter(space=space, id__in=ids)
-            .select_related("space", "customer")
+            .select_related("space", "customer", "connection__customer")
+            .defer(*CONNECTION_SECRET)
             .prefetch_related("routes__workflow")
         }
         named = Environment.objects.filter(space=space, builtin=False).order_by("slug")
@@ -330,6 +349,11 @@ class _Space:
                 t.webhook_id: t
                 for t in Trigger.objects.filter(space=space).only("id", "name", "webhook_id")
             },
+            connections=list(
+                Connection.objects.filter(space=space)
+                .select_related("customer")
+                .defer("ciphertext", "nonce")
+            ),
         )
 
 
@@ -621,24 +645,62 @@ def _schedule(known: _Space, value: Any) -> dict[str, Any]:
 
 def _app_event_fields(known: _Space, data: dict, trigger: Trigger | None) -> dict[str, Any]:
     key = _text(data, "connector", required=True, max_length=80)
-    connector = connector_by_key(key)
+    connector = connector_by_key(known.space, key)
     if connector is None:
-        names = ", ".join(c.key for c in CONNECTORS)
-        raise _Problem("connector", f'no connector "{key}"; use {names}.')
+        names = ", ".join(c.key for c in app_event_connectors(known.space))
+        raise _Problem("connector", f'no connector "{key}" with events in this Space; use {names}.')
     if trigger is not None and trigger.connector != key:
         raise _Problem("connector", f"the trigger's connector is {trigger.connector}; it cannot "
                        "change (its subscription is there).")  # fmt: skip
-    if connector.needs_connection:
-        raise _Problem("connector", f"{connector.name} needs a connection, which trigger files "
-                       "cannot name yet; set it up in the console.")  # fmt: skip
     event = _text(data, "event", required=True, max_length=120)
     if connector.event(event) is None:
         names = ", ".join(e.key for e in connector.events)
         raise _Problem("event", f'{connector.name} has no event "{event}"; use {names}.')
-    fields = _receiver_fields(data, trigger) | {"connector": key, "event_name": event}
-    if trigger is None:
-        fields["connection_id"] = None
-    return fields
+    return _receiver_fields(data, trigger) | {
+        "connector": key,
+        "connection": _connection(known, connector, data.get("connection")),
+        "event_name": event,
+    }
+
+
+def _connection(known: _Space, connector: Connector, value: Any) -> Connection | None:
+    """The connection a file names: {"name", "customer": external id or null}, one of the
+    Space's connections of the connector (HTTP's Inbound webhook takes none)."""
+    if not connector.needs_connection:
+        if value is not None:
+            raise _Problem("connection", f"{connector.name}'s events need no connection: null.")
+        return None
+    if not isinstance(value, dict) or not isinstance(value.get("name"), str):
+        raise _Problem(
+            "connection",
+            f'required: {{"name": "<connection name>", "customer": null}}, a {connector.name} '
+            "connection of this Space (Integrations → Connections).",
+        )
+    unknown = set(value) - {"name", "customer"}
+    if unknown:
+        raise _Problem(f"connection.{sorted(unknown)[0]}", "unknown key; use name and customer.")
+    customer = value.get("customer")
+    if customer is not None and not isinstance(customer, str):
+        raise _Problem("connection.customer", "the customer's external id (a string), or null.")
+    found = [
+        c
+        for c in known.connections
+        if c.connector_slug == connector.key
+        and c.name == value["name"]
+        and (c.customer.external_id if c.customer_id else None) == customer
+    ]
+    whose = f' of the customer "{customer}"' if customer else " (Space-wide)"
+    if not found:
+        raise _Problem(
+            "connection", f'no {connector.name} connection "{value["name"]}"{whose} in this Space.'
+        )
+    if len(found) > 1:
+        raise _Problem(
+            "connection",
+            f'{len(found)} {connector.name} connections are named "{value["name"]}"{whose}: '
+            "rename one so that the file names a single connection.",
+        )
+    return found[0]
 
 
 KIND_FIELDS = {

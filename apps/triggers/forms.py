@@ -18,10 +18,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from django import forms
 from django.core.exceptions import ValidationError
 
+from apps.connectors.models import Connection, ConnectionStatus
 from apps.spaces.models import Customer, Space
 from apps.spaces.timezones import time_zone_choices
 from apps.triggers import schedules
-from apps.triggers.catalog import CONNECTORS, connector_by_key
+from apps.triggers.catalog import HTTP_KEY, AppEvent, app_event_connectors, catalog_lookup
 from apps.triggers.filters import MAX_ROWS, OPERATORS, FilterError, parse_filters, parse_path
 from apps.triggers.models import (
     Backoff,
@@ -30,13 +31,14 @@ from apps.triggers.models import (
     Kind,
     Overlap,
     Route,
+    Subscription,
     Trigger,
     WebhookAuth,
     new_webhook_id,
     webhook_id_validator,
 )
 from apps.triggers.selectors import route_environments, route_workflows
-from apps.triggers.services import RouteSpec
+from apps.triggers.services import NO_CONNECTION, RouteSpec
 from fastn_console.strictjson import JsonInputError, parse_json
 
 MAX_ROUTES = 20
@@ -212,35 +214,105 @@ ADVANCED_WEBHOOK_FIELDS = ("webhook_id", "auth", "execution_mode", "dedup_path",
                            "dead_letter_enabled", "max_attempts", "backoff")  # fmt: skip
 
 
+@dataclass(frozen=True)
+class ConnectionOption:
+    value: str
+    label: str
+    selectable: bool  # active (or the trigger's own): the others are listed, disabled
+
+
+@dataclass(frozen=True)
+class EventRow:
+    event: AppEvent
+    checked: bool
+    subscribed: bool
+    schema: str  # the payload schema as indented JSON ("" when the definition has none)
+
+
 class AppEventForm(ReceiverMixin, TriggerForm):
+    """Connector (fixed once the trigger exists), Connection and Event. The connection and
+    event choices are the chosen connector's: the form is built for one connector (the
+    trigger's, the posted one, or `connector` from the page's query string)."""
+
     kind = Kind.APP_EVENT
 
-    connector = forms.ChoiceField(
-        choices=[(c.key, c.name) for c in CONNECTORS], initial=CONNECTORS[0].key
-    )
-    connection = forms.ChoiceField(
-        label="Connection",
-        required=False,
-        choices=[("", "No connection")],
-    )
-    event_name = forms.ChoiceField(
-        label="Event",
-        choices=[(e.key, f"{e.name} ({c.name})") for c in CONNECTORS for e in c.events],
-    )
+    connector = forms.ChoiceField(label="Connector")
+    connection = forms.ChoiceField(label="Connection", required=False)
+    event_name = forms.ChoiceField(label="Event", widget=forms.RadioSelect)
     webhook_id = webhook_id_field()
     auth = auth_field()
 
-    def __init__(self, space: Space, data=None, *, trigger: Trigger | None = None):
+    def __init__(
+        self, space: Space, data=None, *, trigger: Trigger | None = None, connector: str = ""
+    ):
         super().__init__(space, data, trigger=trigger)
-        if trigger is None:
-            self.fields["webhook_id"].initial = new_webhook_id()
-        else:
+        self.connectors = app_event_connectors(space)
+        choices = [(c.key, c.name) for c in self.connectors]
+        if trigger is not None:
             # The reference: a trigger's connector cannot change (its subscription is there).
             self.fields["connector"].disabled = True
+            key = trigger.connector
+            if catalog_lookup(self.connectors, key) is None:
+                choices.append((key, key))  # no longer in the catalog: still shown
+        else:
+            self.fields["webhook_id"].initial = new_webhook_id()
+            key = (data.get("connector") if data is not None else connector) or HTTP_KEY
+            self.fields["connector"].initial = key
+        self.fields["connector"].choices = choices
+        self.chosen = catalog_lookup(self.connectors, key)
+        events = self.chosen.events if self.chosen else ()
+        self.fields["event_name"].choices = [(e.key, e.name) for e in events]
+        if len(events) == 1 and trigger is None:
+            self.fields["event_name"].initial = events[0].key
+        self.connection_options = self._connection_options(space, trigger)
+        self.fields["connection"].choices = [("", "Choose a connection")] + [
+            (o.value, o.label) for o in self.connection_options if o.selectable
+        ]
+
+    def _connection_options(self, space: Space, trigger: Trigger | None) -> list[ConnectionOption]:
+        if self.chosen is None or not self.chosen.needs_connection:
+            return []
+        rows = (
+            Connection.objects.filter(space=space, connector_slug=self.chosen.key)
+            .select_related("customer")
+            .defer("ciphertext", "nonce")
+            .order_by("customer__name", "name", "id")
+        )
+        own = trigger.connection_id if trigger is not None else None
+        return [
+            ConnectionOption(
+                str(c.id),
+                f"{c.name} ({c.customer.name if c.customer_id else 'Space-wide'}"
+                + ("" if c.status == ConnectionStatus.ACTIVE else f", {c.get_status_display()}")
+                + ")",
+                c.status == ConnectionStatus.ACTIVE or c.id == own,
+            )
+            for c in rows
+        ]
+
+    @property
+    def has_active_connection(self) -> bool:
+        return any(o.selectable for o in self.connection_options)
+
+    def event_rows(self) -> list[EventRow]:
+        """Each event of the chosen connector with its subscription on this trigger."""
+        chosen = str(self["event_name"].value() or "")
+        trigger = self.trigger
+        rows = []
+        for event in self.chosen.events if self.chosen else ():
+            subscribed = bool(
+                trigger is not None
+                and trigger.event_name == event.key
+                and trigger.subscription == Subscription.SUBSCRIBED
+            )
+            schema = json.dumps(event.payload_schema, indent=2) if event.payload_schema else ""
+            rows.append(EventRow(event, event.key == chosen, subscribed, schema))
+        return rows
 
     def initial_from(self, trigger: Trigger) -> dict[str, Any]:
         return super().initial_from(trigger) | {
             "connector": trigger.connector,
+            "connection": str(trigger.connection_id) if trigger.connection_id else "",
             "event_name": trigger.event_name,
             "webhook_id": trigger.webhook_id,
             "auth": trigger.auth,
@@ -248,24 +320,31 @@ class AppEventForm(ReceiverMixin, TriggerForm):
 
     def clean(self):
         data = super().clean()
-        connector = connector_by_key(data.get("connector", ""))
-        if connector is None:
+        if self.chosen is None:
+            if "connector" in data:
+                self.add_error("connector", "Choose a connector of this Space that has events.")
             return data
-        if "event_name" in data and connector.event(data["event_name"]) is None:
-            self.add_error("event_name", f"{connector.name} has no such event.")
-        if connector.needs_connection and not data.get("connection"):
-            self.add_error(
-                "connection",
-                "No active connection found for this connector. Connect first to use it as a "
-                "trigger source.",
-            )
+        self.connection_row = None
+        if self.chosen.needs_connection:
+            value = data.get("connection")
+            if not value:
+                self.add_error("connection", NO_CONNECTION)
+            else:
+                # The choices are this Space's connections of the connector: only those pass.
+                self.connection_row = (
+                    Connection.objects.defer("ciphertext", "nonce")
+                    .filter(pk=value, space=self.space, connector_slug=self.chosen.key)
+                    .first()
+                )
+                if self.connection_row is None:  # deleted since the page was built
+                    self.add_error("connection", NO_CONNECTION)
         return data
 
     def trigger_fields(self) -> dict[str, Any]:
         data = self.cleaned_data
         return super().trigger_fields() | {
             "connector": data["connector"],
-            "connection_id": None,  # no connections exist before the connectors issue
+            "connection": self.connection_row,
             "event_name": data["event_name"],
             "webhook_id": data["webhook_id"],
             "auth": data["auth"],

@@ -16,6 +16,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator, RegexVa
 from django.db import models
 from django.utils import timezone
 
+from apps.connectors.models import Connection
 from apps.environments.models import DRAFT
 from apps.executions.models import Execution
 from apps.spaces.models import Customer, Space
@@ -119,7 +120,11 @@ class Trigger(models.Model):
 
     # App event -------------------------------------------------------------------------
     connector = models.CharField(max_length=80, blank=True)
-    connection_id = models.UUIDField(null=True, blank=True)
+    # The account the provider sends events for (none for HTTP's Inbound webhook). Deleting
+    # the connection keeps the trigger; Retry Subscription then reports it as Failed.
+    connection = models.ForeignKey(
+        Connection, null=True, blank=True, on_delete=models.SET_NULL, related_name="triggers"
+    )
     event_name = models.CharField(max_length=120, blank=True)
     subscription = models.CharField(
         max_length=16, choices=Subscription.choices, default=Subscription.NOT_SUBSCRIBED

@@ -52,6 +52,7 @@ from apps.triggers.models import (
     Outbox,
     Route,
     Source,
+    Subscription,
     Trigger,
     WebhookAuth,
     WebhookRequest,
@@ -253,11 +254,20 @@ def _chain_sql(lookup: bool, log_request: bool, given: tuple[str, ...]) -> str:
         )
         kinds = ", ".join(f"'{kind}'" for kind in HTTP_KINDS)
         ctes.append(
-            f"t AS (SELECT tr.id, tr.space_id, tr.customer_id, tr.name, tr.kind, tr.auth"
+            f"t AS (SELECT tr.id, tr.space_id, tr.customer_id, tr.name, tr.kind, tr.auth,"
+            " tr.subscription"
             f" FROM {trigger_table} tr WHERE tr.space_id = %s AND tr.webhook_id = %s"
             f" AND tr.kind IN ({kinds}) AND tr.enabled AND tr.signing_secret_name = ''"
             f" AND tr.dedup_path = '' AND (tr.auth = '{WebhookAuth.NONE}'"
             f" OR (tr.auth = '{WebhookAuth.API_KEY}' AND {key_ok})))"
+        )
+        # An app event's first event from the provider: Subscribed (mark_subscribed). The
+        # UPDATE touches a row only while the trigger is not Subscribed yet.
+        ctes.append(
+            f"sub AS (UPDATE {trigger_table} SET subscription = '{Subscription.SUBSCRIBED}',"
+            " subscription_error = '' WHERE id = (SELECT t.id FROM t"
+            f" WHERE t.kind = '{Kind.APP_EVENT}' AND t.subscription <> '{Subscription.SUBSCRIBED}')"
+            " RETURNING 1)"
         )
         # The key's last use, at most once a minute (apps/api/auth.py mark_used).
         ctes.append(
@@ -292,6 +302,18 @@ def _chain_sql(lookup: bool, log_request: bool, given: tuple[str, ...]) -> str:
         request = "(SELECT id FROM r)"
     notify = f"pg_notify('{NOTIFY_CHANNEL}', '')"
     return f"WITH {', '.join(ctes)} SELECT {request}, e.trigger_id, {notify} FROM e, o"
+
+
+def mark_subscribed(trigger: Trigger) -> None:
+    """An event reached an app event trigger's inbound URL from outside: the provider sends
+    events there, so the trigger is Subscribed. One conditional UPDATE, only while it is not
+    (the receiver's one-statement path does the same in its SQL: _chain_sql)."""
+    if trigger.kind != Kind.APP_EVENT or trigger.subscription == Subscription.SUBSCRIBED:
+        return
+    Trigger.objects.filter(pk=trigger.pk).exclude(subscription=Subscription.SUBSCRIBED).update(
+        subscription=Subscription.SUBSCRIBED, subscription_error=""
+    )
+    trigger.subscription, trigger.subscription_error = Subscription.SUBSCRIBED, ""
 
 
 def _literal_default(field) -> str:

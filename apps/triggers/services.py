@@ -19,12 +19,13 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from apps.connectors.models import Connection, ConnectionStatus
 from apps.secrets.models import Secret, SecretType
 from apps.secrets.services import secret_create, secret_decrypt, secret_delete, secret_rotate
 from apps.spaces.audit import Actor, audit_record
 from apps.spaces.models import Customer, Outcome, Space
 from apps.triggers import schedules, scheduling
-from apps.triggers.catalog import connector_by_key
+from apps.triggers.catalog import Connector, connector_by_key
 from apps.triggers.models import Kind, Route, Source, Subscription, Trigger
 from apps.triggers.receive import Accepted, event_accept
 from apps.triggers.signatures import new_signing_secret
@@ -38,7 +39,7 @@ KIND_FIELDS: dict[str, tuple[str, ...]] = {
     Kind.WEBHOOK: ("webhook_id", "auth", "execution_mode", "dedup_path", "dead_letter_enabled",
                    "max_attempts", "backoff"),
     Kind.SCHEDULER: ("schedule", "run_on_create", "catch_up", "overlap"),
-    Kind.APP_EVENT: ("webhook_id", "auth", "connector", "connection_id", "event_name"),
+    Kind.APP_EVENT: ("webhook_id", "auth", "connector", "connection", "event_name"),
 }  # fmt: skip
 
 
@@ -71,7 +72,8 @@ def trigger_create(
 ) -> Trigger:
     """1. Check tenancy of the customer and the routes' workflows.
     2. Save the trigger (a taken Webhook ID is a ValidationError on `webhook_id`), then its
-       routes; a schedule gets its next run, an HTTP app event is subscribed at once.
+       routes; a schedule gets its next run, an HTTP app event is subscribed at once (an app
+       event of a catalog connector is Not Subscribed until its first event arrives).
     3. Audit; a schedule that runs on create gets its first event in the same transaction.
     A trigger created disabled (a trigger file's `"enabled": false`) has no next run and does
     not run on create."""
@@ -105,6 +107,11 @@ def trigger_update(
     computed again from now (a changed schedule must not keep the old one's due time)."""
     before = {name: getattr(trigger, name) for name in _editable(trigger.kind)}
     _assign(trigger, fields)
+    if trigger.kind == Kind.APP_EVENT and (
+        before["connection"] != trigger.connection or before["event_name"] != trigger.event_name
+    ):
+        # Another account or event: what the provider was registered for no longer applies.
+        trigger.subscription, trigger.subscription_error = _subscribe(trigger)
     now = timezone.now()
     trigger.updated_at = now
     # A changed schedule starts from now; otherwise next_run_at stays the firing loop's.
@@ -145,8 +152,8 @@ def trigger_set_enabled(trigger: Trigger, *, enabled: bool, actor: Actor, reques
 @transaction.atomic
 def trigger_delete(trigger: Trigger, *, actor: Actor, request=None) -> None:
     """Delete the trigger and its routes and request log; its events stay (they name it).
-    The signing secrets it generated go with it; an app event is unsubscribed (the HTTP
-    connector's inbound URL simply stops answering)."""
+    The signing secrets it generated go with it; an app event's inbound URL answers 404 from
+    then on (a webhook registered at the provider is removed there: Fastn never registered it)."""
     for secret in _generated_secrets(trigger):
         secret_delete(secret, actor=actor, request=request)
     audit_record(
@@ -176,9 +183,29 @@ def _assign(trigger: Trigger, fields: dict[str, Any]) -> None:
             raise ValidationError({"schedule": exc.message}) from None
         trigger.schedule = schedule.to_dict()
     if trigger.kind == Kind.APP_EVENT:
-        connector = connector_by_key(trigger.connector)
-        if connector is None or connector.event(trigger.event_name) is None:
-            raise ValidationError({"event_name": "Choose an event of the connector."})
+        _check_app_event(trigger)
+
+
+def _check_app_event(trigger: Trigger) -> None:
+    """The connector has the event, and the connection (needed by every connector but HTTP)
+    is one of this Space's for that connector, and of the trigger's customer when both have
+    one."""
+    connector = connector_by_key(trigger.space, trigger.connector)
+    if connector is None or connector.event(trigger.event_name) is None:
+        raise ValidationError({"event_name": "Choose an event of the connector."})
+    connection = trigger.connection
+    if not connector.needs_connection:
+        trigger.connection = None
+        return
+    if connection is None:
+        raise ValidationError({"connection": NO_CONNECTION})
+    if connection.space_id != trigger.space_id or connection.connector_slug != connector.key:
+        raise ValidationError({"connection": f"Choose a connection of {connector.name}."})
+    customer = trigger.customer_id
+    if connection.customer_id and customer and connection.customer_id != customer:
+        raise ValidationError(
+            {"connection": "This connection belongs to another customer than the trigger."}
+        )
 
 
 # Written by the scheduler's firing loop (apps/triggers/scheduling.py), never by a form's save:
@@ -279,20 +306,53 @@ def trigger_send_test(trigger: Trigger, *, body: bytes, actor: Actor, request=No
 # --- App events -----------------------------------------------------------------------------
 
 
+NO_CONNECTION = (
+    "No active connection found for this connector. Connect first to use it as a trigger source."
+)
+
+
 def _subscribe(trigger: Trigger) -> tuple[str, str]:
     """(subscription status, error). A connector whose events reach the inbound URL without
-    an account (HTTP) is subscribed as soon as the trigger exists."""
-    connector = connector_by_key(trigger.connector)
+    an account (HTTP) is subscribed as soon as the trigger exists. Fastn cannot register a
+    webhook at a provider for you (no connector definition says how), so a catalog
+    connector's trigger is Not Subscribed while its connection is usable — the person
+    registers the inbound URL at the provider — and becomes Subscribed when the first event
+    arrives there (apps/triggers/receive.py: mark_subscribed). A connection that is gone,
+    expired or failing makes it Failed, with the reason."""
+    connector = connector_by_key(trigger.space, trigger.connector)
     if connector is None:
         return Subscription.FAILED, f"Unknown connector {trigger.connector!r}."
-    if connector.needs_connection and trigger.connection_id is None:
-        return Subscription.FAILED, "No active connection found for this connector."
-    return Subscription.SUBSCRIBED, ""
+    if not connector.needs_connection:
+        return Subscription.SUBSCRIBED, ""
+    problem = _connection_problem(trigger, connector)
+    if problem:
+        return Subscription.FAILED, problem
+    if trigger.subscription == Subscription.SUBSCRIBED:
+        return Subscription.SUBSCRIBED, ""  # events already arrive: nothing to re-register
+    return Subscription.NOT_SUBSCRIBED, ""
+
+
+def _connection_problem(trigger: Trigger, connector: Connector) -> str:
+    """Why the trigger's connection cannot receive events, or "" when it is active."""
+    if trigger.connection_id is None:
+        return f"The trigger has no connection (it was deleted): {NO_CONNECTION}"
+    connection = Connection.objects.filter(
+        pk=trigger.connection_id, space_id=trigger.space_id, connector_slug=connector.key
+    ).first()
+    if connection is None:
+        return f"The connection was deleted: {NO_CONNECTION}"
+    if connection.status != ConnectionStatus.ACTIVE:
+        reason = f" ({connection.last_error})" if connection.last_error else ""
+        return (
+            f"The connection {connection.name} is {connection.get_status_display()}{reason}: "
+            "reconnect it in Integrations → Connections, then retry."
+        )
+    return ""
 
 
 @transaction.atomic
 def trigger_retry_subscription(trigger: Trigger, *, actor: Actor, request=None) -> Trigger:
-    """Subscribe an app event trigger again (Retry Subscription after a failure)."""
+    """Retry Subscription: check the trigger's connection again (module `_subscribe`)."""
     if trigger.kind != Kind.APP_EVENT:
         raise ValidationError("Only app event triggers have a subscription.")
     status, error = _subscribe(trigger)
@@ -301,7 +361,7 @@ def trigger_retry_subscription(trigger: Trigger, *, actor: Actor, request=None) 
     audit_record(
         space=trigger.space, actor=actor, action="trigger.subscribe", resource=trigger,
         request=request,
-        outcome=Outcome.SUCCESS if status == Subscription.SUBSCRIBED else Outcome.FAILURE,
+        outcome=Outcome.FAILURE if status == Subscription.FAILED else Outcome.SUCCESS,
         detail={"connector": trigger.connector, "event": trigger.event_name, "status": status},
     )  # fmt: skip
     return trigger

@@ -13,6 +13,7 @@ urlpatterns = [
     path(
         "new/app-event/", views.trigger_create, {"kind": "app-event"}, name="trigger_new_app_event"
     ),
+    path("app-event-source/", views.trigger_app_event_source, name="trigger_app_event_source"),
     path("schedule-preview/", views.trigger_schedule_preview, name="trigger_schedule_preview"),
     path("<uuid:trigger_id>/", views.trigger_detail, name="trigger_detail"),
     path("<uuid:trigger_id>/edit/", views.trigger_edit, name="trigger_edit"),

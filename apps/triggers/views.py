@@ -21,7 +21,7 @@ from apps.spaces.access import require
 from apps.spaces.audit import actor
 from apps.spaces.models import Capability
 from apps.triggers import services
-from apps.triggers.catalog import CONNECTORS
+from apps.triggers.catalog import app_event_connectors
 from apps.triggers.display import (
     app_event_source,
     curl_command,
@@ -33,12 +33,13 @@ from apps.triggers.display import (
 from apps.triggers.forms import (
     FORMS,
     OPERATOR_CHOICES,
+    AppEventForm,
     ListFilterForm,
     RouteSet,
     SchedulePreviewForm,
     TestEventForm,
 )
-from apps.triggers.models import Kind
+from apps.triggers.models import Kind, Subscription
 from apps.triggers.selectors import (
     get_trigger_event,
     get_trigger_for_member,
@@ -73,16 +74,17 @@ def no_store(response):
     return response
 
 
-def present(request, trigger, routes=None) -> None:
+def present(request, trigger, routes=None, connectors=None) -> None:
     """What pages show of a trigger beside its fields: its absolute URL, the cURL command,
-    and for schedules the schedule in words with its next run in the schedule's zone."""
+    for schedules the schedule in words with its next run in the schedule's zone, and for app
+    events their connector and event (`connectors`: the Space's catalog, read once a page)."""
     routes = trigger_routes(trigger) if routes is None else routes
     trigger.url = request.build_absolute_uri(receiver_path(trigger))
     trigger.curl = curl_command(trigger, trigger.url, routes)
     if trigger.kind == Kind.SCHEDULER:
         trigger.summary = schedule_summary(trigger)
     if trigger.kind == Kind.APP_EVENT:
-        trigger.source = app_event_source(trigger)
+        trigger.source = app_event_source(trigger, connectors)
     until = trigger.signing_previous_until
     trigger.previous_secret_valid = bool(until and until > timezone.now())
 
@@ -98,8 +100,9 @@ def trigger_list(request):
     q, status = filters.get("q", ""), filters.get("status", "")
     rows = trigger_rows(request.space, kind=kind, q=q, status=status)
     page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    connectors = app_event_connectors(request.space) if kind == Kind.APP_EVENT else None
     for trigger in page.object_list:
-        present(request, trigger, list(trigger.routes.all()))
+        present(request, trigger, list(trigger.routes.all()), connectors)
     counts = trigger_counts(request.space, q=q, status=status)
     context = {
         "page": page,
@@ -131,7 +134,6 @@ def form_page(request, form, routes, *, trigger=None, status: int = 200):
         "kind_label": Kind(form.kind).label,
         "trigger": trigger,
         "operator_choices": OPERATOR_CHOICES,
-        "connectors": CONNECTORS,
     }
     if trigger is not None:
         present(request, trigger)
@@ -143,7 +145,11 @@ def trigger_create(request, kind: str):
     if kind not in FORMS:
         raise Http404("No such trigger type.")
     data = request.POST if request.method == "POST" else None
-    form, routes = FORMS[kind](request.space, data), RouteSet(request.space, kind, data)
+    if kind == Kind.APP_EVENT:  # ?connector=<slug>: the Connect page's way back
+        form = AppEventForm(request.space, data, connector=request.GET.get("connector", ""))
+    else:
+        form = FORMS[kind](request.space, data)
+    routes = RouteSet(request.space, kind, data)
     if data is not None and all([form.is_valid(), routes.is_valid()]):
         try:
             trigger = services.trigger_create(
@@ -178,6 +184,15 @@ def trigger_edit(request, trigger_id):
             messages.success(request, f"Trigger {trigger.name} saved.")
             return redirect(detail_url(trigger))
     return form_page(request, form, routes, trigger=trigger)
+
+
+@require(Capability.BUILD)
+@require_GET
+def trigger_app_event_source(request):
+    """The Connection and Event fields of the chosen connector, swapped in when the
+    Connector changes on the new app event form."""
+    form = AppEventForm(request.space, connector=request.GET.get("connector", "")[:80])
+    return render(request, "triggers/form.html#app_event_source", {"form": form})
 
 
 @require(Capability.VIEW)
@@ -307,6 +322,9 @@ def trigger_retry_subscription(request, trigger_id):
 def subscription_message(request, trigger) -> None:
     if trigger.subscription_error:
         messages.error(request, f"Subscription failed: {trigger.subscription_error}")
+    elif trigger.subscription == Subscription.NOT_SUBSCRIBED:
+        instruction = app_event_source(trigger).instruction
+        messages.info(request, f"The connection is active. {instruction}")
     else:
         messages.success(
             request, f"Trigger {trigger.name} is {trigger.get_subscription_display()}."

@@ -21,7 +21,12 @@ from apps.spaces.audit import Actor
 from apps.spaces.services import apikey_create
 from apps.triggers.models import Event, Source, Trigger
 from tests.e2e.helpers import browser_login
-from tests.triggers.ui_helpers import make_scheduler, make_webhook, make_workflow
+from tests.triggers.ui_helpers import (
+    make_connection,
+    make_scheduler,
+    make_webhook,
+    make_workflow,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -309,12 +314,10 @@ def test_an_app_event_trigger_from_the_http_connector(live_server, page, cast):
     open_triggers(page, live_server, cast)
     page.get_by_role("link", name="Add Trigger").click()
     page.get_by_test_id("type-app-event").click()
-    expect(page.get_by_test_id("no-connection")).to_contain_text(
-        "No active connection found for this connector. Connect first to use it as a trigger "
-        "source."
-    )
+    expect(page.get_by_test_id("no-connection-needed")).to_contain_text("needs no connection")
+    expect(page.get_by_test_id("no-connection")).to_have_count(0)
     page.fill("input[name=name]", "Inbound leads")
-    page.select_option("select[name=event_name]", "inbound-webhook")
+    expect(page.locator("input[name=event_name][value=inbound-webhook]")).to_be_checked()
     page.get_by_test_id("route").first.locator("select[name$=-workflow]").select_option(
         label="Ingest"
     )
@@ -332,6 +335,64 @@ def test_an_app_event_trigger_from_the_http_connector(live_server, page, cast):
     expect(row.get_by_test_id("subscription")).to_have_text("Subscribed")
     row_menu(page, "Inbound leads").get_by_role("button", name="Retry Subscription").click()
     expect(page.locator(".flash")).to_contain_text("is Subscribed")
+
+
+def test_a_shopify_app_event_with_a_connection_turns_subscribed_when_an_event_arrives(
+    live_server, page, cast
+):
+    make_workflow(cast.space, "Ingest", "ingest")
+    make_connection(cast.space, "Acme shop")
+    open_triggers(page, live_server, cast)
+    page.get_by_role("link", name="Add Trigger").click()
+    page.get_by_test_id("type-app-event").click()
+    # Slack has events but no connection in this Space: say so, and link to connect it.
+    page.get_by_test_id("connector-select").select_option(label="Slack")
+    expect(page.get_by_test_id("no-connection")).to_contain_text(
+        "No active connection found for this connector. Connect first to use it as a trigger "
+        "source."
+    )
+    expect(page.get_by_test_id("connect-link")).to_have_attribute(
+        "href", f"/s/{cast.space.slug}/connections/new/?connector=slack"
+    )
+    page.get_by_test_id("connector-select").select_option(label="Shopify")
+    expect(page.get_by_test_id("no-connection")).to_have_count(0)
+    page.get_by_test_id("connection-select").select_option(label="Acme shop (Space-wide)")
+    event = page.locator("[data-testid=event-row][data-event='orders/create']")
+    expect(event).to_contain_text("Order created")
+    expect(event).to_contain_text("WEBHOOK")
+    expect(event).to_contain_text("Not Subscribed")
+    event.get_by_text("Payload Schema").click()
+    expect(event.locator("pre")).to_contain_text("admin_graphql_api_id")
+    event.locator("input[type=radio]").check()
+    page.fill("input[name=name]", "New orders")
+    page.get_by_test_id("route").first.locator("select[name$=-workflow]").select_option(
+        label="Ingest"
+    )
+    page.get_by_test_id("save-trigger").click()
+    expect(page.locator(".flash")).to_contain_text("Trigger New orders created")
+    expect(page.get_by_test_id("subscription")).to_have_text("Not Subscribed")
+    expect(page.get_by_test_id("subscription-instruction")).to_contain_text(
+        "Register this URL as a webhook for Order created (orders/create) in Shopify."
+    )
+    expect(page.get_by_test_id("trigger-connection")).to_contain_text("Acme shop")
+    page.get_by_role("button", name="Retry Subscription").click()
+    expect(page.locator(".flash")).to_contain_text("The connection is active.")
+    expect(page.get_by_test_id("subscription")).to_have_text("Not Subscribed")
+
+    # Shopify posts its first order to the inbound URL shown on the page.
+    inbound = page.locator("#trigger-url").input_value()
+    request = urllib.request.Request(
+        inbound, data=json.dumps({"id": 820982911946154508}).encode(),
+        headers={"content-type": "application/json", "x-shopify-topic": "orders/create",
+                 "x-fastn-key": live_key(cast.space)},
+        method="POST",
+    )  # fmt: skip
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 202
+    page.reload()
+    expect(page.get_by_test_id("subscription")).to_have_text("Subscribed")
+    expect(page.get_by_test_id("subscription-instruction")).to_have_count(0)
+    assert Event.objects.get().source == Source.APP_EVENT
 
 
 # --- A trigger's page -----------------------------------------------------------------------

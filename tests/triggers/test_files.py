@@ -23,7 +23,9 @@ from apps.triggers.services import signing_names
 from apps.workflows.services import workflow_update
 from tests.triggers.ui_helpers import (  # noqa: F401 (master_key is a fixture)
     SYSTEM,
+    make_connection,
     make_scheduler,
+    make_shopify_event,
     make_webhook,
     make_workflow,
     master_key,
@@ -480,6 +482,68 @@ def test_an_invalid_app_event_file_is_refused_naming_the_field(tmp_path, cast, e
     del document["routes"][0]["filters"]
     refused_with(
         tmp_path, cast.space, document, 'event: HTTP has no event "outbound"; use inbound-webhook.'
+    )
+
+
+def shopify_file(**overrides) -> dict:
+    document = webhook_file(kind="app-event", name="Orders created", connector="shopify",
+                            connection={"name": "Acme shop", "customer": "shop-1"},
+                            event="orders/create", webhookId="shop-in")  # fmt: skip
+    del document["routes"][0]["filters"]
+    return document | overrides
+
+
+def test_an_app_event_file_names_its_connection_and_round_trips(tmp_path, cast, echo):
+    customer = customer_create(cast.space, name="Shop", external_id="shop-1", actor=SYSTEM)
+    shop = make_connection(cast.space, customer=customer)
+    trigger = make_shopify_event(cast.space, echo, shop, webhook_id="shop-in")
+    files = export(cast.space, tmp_path / "a")
+    document = files[f"{trigger.id}.json"]
+    assert list(document)[7:10] == ["connector", "connection", "event"]
+    assert document["connection"] == {"name": "Acme shop", "customer": "shop-1"}
+    assert "tok-not-shown" not in json.dumps(document) and str(shop.id) not in json.dumps(document)
+    assert "unchanged" in import_(cast.space, tmp_path / "a")
+    # Into another Space with a connection of the same name and customer: the same file.
+    make_workflow(cast.other_space)
+    theirs = customer_create(cast.other_space, name="Shop", external_id="shop-1", actor=SYSTEM)
+    other_shop = make_connection(cast.other_space, customer=theirs)
+    assert "1 created" in import_(cast.other_space, tmp_path / "a")
+    created = Trigger.objects.get(space=cast.other_space)
+    assert (created.connection, created.subscription) == (other_shop, "not-subscribed")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"connection": None}, 'connection: required: {"name": "<connection name>", '),
+        ({"connection": {"name": "Nope", "customer": "shop-1"}},
+         'connection: no Shopify connection "Nope" of the customer "shop-1" in this Space.'),
+        ({"connection": {"name": "Acme shop", "customer": None}},
+         'connection: no Shopify connection "Acme shop" (Space-wide) in this Space.'),
+        ({"connection": {"name": "Acme shop", "customer": "shop-1", "token": "x"}},
+         "connection.token: unknown key; use name and customer."),
+        ({"connector": "slack", "event": "app_mention"},
+         'connection: no Slack connection "Acme shop" of the customer "shop-1" in this Space.'),
+        ({"connector": "email"},
+         'connector: no connector "email" with events in this Space; use http, '),
+        ({"event": "orders/nope"},
+         'event: Shopify has no event "orders/nope"; use orders/create, '),
+    ],
+)  # fmt: skip
+def test_an_app_event_file_s_connection_is_checked_against_the_space(
+    tmp_path, cast, echo, overrides, expected
+):
+    customer = customer_create(cast.space, name="Shop", external_id="shop-1", actor=SYSTEM)
+    make_connection(cast.space, customer=customer)
+    make_connection(cast.other_space, "Acme shop")  # another Space's: never found
+    refused_with(tmp_path, cast.space, shopify_file(**overrides), expected)
+
+
+def test_an_http_app_event_file_takes_no_connection(tmp_path, cast, echo):
+    make_connection(cast.space)
+    document = shopify_file(connector="http", event="inbound-webhook")
+    refused_with(
+        tmp_path, cast.space, document, "connection: HTTP's events need no connection: null."
     )
 
 

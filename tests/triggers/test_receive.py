@@ -21,6 +21,7 @@ from apps.triggers.models import (
     EventStatus,
     Outbox,
     Source,
+    Subscription,
     WebhookAuth,
     WebhookRequest,
 )
@@ -32,6 +33,11 @@ from tests.triggers.pipeline_fixtures import (
     make_workflow,
     post_event,
     webhook_url,
+)
+from tests.triggers.ui_helpers import (  # noqa: F401 (master_key is a fixture)
+    make_connection,
+    make_shopify_event,
+    master_key,
 )
 
 pytestmark = pytest.mark.django_db
@@ -96,6 +102,31 @@ def test_a_form_body_is_parsed_into_fields(client, trigger):
                           content_type="application/x-www-form-urlencoded")  # fmt: skip
     assert response.status_code == 202
     assert only_event().payload == {"a": "1", "b": ["x", "y"], "empty": ""}
+
+
+@pytest.mark.usefixtures("master_key")
+@pytest.mark.parametrize("event_id", ["", "evt-1"])  # the one-statement path, the full path
+def test_the_first_event_at_the_inbound_url_makes_an_app_event_subscribed(
+    client, cast, workflow, event_id
+):
+    trigger = make_shopify_event(cast.space, workflow, make_connection(cast.space), auth="none")
+    assert trigger.subscription == Subscription.NOT_SUBSCRIBED
+    headers = {"x-fastn-event-id": event_id} if event_id else {}
+    assert post_event(client, trigger, {"id": 1}, **headers).status_code == 202
+    trigger.refresh_from_db()
+    assert (trigger.subscription, trigger.subscription_error) == (Subscription.SUBSCRIBED, "")
+    assert only_event().source == Source.APP_EVENT
+
+
+@pytest.mark.usefixtures("master_key")
+def test_a_refused_or_test_event_leaves_an_app_event_not_subscribed(client, cast, workflow):
+    from apps.triggers.services import trigger_send_test
+
+    trigger = make_shopify_event(cast.space, workflow, make_connection(cast.space))
+    assert post_event(client, trigger, {"id": 1}).status_code == 401  # no API key
+    trigger_send_test(trigger, body=b"{}", actor=Actor.system("test"))
+    trigger.refresh_from_db()
+    assert trigger.subscription == Subscription.NOT_SUBSCRIBED
 
 
 def test_an_app_event_trigger_records_app_event_events(client, cast, workflow):

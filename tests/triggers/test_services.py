@@ -31,7 +31,9 @@ from apps.triggers.services import SIGNING_GRACE, signing_names
 from tests.triggers.ui_helpers import (  # noqa: F401 (master_key is a fixture)
     SYSTEM,
     make_app_event,
+    make_connection,
     make_scheduler,
+    make_shopify_event,
     make_webhook,
     make_workflow,
     master_key,
@@ -191,6 +193,89 @@ def test_an_unknown_event_of_the_connector_is_refused(cast):
             cast.space, kind=Kind.APP_EVENT, actor=SYSTEM, routes=[],
             fields={"name": "X", "connector": "http", "event_name": "nope"},
         )  # fmt: skip
+
+
+def test_a_catalog_app_event_is_not_subscribed_until_its_connection_sends(cast):
+    shop = make_connection(cast.space)
+    trigger = make_shopify_event(cast.space, make_workflow(cast.space), shop)
+    assert (trigger.connection, trigger.subscription) == (shop, Subscription.NOT_SUBSCRIBED)
+    assert trigger.subscription_error == ""
+    services.trigger_retry_subscription(trigger, actor=SYSTEM)  # an active connection
+    assert Trigger.objects.get(pk=trigger.pk).subscription == Subscription.NOT_SUBSCRIBED
+
+
+def test_retry_subscription_fails_with_the_reason_when_the_connection_expired_or_went(cast):
+    shop = make_connection(cast.space)
+    trigger = make_shopify_event(cast.space, make_workflow(cast.space), shop)
+    shop.status, shop.last_error = "expired", "The refresh token was revoked."
+    shop.save()
+    services.trigger_retry_subscription(trigger, actor=SYSTEM)
+    trigger.refresh_from_db()
+    assert trigger.subscription == Subscription.FAILED
+    assert trigger.subscription_error == (
+        "The connection Acme shop is Expired (The refresh token was revoked.): reconnect it in "
+        "Integrations → Connections, then retry."
+    )
+    shop.delete()
+    trigger.refresh_from_db()
+    assert trigger.connection is None  # SET_NULL: the trigger stays
+    services.trigger_retry_subscription(trigger, actor=SYSTEM)
+    assert "The trigger has no connection" in Trigger.objects.get(pk=trigger.pk).subscription_error
+    shop = make_connection(cast.space, "New shop")
+    services.trigger_update(
+        trigger, fields={"connection": shop}, routes=[route(make_workflow(cast.space, "B", "b"))],
+        actor=SYSTEM,
+    )  # fmt: skip
+    assert Trigger.objects.get(pk=trigger.pk).subscription == Subscription.NOT_SUBSCRIBED
+
+
+def test_a_spaces_own_connector_with_events_is_a_trigger_source_at_its_latest_version(cast):
+    from apps.connectors.services.connections import create_connection
+    from apps.triggers.catalog import app_event_connectors
+    from tests.connectors.factories import add_version, definition, make_connector
+
+    crm = make_connector(cast.space, definition("crm"))  # no events yet: not a source
+    make_connector(cast.other_space, definition("theirs", events=[{"name": "x.created"}]))
+    assert [c.key for c in app_event_connectors(cast.space)][:1] == ["http"]
+    assert "crm" not in {c.key for c in app_event_connectors(cast.space)}
+    add_version(crm, definition("crm", events=[{"name": "deal.won", "path": "deal/won"}]))
+    keys = {c.key for c in app_event_connectors(cast.space)}
+    assert "crm" in keys and "theirs" not in keys and "shopify" in keys
+    main = create_connection(
+        cast.space, connector_slug="crm", name="Main", auth_method="BEARER",
+        credential={"token": "t"}, actor=SYSTEM,
+    )  # fmt: skip
+    trigger = services.trigger_create(
+        cast.space, kind=Kind.APP_EVENT, actor=SYSTEM, routes=[route(make_workflow(cast.space))],
+        fields={"name": "Won", "connector": "crm", "connection": main, "event_name": "deal.won"},
+    )  # fmt: skip
+    assert trigger.subscription == Subscription.NOT_SUBSCRIBED
+
+
+def test_an_app_event_connection_must_be_the_spaces_of_that_connector(cast):
+    workflow = make_workflow(cast.space)
+    with pytest.raises(ValidationError, match="No active connection found"):
+        services.trigger_create(
+            cast.space, kind=Kind.APP_EVENT, actor=SYSTEM, routes=[route(workflow)],
+            fields={"name": "X", "connector": "shopify", "event_name": "orders/create"},
+        )  # fmt: skip
+    theirs = make_connection(cast.other_space, "Theirs")
+    with pytest.raises(ValidationError, match="Choose a connection of Shopify"):
+        make_shopify_event(cast.space, workflow, theirs)
+    slack = make_connection(cast.space, "Team", slug="slack")
+    with pytest.raises(ValidationError, match="Choose a connection of Shopify"):
+        make_shopify_event(cast.space, workflow, slack)
+    one = customer_create(cast.space, name="One", external_id="one", actor=SYSTEM)
+    two = customer_create(cast.space, name="Two", external_id="two", actor=SYSTEM)
+    with pytest.raises(ValidationError, match="another customer"):
+        make_shopify_event(
+            cast.space, workflow, make_connection(cast.space, customer=one), customer=two
+        )
+    with pytest.raises(ValidationError, match="Choose an event"):
+        make_shopify_event(
+            cast.space, workflow, make_connection(cast.space), event_name="inbound-webhook"
+        )
+    assert not Trigger.objects.exists()
 
 
 # --- Signing --------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from apps.spaces.models import AuditEvent
-from apps.spaces.services import space_update
+from apps.spaces.services import customer_create, space_update
 from apps.triggers import services
 from apps.triggers.filters import OPERATORS
 from apps.triggers.models import Event, Kind, Source, Trigger, WebhookRequest
@@ -29,6 +29,7 @@ from tests.conftest import login
 from tests.triggers.ui_helpers import (  # noqa: F401 (master_key is a fixture)
     SYSTEM,
     make_app_event,
+    make_connection,
     make_scheduler,
     make_webhook,
     make_workflow,
@@ -369,26 +370,100 @@ def test_the_preview_answers_the_next_five_runs_or_the_error(client, cast):
 # --- App event form -------------------------------------------------------------------------
 
 
-def test_the_app_event_form_explains_connections_and_creates_a_subscribed_trigger(client, cast):
+def app_event_post(workflow, **overrides) -> dict:
+    return {"name": "Inbound", "connector": "http", "connection": "",
+            "event_name": "inbound-webhook", "webhook_id": "", "auth": "none", "route": ["n0"],
+            "route-n0-workflow": str(workflow.id), "route-n0-environment": "test",
+            **overrides}  # fmt: skip
+
+
+def test_the_http_app_event_needs_no_connection_and_is_subscribed_at_once(client, cast):
     echo = make_workflow(cast.space)
     login(client, cast.developer)
     create = url("trigger_new_app_event", cast.space)
     html = client.get(create).content.decode()
-    assert "No active connection found for this connector." in html
-    response = client.post(
-        create,
-        {"name": "Inbound", "connector": "http", "connection": "", "event_name": "inbound-webhook",
-         "webhook_id": "", "auth": "none", "route": ["n0"],
-         "route-n0-workflow": str(echo.id), "route-n0-environment": "test"},
-    )  # fmt: skip
+    assert 'data-testid="no-connection-needed"' in html
+    assert "No active connection found" not in html
+    assert ">Shopify</option>" in html and ">Slack</option>" in html  # the real catalog
+    assert ">OpenAI</option>" in html and ">Email</option>" not in html  # only with events
+    response = client.post(create, app_event_post(echo))
     assert response.status_code == 302
     trigger = Trigger.objects.get()
-    assert (trigger.kind, trigger.subscription, trigger.auth) == (
-        Kind.APP_EVENT,
-        "subscribed",
-        "none",
-    )
+    assert (trigger.kind, trigger.subscription, trigger.auth, trigger.connection) == (
+        Kind.APP_EVENT, "subscribed", "none", None,
+    )  # fmt: skip
     assert trigger.webhook_id.startswith("wh_")
+
+
+def test_a_connector_without_connections_says_so_and_links_to_connect(client, cast):
+    echo = make_workflow(cast.space)
+    make_connection(cast.space, "Old shop", status="expired")  # listed, not selectable
+    login(client, cast.developer)
+    create = url("trigger_new_app_event", cast.space)
+    html = client.get(create + "?connector=shopify").content.decode()
+    assert (
+        "No active connection found for this connector. Connect first to use it as a trigger "
+        "source." in html
+    )
+    assert f'href="/s/{cast.space.slug}/connections/new/?connector=shopify"' in html
+    assert "Old shop (Space-wide, Expired)</option>" in html and " disabled>" in html
+    response = client.post(
+        create, app_event_post(echo, connector="shopify", event_name="orders/create")
+    )
+    assert response.status_code == 200
+    assert "No active connection found for this connector." in response.content.decode()
+    assert not Trigger.objects.exists()
+
+
+def test_the_source_part_lists_the_connectors_events_with_path_badge_and_schema(client, cast):
+    login(client, cast.developer)
+    html = client.get(
+        url("trigger_app_event_source", cast.space) + "?connector=shopify"
+    ).content.decode()
+    assert 'value="orders/create"' in html and "Order created" in html
+    assert '<code class="muted small">orders/create</code>' in html
+    assert "WEBHOOK" in html and "Not Subscribed" in html
+    assert "<summary>Payload Schema</summary>" in html and "admin_graphql_api_id" in html
+    assert 'data-testid="no-connection"' in html
+    html = client.get(url("trigger_app_event_source", cast.space) + "?connector=nope")
+    assert "This connector has no events." in html.content.decode()
+    login(client, cast.viewer)
+    assert client.get(url("trigger_app_event_source", cast.space)).status_code == 403
+
+
+def test_a_shopify_trigger_takes_an_active_connection_and_shows_what_to_register(client, cast):
+    echo = make_workflow(cast.space)
+    customer = customer_create(cast.space, name="Globex", external_id="globex", actor=SYSTEM)
+    shop = make_connection(cast.space, "Globex shop", customer=customer)
+    theirs = make_connection(cast.other_space, "Their shop")
+    login(client, cast.developer)
+    create = url("trigger_new_app_event", cast.space)
+    html = client.get(create + "?connector=shopify").content.decode()
+    assert "Globex shop (Globex)</option>" in html and "Their shop" not in html
+    assert "No active connection found" not in html
+    post = app_event_post(echo, connector="shopify", event_name="orders/create")
+    response = client.post(create, {**post, "connection": str(theirs.id)})
+    assert response.status_code == 200 and not Trigger.objects.exists()
+    response = client.post(create, {**post, "connection": str(shop.id), "event_name": "nope"})
+    assert response.status_code == 200 and not Trigger.objects.exists()
+    response = client.post(create, {**post, "connection": str(shop.id)})
+    assert response.status_code == 302
+    trigger = Trigger.objects.get()
+    assert (trigger.connector, trigger.connection, trigger.event_name, trigger.subscription) == (
+        "shopify", shop, "orders/create", "not-subscribed",
+    )  # fmt: skip
+    html = client.get(response["Location"]).content.decode()
+    assert "Register this URL at Shopify as the webhook for Order created" in html
+    assert "Globex shop</a> (Globex, Active)" in html
+    assert "tok-not-shown" not in html
+    edit = client.get(url("trigger_edit", cast.space, trigger_id=trigger.id)).content.decode()
+    assert 'name="connector"' in edit and " disabled" in edit.split('name="connector"')[1][:200]
+    response = client.post(
+        url("trigger_retry_subscription", cast.space, trigger_id=trigger.id), follow=True
+    )
+    assert "Register this URL as a webhook for Order created (orders/create) in Shopify" in (
+        response.content.decode()
+    )
 
 
 # --- A trigger's page -----------------------------------------------------------------------

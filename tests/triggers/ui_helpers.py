@@ -69,3 +69,28 @@ def make_app_event(space, workflow, name="Inbound"):
         routes=[route(workflow)],
         actor=SYSTEM,
     )
+
+
+def make_connection(space, name="Acme shop", *, slug="shopify", customer=None, status="active"):
+    """A connection of a built-in connector with events (Shopify by default: OAuth 2.0 with a
+    stored token, its shop as the connection field). Needs `master_key` (the credential is
+    sealed)."""
+    from apps.connectors.services.connections import create_connection
+
+    config = {"shop": "acme"} if slug == "shopify" else None
+    return create_connection(
+        space, connector_slug=slug, name=name, auth_method="OAUTH_2",
+        credential={"accessToken": "tok-not-shown", "tokenType": "Bearer"}, config=config,
+        customer=customer, status=status, actor=SYSTEM,
+    )  # fmt: skip
+
+
+def make_shopify_event(space, workflow, connection, name="Orders created", **fields):
+    return services.trigger_create(
+        space,
+        kind=Kind.APP_EVENT,
+        fields={"name": name, "connector": "shopify", "connection": connection,
+                "event_name": "orders/create", **fields},
+        routes=[route(workflow)],
+        actor=SYSTEM,
+    )  # fmt: skip
