@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 
 import pytest
@@ -107,7 +108,15 @@ def celery_worker_module(django_db_setup, django_db_blocker):
 
 @pytest.fixture
 def celery_worker(celery_worker_module, transactional_db):
-    return celery_worker_module
+    yield celery_worker_module
+    # A run the test started (a 202 it did not wait for) may still be going: let the worker
+    # finish it before the database is flushed, or the flush's TRUNCATE and the run's reads can
+    # deadlock. Bounded, for a test that leaves a long run behind on purpose.
+    from celery.worker import state
+
+    deadline = time.monotonic() + 10
+    while (state.active_requests or state.reserved_requests) and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 @pytest.fixture
