@@ -17,6 +17,7 @@ from urllib.parse import quote, urlencode
 
 from apps.connectors.auth import Binding, RunContext, render
 from apps.connectors.definition import PATH_PARAM_RE, Action, ConnectorDefinition, Parameter
+from apps.connectors.http_client import js_type
 from apps.runtime import HostError
 
 MAX_LISTED = 40
@@ -24,21 +25,6 @@ MAX_LISTED = 40
 
 def invalid(message: str) -> HostError:
     return HostError("INVALID_REQUEST", message)
-
-
-def js_type(value: Any) -> str:
-    """Types as the workflow's author wrote them (the params come from JavaScript)."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object"
 
 
 def listing(names: list[str]) -> str:

@@ -52,6 +52,7 @@ from tests.triggers.pipeline_fixtures import (
 pytestmark = pytest.mark.django_db(transaction=True)
 
 EVERY_MINUTE = {"preset": "interval", "every": 1, "unit": "minutes", "timezone": "UTC"}
+EVERY_HOUR = {"preset": "interval", "every": 1, "unit": "hours", "timezone": "UTC"}
 T0 = datetime(2026, 6, 1, 10, 0, tzinfo=UTC)
 
 
@@ -539,8 +540,17 @@ def test_two_events_processes_fire_each_due_time_once(cast, tmp_path):
     try:
         for n, process in enumerate(processes):
             wait_ready(process, tmp_path / f"events-{n}.log")
+        # Hourly, and not within seconds of the hour, so that the following due time cannot
+        # fire while the test watches for doubles.
         due = timezone.now().replace(microsecond=0) + timedelta(seconds=3)
-        triggers = [make_schedule(cast.space, next_run_at=due, name=f"s{n}") for n in range(50)]
+        following = due.replace(minute=0, second=0) + timedelta(hours=1)
+        if following - due < timedelta(seconds=10):
+            due = following + timedelta(seconds=3)
+            following += timedelta(hours=1)
+        triggers = [
+            make_schedule(cast.space, schedule=EVERY_HOUR, next_run_at=due, name=f"s{n}")
+            for n in range(50)
+        ]
         wait_until(lambda: Event.objects.count() >= 50, timeout=30)
         # Let both loops have every chance to fire a due time twice.
         wait_until(lambda: timezone.now() > due + timedelta(seconds=3), timeout=10)
@@ -551,7 +561,6 @@ def test_two_events_processes_fire_each_due_time_once(cast, tmp_path):
     for trigger in triggers:
         (event,) = events_of(trigger)
         assert event.headers["x-fastn-scheduled-time"] == iso_utc(due)
-    following = due.replace(second=0) + timedelta(minutes=1)  # every minute, on the minute
     assert {t.next_run_at for t in Trigger.objects.all()} == {following}
 
 
