@@ -578,7 +578,7 @@ def test_a_schedule_runs_each_route_with_its_payload_and_the_schedule_headers(
         [{"workflow": workflow, "payload": {"report": "daily", "rows": [1, 2]},
           "headers": {"X-Team": "ops", "x-fastn-schedule-id": "spoofed"}},
          {"workflow": workflow}],
-        next_run_at=due,
+        schedule=EVERY_HOUR, next_run_at=due,
     )  # fmt: skip
     runs = wait_until(
         lambda: (
@@ -609,7 +609,7 @@ def test_a_schedule_runs_each_route_with_its_payload_and_the_schedule_headers(
 @pytest.mark.slow
 def test_failed_runs_of_a_schedule_show_in_its_failures(cast, celery_worker, events_pipeline):
     boom = make_workflow(cast.space, "boom", code="export default async () => { throw 1 }")
-    trigger = make_schedule(cast.space, [boom], next_run_at=timezone.now())
+    trigger = make_schedule(cast.space, [boom], schedule=EVERY_HOUR, next_run_at=timezone.now())
     wait_until(lambda: Trigger.objects.get(pk=trigger.pk).failures == 1, timeout=60)
     (run,) = Execution.objects.all()
     assert run.status == Status.FAILED
