@@ -67,15 +67,29 @@ def live_key(space, mode="live") -> str:
     return apikey_create(space, name=f"{mode} key", mode=mode, actor=Actor.system())[1]
 
 
-def wait_until(predicate, timeout: float = 30.0, interval: float = 0.05):
+def wait_until(predicate, timeout: float = 30.0, interval: float = 0.05, describe=None):
+    """`predicate()` once it is truthy; on a timeout, the failure says what `describe()`
+    (if given) saw then, so that a rare timeout in CI can be understood from its log."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s")
+            seen = f"; {describe()}" if describe else ""
+            raise AssertionError(f"timed out after {timeout} s{seen}")
         time.sleep(interval)
+
+
+def pipeline_snapshot() -> str:
+    """Every event, delivery and run with their statuses, for a timeout's message."""
+    from apps.executions.models import Execution
+    from apps.triggers.models import Delivery, Event
+
+    events = list(Event.objects.values_list("status", "error"))
+    deliveries = list(Delivery.objects.values_list("status", "run_ended_at"))
+    runs = list(Execution.objects.values_list("status", "attempts", "error"))
+    return f"events={events} deliveries={deliveries} runs={runs}"
 
 
 # --- the `events` process as a real subprocess -------------------------------------------------

@@ -44,6 +44,7 @@ from tests.triggers.pipeline_fixtures import (
     kill,
     make_trigger,
     make_workflow,
+    pipeline_snapshot,
     start_events,
     wait_ready,
     wait_until,
@@ -610,7 +611,11 @@ def test_a_schedule_runs_each_route_with_its_payload_and_the_schedule_headers(
 def test_failed_runs_of_a_schedule_show_in_its_failures(cast, celery_worker, events_pipeline):
     boom = make_workflow(cast.space, "boom", code="export default async () => { throw 1 }")
     trigger = make_schedule(cast.space, [boom], schedule=EVERY_HOUR, next_run_at=timezone.now())
-    wait_until(lambda: Trigger.objects.get(pk=trigger.pk).failures == 1, timeout=60)
+    wait_until(
+        lambda: Trigger.objects.get(pk=trigger.pk).failures == 1,
+        timeout=60,
+        describe=pipeline_snapshot,
+    )
     (run,) = Execution.objects.all()
     assert run.status == Status.FAILED
     assert Delivery.objects.get(execution=run).run_ended_at is not None
