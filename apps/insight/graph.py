@@ -159,6 +159,8 @@ def _failure(source: bytes, node: TSNode) -> ParseFailure:
         return ParseFailure("Unexpected end of input", row + 1, column)
     if not text:
         return ParseFailure("Invalid or unexpected token", row + 1, column)
+    if text[0] in "\"'`":
+        return ParseFailure("Unterminated string", row + 1, column)
     return ParseFailure(f"Unexpected token {_quote(text.splitlines()[0][:40])}", row + 1, column)
 
 
