@@ -17,6 +17,7 @@ views can call it on every render and cache the result by `Graph.code_hash`.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import re
 import threading
@@ -24,7 +25,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import tree_sitter_javascript
-from tree_sitter import Language, Parser
+from tree_sitter import Language, Parser, Query, QueryCursor
 from tree_sitter import Node as TSNode
 
 JS = Language(tree_sitter_javascript.language())
@@ -483,6 +484,19 @@ def match_call(path: tuple[str, ...]) -> Callable[[CallSite], CallInfo] | None:
 _FUNCTION_TYPES = frozenset(
     {"arrow_function", "function_expression", "function", "generator_function"}
 )
+_CALLBACK_TYPES = frozenset(
+    {
+        "arrow_function",
+        "function_expression",
+        "function",
+        "generator_function",
+        "function_declaration",
+        "generator_function_declaration",
+        "class",
+        "class_declaration",
+    }
+)
+_CALLS = Query(JS, "(call_expression) @call")
 _DECLARED_FUNCTIONS = frozenset({"function_declaration", "generator_function_declaration"})
 _PLAIN_SKIP = frozenset({"empty_statement", "comment", "debugger_statement"})
 # A statement whose text has none of these cannot hold a call, a guard or a ternary the
@@ -555,6 +569,8 @@ class _Builder:
     labels: dict[str, tuple[str | None, list[_Pending]]] = field(default_factory=dict)
     next_label: str | None = None  # the label of the loop being built
     _interesting: tuple[tuple[int, int], re.Pattern[bytes]] | None = None
+    calls: list[TSNode] = field(default_factory=list)
+    call_starts: list[int] = field(default_factory=list)
 
     # -- nodes and edges
     def add(self, kind: str, label: str, at: TSNode | None, scope: _Scope, **extra) -> str:
@@ -599,6 +615,11 @@ class _Builder:
 
     # -- the module
     def build(self, root: TSNode) -> None:
+        # Every call in the module, found once in C, in source order: a statement's calls
+        # are a slice of this list.
+        self.calls = QueryCursor(_CALLS).captures(root).get("call", [])
+        self.calls.sort(key=lambda n: n.start_byte)
+        self.call_starts = [n.start_byte for n in self.calls]
         entry = self.collect_module(root)
         scope = _Scope()
         pending = [_Pending("trigger")]
@@ -941,11 +962,43 @@ class _Builder:
         return None
 
     def events(self, node: TSNode) -> list[_Event]:
-        if not self.interesting().search(self.source, node.start_byte, node.end_byte):
+        """The calls in `node` that become nodes, in evaluation order (arguments before the
+        call that takes them); not those inside callbacks, which run later if at all."""
+        start, end = node.start_byte, node.end_byte
+        if not self.interesting().search(self.source, start, end):
             return []
+        calls = self.calls
+        first = bisect.bisect_left(self.call_starts, start)
         out: list[_Event] = []
-        self.scan(node, out)
+        consumed = -1
+        for index in range(first, len(calls)):
+            call = calls[index]
+            if call.start_byte >= end:
+                break
+            if call.start_byte < consumed or self.in_callback(call, node):
+                continue
+            event = self.call_event(call)
+            if event is None:
+                continue
+            if event.what in ("parallel", "iterate") or (
+                event.info is not None and event.info.kind == STEP
+            ):
+                consumed = call.end_byte  # its insides belong to the group it becomes
+            out.append(event)
+        out.sort(key=lambda e: e.node.end_byte)
         return out
+
+    def in_callback(self, call: TSNode, within: TSNode) -> bool:
+        """Whether a function (or class) inside `within` holds `call`."""
+        node = call.parent
+        start = within.start_byte
+        while node is not None and node.start_byte >= start:
+            if node.type in _CALLBACK_TYPES:
+                return True
+            if node.id == within.id:
+                return False
+            node = node.parent
+        return False
 
     def interesting(self) -> re.Pattern[bytes]:
         """_INTERESTING, or a helper's or a method's name: what makes a statement worth a walk."""
@@ -956,31 +1009,6 @@ class _Builder:
             pattern = _INTERESTING.pattern + b"".join(b"|" + w for w in words)
             self._interesting = (names, re.compile(pattern))
         return self._interesting[1]
-
-    def scan(self, node: TSNode, out: list[_Event]) -> None:
-        """Post-order: arguments are evaluated before the call that takes them."""
-        kind = node.type
-        if kind in _FUNCTION_TYPES or kind == "class" or kind == "class_declaration":
-            return  # a callback's body runs later, if at all
-        if kind == "call_expression":
-            event = self.call_event(node)
-            if event is not None and event.what in ("parallel", "iterate"):
-                out.append(event)
-                return
-            if event is not None and event.info is not None and event.info.kind == STEP:
-                out.append(event)
-                return
-            self.scan_children(node, out)
-            if event is not None:
-                out.append(event)
-            return
-        self.scan_children(node, out)
-
-    def scan_children(self, node: TSNode, out: list[_Event]) -> None:
-        find = self.source.find
-        for child in node.named_children:
-            if find(b"(", child.start_byte, child.end_byte) >= 0:  # no call without one
-                self.scan(child, out)
 
     def call_event(self, node: TSNode) -> _Event | None:
         function = node.child_by_field_name("function")
@@ -1028,12 +1056,22 @@ class _Builder:
         """The ternary or guard a statement's value is, when the graph should branch on it."""
         if not _INTERESTING.search(self.source, statement.start_byte, statement.end_byte):
             return None
-        value = _statement_value(statement)
+        return self.decision_value(_statement_value(statement), with_calls=False)
+
+    def decision_value(self, value: TSNode | None, *, with_calls: bool) -> TSNode | None:
+        """`value` itself when it is a ternary (with calls in a branch, if `with_calls`) or a
+        guard whose right side calls something."""
         value = _unwrap(value)
         if value is None:
             return None
         if value.type == "ternary_expression":
-            return value
+            if not with_calls:
+                return value
+            for branch in ("consequence", "alternative"):
+                part = value.child_by_field_name(branch)
+                if part is not None and self.events(part):
+                    return value
+            return None
         if value.type == "binary_expression":
             op = value.child_by_field_name("operator")
             if op is not None and op.type in ("&&", "||", "??"):
@@ -1075,8 +1113,12 @@ class _Builder:
         return out
 
     def return_value(self, statement, value: TSNode | None, pending, scope) -> list[_Pending]:
-        """`return x` / an arrow's expression body: calls first, then RETURN -> done."""
-        if value is not None:
+        """`return x` / an arrow's expression body: calls first, then RETURN -> done. A
+        ternary or a guard with calls in it branches first."""
+        decision = self.decision_value(value, with_calls=True) if value is not None else None
+        if decision is not None:
+            pending = self.expression_decision(statement, decision, pending, scope)
+        elif value is not None:
             events = self.events(value)
             if events:
                 pending = self.run_events(events, value, pending, scope)
