@@ -28,6 +28,7 @@ from apps.insight.graph import (
     member_path,
     parse,
     sql_operation,
+    too_deep,
 )
 
 __all__ = [
@@ -95,7 +96,10 @@ class Analysis:
 def analyze(code: str, *, action_kind: ActionKind | None = None) -> Analysis:
     source = code.encode("utf-8")
     root = parse(source)
-    return _Reader(source, root, action_kind).read()
+    try:
+        return _Reader(source, root, action_kind).read()
+    except RecursionError:
+        raise too_deep(root) from None
 
 
 # ---- the leading comment -------------------------------------------------------------------
@@ -349,7 +353,19 @@ class _Reader:
         return None
 
     # -- one pass over the tree
-    def walk(self, node: TSNode, function: TSNode | None) -> None:
+    def walk(self, root: TSNode, function: TSNode | None) -> None:
+        """Every node in source order (iteratively: expressions can nest thousands deep)."""
+        stack = [(root, function)]
+        while stack:
+            node, function = stack.pop()
+            if self.visit(node, function):
+                continue
+            if node.type in _FUNCTIONS:
+                function = node
+            stack.extend((child, function) for child in reversed(node.named_children))
+
+    def visit(self, node: TSNode, function: TSNode | None) -> bool:
+        """Note what `node` tells; True when its children are done with."""
         kind = node.type
         if kind in _FUNCTIONS:
             function = node
@@ -359,7 +375,7 @@ class _Reader:
             self.declarator(node)
         elif kind in ("member_expression", "subscript_expression"):
             if self.member(node):
-                return
+                return True
         elif kind in ("identifier", "shorthand_property_identifier"):
             self.reference(node)
         elif kind == "call_expression":
@@ -370,8 +386,7 @@ class _Reader:
                 value = None
             shape = self.shape(value) if value is not None else "undefined"
             self.outputs.append(OutputShape(node.start_point[0] + 1, shape))
-        for child in node.named_children:
-            self.walk(child, function)
+        return False
 
     def declarator(self, node: TSNode) -> None:
         name = node.child_by_field_name("name")
@@ -497,9 +512,9 @@ class _Reader:
             return "input" if self.bindings[name][0] == "input" else "header"
         return "unknown"
 
-    def type_of(self, node: TSNode | None) -> str:
+    def type_of(self, node: TSNode | None, depth: int = 0) -> str:
         node = _strip(node)
-        if node is None:
+        if node is None or depth > 20:
             return "unknown"
         kind = node.type
         simple = _LITERAL_TYPES.get(kind)
@@ -519,10 +534,10 @@ class _Reader:
                 op_text, "unknown"
             )
         if kind == "binary_expression":
-            return self.binary_type(node)
+            return self.binary_type(node, depth + 1)
         if kind == "ternary_expression":
-            a = self.type_of(node.child_by_field_name("consequence"))
-            b = self.type_of(node.child_by_field_name("alternative"))
+            a = self.type_of(node.child_by_field_name("consequence"), depth + 1)
+            b = self.type_of(node.child_by_field_name("alternative"), depth + 1)
             return a if a == b else f"{a} | {b}"
         if kind == "call_expression":
             return self.call_type(node)
@@ -540,13 +555,13 @@ class _Reader:
                 return "input" if where[0] == "input" else "header"
         return "unknown"
 
-    def binary_type(self, node: TSNode) -> str:
+    def binary_type(self, node: TSNode, depth: int) -> str:
         op_node = node.child_by_field_name("operator")
         op = op_node.type if op_node is not None else ""
         if op in _COMPARISONS:
             return "boolean"
-        left = self.type_of(node.child_by_field_name("left"))
-        right = self.type_of(node.child_by_field_name("right"))
+        left = self.type_of(node.child_by_field_name("left"), depth)
+        right = self.type_of(node.child_by_field_name("right"), depth)
         if op in ("??", "||"):
             if left == right:
                 return left

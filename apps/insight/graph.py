@@ -108,7 +108,10 @@ def build_graph(code: str, *, action_kind: ActionKind | None = None) -> Graph:
     source = code.encode("utf-8")
     root = parse(source)
     builder = _Builder(source, action_kind)
-    builder.build(root)
+    try:
+        builder.build(root)
+    except RecursionError:
+        raise too_deep(root) from None
     return Graph(tuple(builder.finished_nodes()), tuple(builder.edges), code_hash(code))
 
 
@@ -129,16 +132,29 @@ def parse(source: bytes) -> TSNode:
     return root
 
 
-def _first_problem(node: TSNode) -> TSNode | None:
-    if node.is_missing or node.type == "ERROR":
-        return node
-    if not node.has_error:
-        return None
-    for child in node.children:
-        found = _first_problem(child)
-        if found is not None:
-            return found
+def _first_problem(root: TSNode) -> TSNode | None:
+    """The first ERROR or MISSING node in source order (iterative: nesting can be deep)."""
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if node.is_missing or node.type == "ERROR":
+            return node
+        if node.has_error:
+            stack.extend(reversed(node.children))
     return None
+
+
+def too_deep(root: TSNode) -> ParseFailure:
+    """The failure for code nested deeper than the walk goes, at its innermost point."""
+    deepest, depth = root, 0
+    stack = [(root, 0)]
+    while stack:
+        node, level = stack.pop()
+        if level > depth:
+            deepest, depth = node, level
+        stack.extend((child, level + 1) for child in node.named_children)
+    row, column = deepest.start_point
+    return ParseFailure("Nested too deeply to draw", row + 1, column + 1)
 
 
 def _failure(source: bytes, node: TSNode) -> ParseFailure:

@@ -150,3 +150,10 @@ def test_a_syntax_error_raises_the_graphs_parse_failure():
     with pytest.raises(ParseFailure) as caught:
         analyze("export default async function (ctx) {\n  return {;\n}")
     assert caught.value.line == 2
+
+
+def test_deep_expressions_are_read_without_recursion():
+    code = "export default async function (ctx) { return " + "ctx.input.a + " * 3000 + "1; }"
+    a = analyze(code)
+    assert a.inputs == [Field("a", (1,))]
+    assert a.outputs == [OutputShape(1, "unknown")]

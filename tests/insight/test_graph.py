@@ -209,3 +209,33 @@ def test_a_300_line_workflow_builds_in_a_few_milliseconds():
     # Measured at 8-12 ms (2.0 ms of it tree-sitter) on a loaded 2-core machine; the bound
     # leaves room for noise but catches a walk that turns quadratic.
     assert min(timings) < 0.040, timings
+
+
+def test_code_nested_deeper_than_the_walk_is_a_parse_failure_not_a_crash():
+    code = "export default async function (ctx) {\n" + "if (a) {" * 400 + "x();" + "}" * 400 + "}"
+    with pytest.raises(ParseFailure) as caught:
+        build_graph(code)
+    assert caught.value.message == "Nested too deeply to draw"
+    assert caught.value.line == 2
+    # A long expression is not deep for the walk.
+    long_sum = "export default async function (ctx) { return " + "a + " * 3000 + "1; }"
+    assert [n.kind for n in build_graph(long_sum).nodes] == ["TRIGGER", "RETURN", "DONE"]
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "export default 42;",
+        "export default class { run() {} }",
+        "export default function* gen() { yield fastn.state.get('k'); }",
+        "export default x;\nfunction x() { return fastn.state.get('k'); }",
+        "export default async function main(ctx) { return main(ctx); }",
+        "export default async function (ctx) { await Promise.all(); await fastn.db.query(); }",
+        "export default async function (ctx) { fastn.step.do(); await fastn.state.get(); }",
+        "export default async function (ctx) { a: { if (x) break a; } switch (y) {} }",
+        "",
+    ],
+)
+def test_odd_but_valid_code_still_gives_a_graph(code):
+    graph = build_graph(code)
+    assert graph.nodes[0].id == "trigger" and graph.main_path()[0].id == "trigger"
