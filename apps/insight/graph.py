@@ -18,6 +18,7 @@ views can call it on every render and cache the result by `Graph.code_hash`.
 from __future__ import annotations
 
 import bisect
+import functools
 import hashlib
 import re
 import threading
@@ -124,12 +125,21 @@ def _parser() -> Parser:
 
 
 def parse(source: bytes) -> TSNode:
-    """The program node of `source`, or ParseFailure at the first error tree-sitter found."""
+    """The program node of `source`, or ParseFailure at the first error tree-sitter found.
+    The last few trees are kept: the Flow and the Docs of one version parse it once."""
+    root, failure = _parsed(source)
+    if failure is not None:
+        raise ParseFailure(*failure)
+    return root
+
+
+@functools.lru_cache(maxsize=8)
+def _parsed(source: bytes) -> tuple[TSNode, tuple[str, int, int] | None]:
     root = _parser().parse(source).root_node
     if root.has_error:
-        problem = _first_problem(root)
-        raise _failure(source, problem or root)
-    return root
+        failure = _failure(source, _first_problem(root) or root)
+        return root, (failure.message, failure.line, failure.column)
+    return root, None
 
 
 def _first_problem(root: TSNode) -> TSNode | None:
@@ -1163,8 +1173,9 @@ def _if(b: _Builder, node: TSNode, pending, scope) -> list[_Pending]:
         b.source[node.start_byte : (header_end or node).start_byte].decode("utf-8", "replace"),
         DETAIL_LIMIT,
     ) or shorten(_text(node, b.source), DETAIL_LIMIT)
+    # The header's lines: the branches have nodes of their own.
     draft.start_line = node.start_point[0] + 1
-    draft.end_line = node.end_point[0] + 1
+    draft.end_line = (condition or node).end_point[0] + 1
     b.link(pending, decision)
     out = b.statement_body(header_end, [_Pending(decision, "yes", "yes")], scope)
     alternative = node.child_by_field_name("alternative")
@@ -1188,7 +1199,7 @@ def _switch(b: _Builder, node: TSNode, pending, scope) -> list[_Pending]:
         b.source[node.start_byte : (body or node).start_byte].decode("utf-8", "replace"),
         DETAIL_LIMIT,
     )
-    draft.start_line, draft.end_line = node.start_point[0] + 1, node.end_point[0] + 1
+    draft.start_line, draft.end_line = node.start_point[0] + 1, (value or node).end_point[0] + 1
     b.link(pending, decision)
     breaks: list[_Pending] = []
     inner = _Scope(scope.parent, scope.catch, breaks, scope.loop, scope.continues, scope.returns)
