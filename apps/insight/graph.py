@@ -594,7 +594,7 @@ class _Builder:
     failed_used: bool = False
     labels: dict[str, tuple[str | None, list[_Pending]]] = field(default_factory=dict)
     next_label: str | None = None  # the label of the loop being built
-    _interesting: tuple[tuple[int, int], re.Pattern[bytes]] | None = None
+    _interesting: tuple[tuple[int, ...], re.Pattern[bytes]] | None = None
     calls: list[TSNode] = field(default_factory=list)
     call_starts: list[int] = field(default_factory=list)
 
@@ -715,7 +715,12 @@ class _Builder:
                     continue
                 name = declarator.child_by_field_name("name")
                 value = _unwrap(declarator.child_by_field_name("value"))
-                if name is None or value is None or name.type != "identifier":
+                if name is None or value is None:
+                    continue
+                if name.type == "object_pattern":
+                    self.collect_destructured(name, value)
+                    continue
+                if name.type != "identifier":
                     continue
                 key = _text(name, source)
                 if value.type in _FUNCTION_TYPES:
@@ -734,6 +739,21 @@ class _Builder:
                     path = self.resolve(member_path(value, source))
                     if path and path[0] == "fastn":
                         self.aliases[key] = path
+
+    def collect_destructured(self, pattern: TSNode, value: TSNode) -> None:
+        """`const { connector, state: kv } = fastn` makes `connector` and `kv` aliases."""
+        path = self.resolve(member_path(value, self.source))
+        if not path or path[0] != "fastn":
+            return
+        for entry in pattern.named_children:
+            if entry.type == "shorthand_property_identifier_pattern":
+                name = _text(entry, self.source)
+                self.aliases[name] = (*path, name)
+            elif entry.type == "pair_pattern":
+                key = entry.child_by_field_name("key")
+                target = entry.child_by_field_name("value")
+                if key is not None and target is not None and target.type == "identifier":
+                    self.aliases[_text(target, self.source)] = (*path, _text(key, self.source))
 
     def collect_class(self, node: TSNode) -> None:
         name = node.child_by_field_name("name")
@@ -1027,10 +1047,16 @@ class _Builder:
         return False
 
     def interesting(self) -> re.Pattern[bytes]:
-        """_INTERESTING, or a helper's or a method's name: what makes a statement worth a walk."""
-        names = (len(self.helpers), sum(len(m) for m in self.methods.values()))
+        """_INTERESTING, or the name of a helper, a method or an alias of a fastn service:
+        what makes a statement worth a walk."""
+        names = (
+            len(self.helpers),
+            sum(len(m) for m in self.methods.values()),
+            len(self.aliases),
+            len(self.instances),
+        )
         if self._interesting is None or self._interesting[0] != names:
-            words = [re.escape(n.encode()) for n in self.helpers]
+            words = [re.escape(n.encode()) for n in (*self.helpers, *self.aliases)]
             words += [re.escape(m.encode()) for ms in self.methods.values() for m in ms]
             pattern = _INTERESTING.pattern + b"".join(b"|" + w for w in words)
             self._interesting = (names, re.compile(pattern))
