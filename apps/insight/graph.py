@@ -426,7 +426,9 @@ def _db(site: CallSite) -> CallInfo:
     return CallInfo(use.kind, shorten(use.label, LABEL_LIMIT), (("db", "db.query"),))
 
 
-def _host(kind: str, family: str, method: str, what: str = "") -> Callable[[CallSite], CallInfo]:
+def _host(kind: str, family: str, method: str) -> Callable[[CallSite], CallInfo]:
+    """`fastn.<family>.<method>(key, ...)`: labelled with the key (or name)."""
+
     def info(site: CallSite) -> CallInfo:
         name = f"{family}.{method}"
         return CallInfo(kind, f"{name} {site.arg_label(0)}", ((family, name),))
@@ -871,12 +873,9 @@ class _Builder:
         assert info is not None
         node_id = self.enter(pending, info.kind, info.label, at, scope, calls=info.calls)
         if info.kind == STEP and info.body is not None:
-            inner = _Scope(scope.parent, scope.catch, None, None, [], [])
-            inner.parent = node_id
-            out = self.function_body(info.body, [_Pending(node_id)], inner)
-            out = out + inner.returns + inner.continues
-            if out and not (len(out) == 1 and out[0].source == node_id):
-                return out
+            # The step's callback runs inside it; its returns hand the value back.
+            inner = _Scope(node_id, scope.catch, returns=[])
+            return self.function_body(info.body, [_Pending(node_id)], inner) + inner.returns
         return [_Pending(node_id)]
 
     def inline(self, event: _Event, at: TSNode, pending, scope) -> list[_Pending]:
@@ -911,6 +910,7 @@ class _Builder:
         function = event.node.child_by_field_name("function")
         label = shorten(_text(function, self.source), 40) if function is not None else "each"
         loop_id = self.enter(pending, LOOP, label, at, scope)
+        self.mark_inlined(event.target)
         inner = _Scope(loop_id, scope.catch, None, loop_id, [], [])
         out = self.function_body(event.target, [_Pending(loop_id, "each", "loop")], inner)
         self.close_loop(loop_id, out + inner.returns + inner.continues)
@@ -948,6 +948,7 @@ class _Builder:
         inner = _Scope(group, scope.catch, None, None, [], [])
         out: list[_Pending] = []
         if mapped is not None:
+            self.mark_inlined(mapped)
             out = self.function_body(mapped, [_Pending(group, "each", "loop")], inner)
         for branch in branches:
             out += self.branch_expression(branch, [_Pending(group)], inner)
@@ -1005,7 +1006,23 @@ class _Builder:
                 text = self.source[arg.start_byte : arg.end_byte]
                 if body is not None and (b"await" in text or self.events(body)):
                     return arg
+            elif arg.type == "identifier":  # `orders.map(syncOrder)`, a helper of the file
+                name = _text(arg, self.source)
+                helper = self.helpers.get(name)
+                if (
+                    helper is not None
+                    and name not in self.inlined
+                    and name not in self.inlining
+                    and self.worth_inlining(name, helper)
+                ):
+                    return helper
         return None
+
+    def mark_inlined(self, function: TSNode) -> None:
+        """A helper graphed as a loop's or a group's body counts as its one inlining."""
+        for name, helper in self.helpers.items():
+            if helper.id == function.id:
+                self.inlined.add(name)
 
     def events(self, node: TSNode) -> list[_Event]:
         """The calls in `node` that become nodes, in evaluation order (arguments before the
