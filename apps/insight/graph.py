@@ -2,17 +2,30 @@
 
 `build_graph(code)` parses the module with tree-sitter and walks the exported default
 function (and the helper functions it calls that are declared in the same file, each
-inlined once, at its first call) into nodes and edges:
+inlined once, at its first call) into nodes and edges. Kinds and their labels:
 
-    TRIGGER -> PROCESS / READ / WRITE / DECISION / LOOP / PARALLEL / TRY / CATCH /
-               STEP / WAIT / RETURN / THROW -> DONE | FAILED
+    TRIGGER  "Trigger" (the views name the attached triggers)
+    PROCESS  plain statements merged: "const total = …; 2 more", "console.log(…)"
+    DECISION "if order.total > 100", "switch event", a ternary or `a && call()` guard
+    READ     "shopify.getOrders", "SELECT orders", "state.get counter", "secrets.get TOKEN",
+             "envConfig.get BASE", "http GET api.example.com/x"
+    WRITE    "slack.postMessage", "INSERT orders", "CREATE TABLE log", "state.set key",
+             "state.delete/incr/setIfAbsent/compareAndSet key", "http POST …"
+    LOOP     "for item of items", "while page < 10", "orders.forEach" (a callback with await)
+    PARALLEL "Promise.all (3)", "Promise.allSettled (orders.map)"
+    TRY / CATCH "try" / "catch (err)"; STEP "step charge"; WAIT "sleep 1 hour"
+    RETURN "return { ok: true }" -> DONE; THROW "throw Error: message" -> FAILED (or CATCH)
 
-Host calls (`fastn.connector.shopify.getOrders(...)`, `fastn.db.query("SELECT ...")`,
-`fastn.state.get(key)`, ...) are recognised by the table `CALL_PATTERNS` below: a new
-runtime API is one more row there, not another branch in the walker.
+Edges: "" flow; "yes"/"no" from a DECISION; "case 'a'"/"default" (kind case); "each"
+(kind loop) into a loop's or a group's body; "done" out of a loop; back edges (kind back)
+to the loop; "error" (kind error) from a call or throw in a try to its CATCH. A node inside
+a LOOP / PARALLEL / TRY / STEP names it as its parent.
 
-No Django here: the module is pure and fast (a 300-line workflow takes a few ms), so the
-views can call it on every render and cache the result by `Graph.code_hash`.
+Host calls are recognised by the table `CALL_PATTERNS` below: a new runtime API (the
+durable `fastn.step.*` is already there) is one more row, not another branch in the walker.
+
+No Django here: the module is pure and fast (about 10 ms for a 300-line workflow, 2 ms of
+it tree-sitter), so the views can call it on every render and cache by `Graph.code_hash`.
 """
 
 from __future__ import annotations
