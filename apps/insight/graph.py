@@ -103,6 +103,20 @@ class Graph:
                 return node
         return None
 
+    def node_for_step(self, kind: str, name: str, line: int | None = None) -> Node | None:
+        """The node a recorded step (its kind, name and source line) went through: by line
+        first (the narrowest node with calls around it, the same call preferred), else the
+        first node making that call; None when the code has no such call any more."""
+        same = [n for n in self.nodes if (kind, name) in n.calls]
+        if line is not None:
+            around = [n for n in self.nodes if n.calls and n.start_line <= line <= n.end_line]
+            if around:
+                return min(
+                    around,
+                    key=lambda n: ((kind, name) not in n.calls, n.end_line - n.start_line),
+                )
+        return same[0] if same else None
+
     def main_path(self) -> list[Node]:
         """trigger -> ... -> done: a DECISION once, then where its branches meet again (or,
         when they never meet, the branch with the longest way on to done, so guard clauses

@@ -245,3 +245,19 @@ def test_code_nested_deeper_than_the_walk_is_a_parse_failure_not_a_crash():
 def test_odd_but_valid_code_still_gives_a_graph(code):
     graph = build_graph(code)
     assert graph.nodes[0].id == "trigger" and graph.main_path()[0].id == "trigger"
+
+
+def test_a_recorded_step_finds_its_node_by_line_then_by_call():
+    graph = graph_of("if_else_chain", {})
+    post = ("connector", "connector.slack.postMessage")
+    assert graph.node_for_step(*post, line=6).id == "n4"
+    assert graph.node_for_step(*post).id == "n4"  # an old step without a line
+    assert graph.node_for_step(*post, line=40).id == "n4"  # a line the code no longer has
+    assert graph.node_for_step("state", "state.set", line=17).label == "state.set tier:${…}"
+    assert graph.node_for_step("db", "db.query") is None
+    # Two calls on one line: the one the step made.
+    guards = graph_of("guards", {})
+    assert guards.node_for_step("state", "state.get", line=4).label == "state.get user:${…}"
+    assert guards.node_for_step("connector", "connector.crm.getUser", line=4).label == (
+        "crm.getUser"
+    )
