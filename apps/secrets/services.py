@@ -20,6 +20,7 @@ from django.utils import timezone
 from apps.secrets import crypto
 from apps.secrets.errors import SecretNotFound, SecretUndecryptable
 from apps.secrets.models import NAME_MAX_LENGTH, DataKey, Secret, SecretType, name_validator
+from apps.secrets.signals import data_keys_retired
 from apps.spaces.audit import Actor, audit_record
 from apps.spaces.models import Customer, Space
 from fastn_console.strictjson import JsonInputError, parse_json
@@ -247,6 +248,10 @@ class RotationReport:
     reencrypted: int = 0
     # Rows that could not be decrypted (tampered with): left as they are, named here.
     failed: list[uuid.UUID] = field(default_factory=list)
+    # What the receivers of signals.data_keys_retired re-encrypted, by what it is
+    # ("connection credential(s)": 3), and what they could not ("connection <id>").
+    others: dict[str, int] = field(default_factory=dict)
+    failed_others: list[str] = field(default_factory=list)
 
 
 def datakey_rotate(*, actor: Actor, batch_size: int = ROTATION_BATCH_SIZE) -> RotationReport:
@@ -259,6 +264,8 @@ def datakey_rotate(*, actor: Actor, batch_size: int = ROTATION_BATCH_SIZE) -> Ro
        own transaction, each row a conditional UPDATE on (id, data key, nonce): a value rotated
        meanwhile is left alone. A reader loads a row together with its data key in one
        statement and retired keys are kept, so it always finds a consistent, decryptable pair.
+    4. Send `signals.data_keys_retired`, whose receivers do the same for the values other apps
+       seal with the data keys (connection credentials).
     """
     current = crypto.keyring().current
     rewrapped = 0
@@ -290,6 +297,12 @@ def datakey_rotate(*, actor: Actor, batch_size: int = ROTATION_BATCH_SIZE) -> Ro
         )
 
     report = RotationReport(new_key.id, current.id, rewrapped=rewrapped)
+    _secrets_reencrypt(report, batch_size)
+    data_keys_retired.send(sender=DataKey, report=report, batch_size=batch_size)
+    return report
+
+
+def _secrets_reencrypt(report: RotationReport, batch_size: int) -> None:
     while True:
         batch = list(
             Secret.objects.select_related("data_key")
@@ -298,7 +311,7 @@ def datakey_rotate(*, actor: Actor, batch_size: int = ROTATION_BATCH_SIZE) -> Ro
             .order_by("pk")[:batch_size]
         )
         if not batch:
-            return report
+            return
         with transaction.atomic():
             # Whichever key is active now: a concurrent rotation may have replaced ours.
             target = data_key_for_write()

@@ -7,7 +7,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from apps.connectors.credentials import unseal
-from apps.connectors.models import Connection
+from apps.connectors.models import Connection, OAuthApp
 from apps.connectors.services.connections import (
     create_connection,
     disconnect,
@@ -15,6 +15,8 @@ from apps.connectors.services.connections import (
     replace_credential,
     set_default,
 )
+from apps.connectors.services.oauth_apps import oauth_app_create
+from apps.secrets.services import datakey_rotate
 from apps.spaces.audit import Actor
 from apps.spaces.models import AuditEvent, Customer
 from tests.connectors.factories import definition, make_connector
@@ -183,3 +185,25 @@ def test_oauth_pending_and_client_credentials(cast):
     cc = create_connection(cast.space, name="C", credential={"clientCredentials": True}, **base)
     row = Connection.objects.select_related("data_key").get(pk=cc.pk)
     assert unseal(row) == {"clientCredentials": True}
+
+
+def test_rotating_the_data_keys_re_encrypts_connection_credentials_and_oauth_apps(cast, acme):
+    connection, other = bearer(cast), bearer(cast, name="Other", token="tok-other")
+    app = oauth_app_create(
+        cast.space, connector_slug="acme", client_id="cid", client_secret="client-secret-1",
+        actor=actor(cast),
+    )  # fmt: skip
+    # Its associated data no longer matches: it cannot be decrypted any more.
+    Connection.objects.filter(pk=other.pk).update(connector_slug="another")
+    old_key = connection.data_key_id
+
+    report = datakey_rotate(actor=Actor.system(), batch_size=1)
+
+    assert report.others == {"connection credential(s)": 1, "OAuth app credential(s)": 1}
+    assert report.failed_others == [f"connection {other.pk}"]
+    rotated = Connection.objects.select_related("data_key").get(pk=connection.pk)
+    assert rotated.data_key_id != old_key and rotated.data_key.active
+    assert unseal(rotated) == {"token": TOKEN}
+    app = OAuthApp.objects.select_related("data_key").get(pk=app.pk)
+    assert app.data_key.active and unseal(app)["clientSecret"] == "client-secret-1"
+    assert Connection.objects.get(pk=other.pk).data_key_id == old_key  # left as it was

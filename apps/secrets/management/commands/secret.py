@@ -115,7 +115,9 @@ class Command(BaseCommand):
         self.stdout.write(
             f"New data key {report.data_key_id} (wrapped by master key {report.master_key_id}); "
             f"{report.rewrapped} data key(s) re-wrapped, {report.reencrypted} secret(s) "
-            "re-encrypted."
+            "re-encrypted"
+            + "".join(f", {count} {what}" for what, count in report.others.items())
+            + "."
         )
         others = services.master_key_ids_in_use() - {report.master_key_id}
         if not others:
@@ -123,11 +125,12 @@ class Command(BaseCommand):
                 f"Every data key is wrapped by {report.master_key_id}: other master keys can "
                 "be removed from FASTN_MASTER_KEY."
             )
-        if report.failed:
-            ids = ", ".join(str(pk) for pk in report.failed)
+        if report.failed or report.failed_others:
+            rows = [f"secret {pk}" for pk in report.failed] + report.failed_others
             raise CommandError(
-                f"{len(report.failed)} secret(s) could not be decrypted and were left as they "
-                f"are (tampered with?): {ids}. Rotate their values from the console."
+                f"{len(rows)} value(s) could not be decrypted and were left as they are "
+                f"(tampered with?): {', '.join(rows)}. Rotate secrets and reconnect "
+                "connections from the console."
             )
 
     def handle_new_master_key(self, *, key_id, **options):
