@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 
@@ -73,10 +74,8 @@ class Listener:
 
     def close(self):
         self.stopping = True
-        try:
+        with contextlib.suppress(OSError):
             socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-        except OSError:
-            pass
         self.sock.close()
 
 

@@ -78,8 +78,12 @@ def test_equality_failure_lists_each_difference_and_a_unified_diff():
 
 
 def test_equality_ignores_key_order():
-    verdict = judge({"kind": "equals", "output": {"a": 1, "b": [1]}}, status="completed",
-                    output={"b": [1], "a": 1}, error=None)  # fmt: skip
+    verdict = judge(
+        {"kind": "equals", "output": {"a": 1, "b": [1]}},
+        status="completed",
+        output={"b": [1], "a": 1},
+        error=None,
+    )
     assert verdict.passed and verdict.diff == ""
 
 
@@ -87,8 +91,10 @@ def test_a_failed_run_fails_the_case_with_its_error_unless_error_is_expected():
     error = {"code": "RUNTIME_ERROR", "message": "boom", "line": 3}
     verdict = judge({"kind": "equals", "output": 1}, status="failed", output=None, error=error)
     assert verdict.failures == ["The run failed: RUNTIME_ERROR: boom (line 3)"]
-    expect = {"kind": "assertions",
-              "assertions": [{"path": "$error.message", "op": "contains", "value": "boom"}]}  # fmt: skip
+    expect = {
+        "kind": "assertions",
+        "assertions": [{"path": "$error.message", "op": "contains", "value": "boom"}],
+    }
     assert judge(expect, status="failed", output=None, error=error).passed
     assert not judge(expect, status="completed", output=1, error=None).passed
 

@@ -40,8 +40,13 @@ def connects(monkeypatch):
 
 
 def run(workflow, case_list, actor, **kwargs):
-    run = cases.test_run_start(workflow, cases=case_list, code=kwargs.pop("code", workflow.draft_code),
-                               actor=actor, **kwargs)  # fmt: skip
+    run = cases.test_run_start(
+        workflow,
+        cases=case_list,
+        code=kwargs.pop("code", workflow.draft_code),
+        actor=actor,
+        **kwargs,
+    )
     return cases.test_run_wait(run)
 
 
@@ -78,14 +83,22 @@ def test_an_unmocked_call_fails_the_case_by_name_even_when_the_code_catches_it(
     celery_worker, cast, actor, make_workflow, make_case, listener, connects
 ):
     code = """export default async function (ctx) {
-  try { await fastn.connector.http.request({ url: ctx.input.url }); } catch (e) { return { caught: e.code }; }
+  try {
+    await fastn.connector.http.request({ url: ctx.input.url });
+  } catch (e) {
+    return { caught: e.code };
+  }
   return { caught: null };
 }
 """
     workflow = make_workflow(code=code)
     url = f"http://127.0.0.1:{listener.port}/live"
-    case = make_case(workflow, "No mock", input={"url": url},
-                     expect={"kind": "equals", "output": {"caught": "UNMOCKED_CALL"}})  # fmt: skip
+    case = make_case(
+        workflow,
+        "No mock",
+        input={"url": url},
+        expect={"kind": "equals", "output": {"caught": "UNMOCKED_CALL"}},
+    )
     result = TestResult.objects.get(run=run(workflow, [case], actor))
     assert not result.passed
     assert result.failures == [f"Unmocked call: fastn.connector.http.request GET {url}"]
@@ -97,11 +110,19 @@ def test_an_unmocked_call_fails_the_case_by_name_even_when_the_code_catches_it(
 def test_a_live_case_makes_the_real_call(
     celery_worker, cast, actor, make_workflow, make_case, listener
 ):
-    code = "export default async (ctx) => (await fastn.connector.http.request({ url: ctx.input.url })).body;"
+    code = """export default async (ctx) =>
+  (await fastn.connector.http.request({ url: ctx.input.url })).body;"""
     workflow = make_workflow(code=code)
-    case = make_case(workflow, "Live", mode="live",
-                     input={"url": f"http://127.0.0.1:{listener.port}/"},
-                     expect={"kind": "assertions", "assertions": [{"path": "$.real", "op": "equals", "value": True}]})  # fmt: skip
+    case = make_case(
+        workflow,
+        "Live",
+        mode="live",
+        input={"url": f"http://127.0.0.1:{listener.port}/"},
+        expect={
+            "kind": "assertions",
+            "assertions": [{"path": "$.real", "op": "equals", "value": True}],
+        },
+    )
     result = TestResult.objects.get(run=run(workflow, [case], actor))
     assert result.passed, result.failures
     assert listener.accepted == 1

@@ -44,11 +44,13 @@ class NoRealHost:
 
 
 def test_mock_host_answers_actions_and_url_patterns_and_names_unmocked_calls():
-    mocks = validate_mocks([
-        {"call": "shopify.getOrders", "response": [{"id": 1}]},
-        {"call": "POST https://api.example.com/v1/orders/*", "response": {"status": 201}},
-        {"call": "https://status.example.com/*", "response": {"up": True}},
-    ])  # fmt: skip
+    mocks = validate_mocks(
+        [
+            {"call": "shopify.getOrders", "response": [{"id": 1}]},
+            {"call": "POST https://api.example.com/v1/orders/*", "response": {"status": 201}},
+            {"call": "https://status.example.com/*", "response": {"up": True}},
+        ]
+    )
     host = MockHost(mocks, NoRealHost())
     assert host.connector_call("shopify", "getOrders", {}) == [{"id": 1}]
     created = host.connector_call(
@@ -67,7 +69,17 @@ def test_mock_host_answers_actions_and_url_patterns_and_names_unmocked_calls():
 
 
 def test_a_mock_can_make_the_call_fail():
-    host = MockHost(validate_mocks([{"call": "crm.update", "response": {"$error": {"code": "RATE", "message": "slow down"}}}]), NoRealHost())  # fmt: skip
+    host = MockHost(
+        validate_mocks(
+            [
+                {
+                    "call": "crm.update",
+                    "response": {"$error": {"code": "RATE", "message": "slow down"}},
+                }
+            ]
+        ),
+        NoRealHost(),
+    )
     with pytest.raises(HostError, match="slow down"):
         host.connector_call("crm", "update", {})
 
