@@ -53,8 +53,10 @@
     var tab = document.getElementById("tab-cases");
     if (tab) tab.click();
   }
-  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", openCasesTab);
-  else openCasesTab();
+  // After htmx has processed the page (its own DOMContentLoaded handler was registered
+  // first), so that the tab's panel hears the tab being shown.
+  if (document.readyState === "complete") openCasesTab();
+  else document.addEventListener("DOMContentLoaded", function () { setTimeout(openCasesTab, 0); });
 
   // --- The publish gate ---------------------------------------------------------------------
 
