@@ -50,6 +50,8 @@ WAIT_GRACE_S = 10.0
 END_KEY = "fastn:testrun-ended:{}"
 END_KEY_TTL_S = 120
 TESTS_FILE_VERSION = 1
+# Each of a case's input, mocks and expectation, as JSON.
+MAX_JSON_BYTES = 1_000_000
 
 
 class CaseDataError(ValueError):
@@ -92,6 +94,10 @@ def case_data_clean(data: dict[str, Any]) -> dict[str, Any]:
         expect = validate_expect(data.get("expect"))
     except ExpectationError as exc:
         raise CaseDataError("expect", str(exc)) from None
+    for key in ("input", "mocks", "expect"):
+        size = len(json.dumps(data.get(key), ensure_ascii=False).encode("utf-8"))
+        if size > MAX_JSON_BYTES:
+            raise CaseDataError(key, f"is {size:,} bytes of JSON; the limit is {MAX_JSON_BYTES:,}")
     return {
         "name": _text(data, "name", NAME_MAX, required=True),
         "mode": mode,
@@ -270,8 +276,8 @@ def _dispatch(run: TestRun) -> None:
 
 def test_run_perform(run_id) -> str:
     """1. claim the pending run (a conditional UPDATE: a duplicate delivery stops here);
-    2. run each of its cases that still exists, in order; 3. mark it done and wake the
-    caller waiting for it."""
+    2. run each of its cases that still exists, in order; 3. mark it done (dropping the
+    copy of the code) and wake the caller waiting for it."""
     from apps.testcases.runner import case_run
 
     if not TestRun.objects.filter(pk=run_id, status=RunStatus.PENDING).update(
@@ -288,7 +294,10 @@ def test_run_perform(run_id) -> str:
     except Exception as exc:  # the run must end, and say why, whatever broke
         logger.exception("test run %s failed", run_id)
         status, error = RunStatus.FAILED, f"The test run stopped: {type(exc).__name__}: {exc}"
-    TestRun.objects.filter(pk=run_id).update(status=status, error=error, finished_at=timezone.now())
+    # The code is only needed while the run goes on: its hash (kept) says what ran.
+    TestRun.objects.filter(pk=run_id).update(
+        status=status, error=error, finished_at=timezone.now(), code=""
+    )
     try:
         key = END_KEY.format(run_id)
         redis_client().pipeline(transaction=False).lpush(key, "1").expire(

@@ -10,7 +10,7 @@ import pytest
 
 from apps.executions.services import workflow_test_run
 from apps.testcases import services as cases
-from apps.testcases.models import TestResult
+from apps.testcases.models import TestResult, TestRun, code_hash
 from apps.workflows import services as workflows
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -71,6 +71,8 @@ def test_mock_case_passes_in_the_sandbox_without_any_connection(
     finished = run(workflow, [case], actor)
     result = TestResult.objects.get(run=finished)
     assert finished.status == "done" and result.passed, result.failures
+    assert TestRun.objects.get(pk=finished.pk).code == ""  # only its hash is kept
+    assert result.code_hash == code_hash(ORDERS)
     assert [s["name"] for s in result.steps][:2] == [
         "connector.shopify.getOrders",
         "connector.http.request",

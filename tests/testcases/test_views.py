@@ -128,6 +128,13 @@ def test_bad_input_is_answered_at_the_field_never_a_500(
     assert not TestCase.objects.exists()
 
 
+def test_oversized_input_is_refused(client, cast, make_workflow):
+    workflow = make_workflow(code=CODE)
+    login(client, cast.developer)
+    response = client.post(url("testcase_new", workflow), form(input='"' + "x" * 1_000_001 + '"'))
+    assert response.status_code == 400 and "the limit is 1,000,000" in response.content.decode()
+
+
 def test_bad_mock_json_names_the_problem(client, cast, make_workflow):
     workflow = make_workflow(code=CODE)
     login(client, cast.developer)
