@@ -79,7 +79,6 @@
     dialog.setAttribute("data-testid", "gate-dialog");
     dialog.setAttribute("aria-labelledby", "tc-gate-title");
     dialog.innerHTML =
-      '<div class="dialog-head"><h2 id="tc-gate-title">Approved test cases failed</h2></div>' +
       '<div class="tc-gate-body" data-testid="gate-body"></div>' +
       '<div class="stack-h wf-dialog-actions">' +
       '<button type="button" class="btn btn-ghost" data-tc-gate="cancel" data-testid="gate-cancel">Cancel</button>' +
@@ -87,6 +86,11 @@
       "</div>";
     document.body.appendChild(dialog);
     return dialog;
+  }
+
+  function showProblem(target, reason) {
+    target.innerHTML = '<h2 id="tc-gate-title">The approved test cases could not be run</h2><p></p>';
+    target.querySelector("p").textContent = "(" + reason + ") Publish anyway?";
   }
 
   function publishNow(button) {
@@ -118,14 +122,13 @@
       var dialog = gateDialog();
       var target = dialog.querySelector(".tc-gate-body");
       if (answer.ok && gate) { target.innerHTML = ""; target.appendChild(gate); }
-      else target.textContent = "The approved test cases could not be run (HTTP " + answer.status + "). Publish anyway?";
+      else showProblem(target, "HTTP " + answer.status);
       dialog.pendingButton = button;
       dialog.showModal();
     }).catch(function (err) {
       done();
       var dialog = gateDialog();
-      dialog.querySelector(".tc-gate-body").textContent =
-        "The approved test cases could not be run (" + err.message + "). Publish anyway?";
+      showProblem(dialog.querySelector(".tc-gate-body"), err.message);
       dialog.pendingButton = button;
       dialog.showModal();
     });
