@@ -198,6 +198,39 @@ def test_publish_asks_before_publishing_code_that_fails_an_approved_case(
     expect(row.locator("[data-testid=case-result]")).to_have_text("Failed")
     row.locator("summary").click()
     expect(row.locator("[data-testid=case-last-result]")).to_contain_text("Failed on draft = v1")
+    page.select_option("[data-testid=cases-target]", "1")
+    page.click("[data-testid=cases-run-all]")
+    row = page.locator("[data-testid=case-row]", has_text="Doubles two")
+    expect(row.locator("[data-testid=case-result] + span")).to_have_text("v1", timeout=RUN_TIMEOUT)
+
+
+def test_assertions_by_json_path_from_the_form(live_server, page, cast, celery_worker):
+    workflow = make(cast, "export default async (ctx) => ({ items: [ctx.input.n, 5], ok: true });")
+    browser_login(page, live_server, "developer@example.com")
+    open_cases(page, live_server, workflow)
+    page.click("[data-testid=case-new]")
+    page.fill("[data-testid=case-name]", "Shape")
+    page.fill("[data-testid=case-input]", '{"n": 3}')
+    expect(page.locator("[data-testid=assert-rows]")).to_be_hidden()
+    page.check("[data-testid=expect-assertions]")
+    expect(page.locator("[data-testid=case-expected]")).to_be_hidden()
+    rows = page.locator("[data-testid=assert-row]")
+    rows.nth(0).locator("[data-testid=assert-path]").fill("$.items[-1]")
+    rows.nth(0).locator("[data-testid=assert-op]").select_option("gt")
+    rows.nth(0).locator("[data-testid=assert-value]").fill("4")
+    page.click("[data-testid=assert-add]")
+    rows.nth(1).locator("[data-testid=assert-path]").fill("$.items")
+    rows.nth(1).locator("[data-testid=assert-op]").select_option("contains")
+    rows.nth(1).locator("[data-testid=assert-value]").fill("7")
+    page.click("[data-testid=case-save]")
+    row = page.locator("[data-testid=case-row]", has_text="Shape")
+    expect(row.locator("[data-testid=case-assertions]")).to_contain_text("$.items[-1] gt")
+    row.locator("[data-testid=case-run]").click()
+    row = page.locator("[data-testid=case-row]", has_text="Shape")
+    expect(row.locator("[data-testid=case-result]")).to_have_text("Failed", timeout=RUN_TIMEOUT)
+    expect(row.locator("[data-testid=case-failures]")).to_have_text(
+        "$.items: expected it contains 7, got [3, 5]"
+    )
 
 
 def test_publish_is_unchanged_when_the_approved_cases_pass(live_server, page, cast, celery_worker):
