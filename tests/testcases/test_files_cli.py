@@ -96,6 +96,14 @@ def test_export_writes_the_tests_file_and_import_brings_the_cases_back(tmp_path,
     assert "2 unchanged" in out and "Nothing to change" in out
 
 
+def test_export_removes_the_tests_file_of_a_workflow_without_cases(tmp_path, cast, priced):
+    cli("export", "--space", cast.space.slug, "--out", str(tmp_path))
+    TestCase.objects.all().delete()
+    code, out, _ = cli("export", "--space", cast.space.slug, "--out", str(tmp_path))
+    assert code == 0 and "price.tests.json removed" in out
+    assert not (tmp_path / "price.tests.json").exists()
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [

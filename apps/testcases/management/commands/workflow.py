@@ -79,9 +79,13 @@ class Command(BaseCommand):
         for workflow in workflows:
             tests = cases_export(workflow)
             line = f"  {workflow.slug}.js + {workflow.slug}.json"
+            path = tests_path(out, workflow.slug)
             if tests is not None:
-                tests_path(out, workflow.slug).write_bytes(file_text(tests).encode("utf-8"))
+                path.write_bytes(file_text(tests).encode("utf-8"))
                 line += f" + {workflow.slug}.tests.json ({len(tests['cases'])} case(s))"
+            elif path.is_file():
+                path.unlink()  # its cases were deleted: an import must not bring them back
+                line += f" ({workflow.slug}.tests.json removed: no test cases)"
             self.stdout.write(line)
         self.stdout.write(
             self.style.SUCCESS(f"Exported {len(workflows)} workflow(s) of {space.slug} to {out}.")
