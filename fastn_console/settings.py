@@ -150,6 +150,7 @@ INSTALLED_APPS = [
     "apps.executions",
     "apps.triggers",
     "apps.insight",
+    "apps.testcases",
     "apps.demo",
 ]
 

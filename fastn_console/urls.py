@@ -6,6 +6,7 @@ from apps.console import urls as console_urls
 from apps.executions.urls import workflow_urls as workflow_run_urls
 from apps.spaces import views as spaces_views
 from apps.spaces.urls import space_settings_urls
+from apps.testcases import urls as testcases_urls
 from apps.triggers.urls import activity_urls as trigger_activity_urls
 
 
@@ -39,9 +40,11 @@ urlpatterns = [
                 path("settings/configs/", include("apps.configs.urls")),
                 path("workflows/", include("apps.workflows.urls")),
                 path("workflows/", include(workflow_run_urls)),
+                path("workflows/", include(testcases_urls.workflow_urls)),
                 path("settings/environments/", include("apps.environments.urls")),
                 path("activity/", include("apps.executions.urls")),
                 path("activity/", include(trigger_activity_urls)),
+                path("activity/", include(testcases_urls.execution_urls)),
                 path("triggers/", include("apps.triggers.urls")),
                 path("connectors/typings/", include("apps.connectors.urls.typings")),
                 path("connectors/", include("apps.connectors.urls.connectors")),

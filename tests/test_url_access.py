@@ -36,6 +36,7 @@ from apps.secrets.services import secret_create
 from apps.spaces.audit import Actor
 from apps.spaces.models import AuditEvent, Membership
 from apps.spaces.services import apikey_create, customer_create, invitation_create
+from apps.testcases.services import case_create
 from apps.triggers.models import DeadLetter
 from apps.triggers.pipeline.routing import event_route
 from apps.triggers.services import (
@@ -111,6 +112,7 @@ class World:
     connection: Any  # not its scope's default (Make default changes something)
     oauth_app: Any
     connector: Any  # a custom connector with one action, v1 not published
+    case: Any  # a test case of the workflow
 
 
 # How each path parameter is filled. A new parameter needs a line here.
@@ -134,6 +136,7 @@ PARAMS: dict[str, Callable[[World], Any]] = {
     "connector_slug": lambda w: w.connector.slug,
     "action_name": lambda w: "listContacts",
     "version_number": lambda w: w.connector.latest_version.number,
+    "case_id": lambda w: w.case.id,
 }
 
 CODE = "export default async function (ctx) {\n  return { ok: true };\n}\n"
@@ -195,6 +198,7 @@ def world(cast, settings) -> World:
             space, connector_slug="acme", client_id="cid", client_secret="cs", actor=system
         ),
         connector=connector_create(space, definition=CONNECTOR, actor=system),
+        case=case_create(workflow, data={"name": "Echoes"}, actor=system),
     )
 
 
@@ -266,6 +270,11 @@ def form_body(fields: dict) -> dict:
     return {
         key: "on" if value is True else value for key, value in fields.items() if value is not False
     }
+
+
+def case_body(name: str) -> dict:
+    return {"intent": "save", "name": name, "mode": "mock", "input": "{}", "headers": "{}",
+            "expect_kind": "equals", "expected_output": "1"}  # fmt: skip
 
 
 def save_body(world: World) -> dict:
@@ -374,6 +383,18 @@ VIEWER: dict[str, Rule] = {
     "workflow_executions": Rule(200, 405),
     "workflow_version": Rule(200, 405),
     "workflow_restore": Rule(403, 403, NO_BODY),
+    "testcases": Rule(200, 405),
+    "testcase_new": Rule(403, 403, lambda w: case_body("Another")),
+    "testcase_edit": Rule(403, 403, lambda w: case_body("Renamed")),
+    "testcase_approve": Rule(403, 403, lambda w: {"approved": "true"}),
+    "testcase_feedback": Rule(403, 403, lambda w: {"feedback": "Looks right"}),
+    "testcase_delete": Rule(403, 403, NO_BODY),
+    # Runs wait for a worker (tests/testcases covers them); with no approved case the gate
+    # runs nothing, and the world's execution has not ended (nothing to save).
+    "testcase_run": Rule(403, 403),
+    "testcases_run": Rule(403, 403),
+    "testcases_gate": Rule(403, 403),
+    "execution_save_test_case": Rule(403, 403),
     "environments": Rule(200, 403, lambda w: {"name": "Canary"}),
     "environment_edit": Rule(403, 403, lambda w: {"name": "Pre-production"}),
     "environment_delete": Rule(403, 403, NO_BODY),

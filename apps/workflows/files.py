@@ -52,6 +52,9 @@ FILE_FIELD = {
 }
 
 
+TESTS = ".tests.json"
+
+
 class WorkflowFileError(Exception):
     """A file that cannot be imported; the message names the file and the field."""
 
@@ -198,7 +201,10 @@ def collect(paths: list[str]) -> list[WorkflowFile]:
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            metas.extend(sorted(path.glob("*.json")))
+            # `<slug>.tests.json` holds the workflow's test cases (apps/testcases/files.py).
+            metas.extend(sorted(p for p in path.glob("*.json") if not p.name.endswith(TESTS)))
+        elif path.name.endswith(TESTS):
+            metas.append(path.with_name(path.name.removesuffix(TESTS) + ".json"))
         elif path.suffix in (".json", ".js"):
             meta = path.with_suffix(".json")
             if not meta.is_file():

@@ -624,7 +624,7 @@ def test_right_hand_tabs_are_honest_about_what_exists(live_server, page, cast, c
     expect(page.locator("#wf-tab-docs")).to_contain_text("fastn.state.get / set / delete")
     expect(page.locator("#wf-tab-test")).to_be_hidden()
     page.click("#tab-cases")
-    expect(page.locator("#wf-tab-cases")).to_contain_text("Test cases are not available yet")
+    expect(page.locator("[data-testid=cases-header]")).to_have_text("Test Cases — 0, 0 Live")
     page.click("#tab-api")
     expect(page.locator("[data-testid=api-snippet]")).to_contain_text("/api/v1/tabs")
     expect(page.locator("[data-testid=api-snippet]")).to_contain_text(str(cast.space.id))
