@@ -17,8 +17,8 @@ from urllib.parse import quote, urlencode
 
 from apps.connectors.auth import Binding, RunContext, render
 from apps.connectors.definition import PATH_PARAM_RE, Action, ConnectorDefinition, Parameter
-from apps.connectors.http_client import js_type
 from apps.runtime import HostError
+from fastn_console.strictjson import json_type
 
 MAX_LISTED = 40
 
@@ -46,7 +46,7 @@ def validate_params(definition: ConnectorDefinition, action: Action, params: Any
     if params is None:
         params = {}
     if not isinstance(params, dict):
-        raise invalid(f"{where}: params must be an object, got {js_type(params)}")
+        raise invalid(f"{where}: params must be an object, got {json_type(params)}")
     known = [p.name for p in action.parameters] + (["body"] if action.body else [])
     for name in params:
         if name not in known:
@@ -71,7 +71,9 @@ def validate_params(definition: ConnectorDefinition, action: Action, params: Any
             raise invalid(f"{where}: body is required (an object)")
         if body is not None:
             if action.body.encoding == "form" and not isinstance(body, dict):
-                raise invalid(f"{where}: body must be an object (form fields), got {js_type(body)}")
+                raise invalid(
+                    f"{where}: body must be an object (form fields), got {json_type(body)}"
+                )
             values["body"] = body
     return values
 
@@ -107,7 +109,7 @@ def _check_type(where: str, parameter: Parameter, value: Any) -> None:
         "array": isinstance(value, list),
     }[type]
     if not ok:
-        got = js_type(value)
+        got = json_type(value)
         if type == "integer" and got == "number":
             got = repr(value)
         raise invalid(f"{where}: {parameter.name} must be {_expected(type)}, got {got}")
@@ -219,7 +221,7 @@ def _encode_body(request: Outgoing, action: Action, body: Any, fields: dict) -> 
         if not isinstance(body, dict):
             raise invalid(
                 f"{action.name}: body must be an object to merge "
-                f"{', '.join(fields)} into it, got {js_type(body)}"
+                f"{', '.join(fields)} into it, got {json_type(body)}"
             )
         body = {**body, **fields}
     encoding = action.body.encoding if action.body else "json"

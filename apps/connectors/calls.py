@@ -44,7 +44,6 @@ from apps.connectors import smtp, tracing
 from apps.connectors.actions import (
     Outgoing,
     build_request,
-    js_type,
     listing,
     suggestion,
     validate_params,
@@ -74,6 +73,7 @@ from apps.runtime import HostError
 from apps.runtime.redact import Redactor
 from apps.secrets.errors import SecretError, SecretNotFound
 from apps.secrets.services import secret_resolve
+from fastn_console.strictjson import json_type
 
 GENERIC = "http"
 MAX_ATTEMPTS = 5  # requests per call when the service keeps answering 429
@@ -757,7 +757,7 @@ def _host_error(exc: HostError | ConnectorError, binding: Binding, action: Actio
 
 def _http_trace_request(params: Any, redactor: Redactor) -> dict:
     if not isinstance(params, dict):
-        return {"body": f"params must be an object, got {js_type(params)}"}
+        return {"body": f"params must be an object, got {json_type(params)}"}
     headers = params.get("headers")
     return {
         "headers": tracing.masked_headers(headers, redactor) if isinstance(headers, dict) else {},

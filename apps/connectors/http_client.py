@@ -41,6 +41,7 @@ from urllib.parse import quote, urlencode
 import httpx
 
 from apps.connectors.addresses import IPAddress, address_refusal
+from fastn_console.strictjson import json_type
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 PARAMS = ("method", "url", "headers", "query", "body", "timeout")
@@ -230,26 +231,9 @@ def _invalid(message: str) -> ConnectorError:
     return ConnectorError("INVALID_REQUEST", message, permanent=True)
 
 
-def js_type(value: object) -> str:
-    """Name types as the JS author knows them, since they wrote the value in JS."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list | tuple):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return type(value).__name__
-
-
 def _validate(params: object, policy: HttpPolicy) -> tuple[_Hop, float]:
     if not isinstance(params, dict):
-        raise _invalid(f"params must be an object, got {js_type(params)}")
+        raise _invalid(f"params must be an object, got {json_type(params)}")
     unknown = sorted(str(key) for key in params if key not in PARAMS)
     if unknown:
         # A typo such as `data:` or `params:` would otherwise be silently dropped.
@@ -269,7 +253,7 @@ def _validate_method(value: object) -> str:
     if value is None:
         return "GET"
     if not isinstance(value, str):
-        raise _invalid(f'method must be a string such as "GET", got {js_type(value)}')
+        raise _invalid(f'method must be a string such as "GET", got {json_type(value)}')
     # fetch() accepts lower-case method names, so JS authors will write them.
     method = value.strip().upper()
     if method not in METHODS:
@@ -281,7 +265,7 @@ def _validate_url(value: object) -> httpx.URL:
     if value is None:
         raise _invalid("url is required")
     if not isinstance(value, str):
-        raise _invalid(f"url must be a string, got {js_type(value)}")
+        raise _invalid(f"url must be a string, got {json_type(value)}")
     # Like the WHATWG URL parser, ignore surrounding whitespace from templating.
     text = value.strip()
     if not text:
@@ -325,7 +309,7 @@ def _merge_query(url: httpx.URL, value: object) -> httpx.URL:
     if value is None:
         return url
     if not isinstance(value, dict):
-        raise _invalid(f"query must be an object of names to values, got {js_type(value)}")
+        raise _invalid(f"query must be an object of names to values, got {json_type(value)}")
     pairs: list[tuple[str, str]] = []
     for name, item in value.items():
         items = item if isinstance(item, list) else [item]
@@ -356,7 +340,7 @@ def _query_value(name: str, value: object) -> str:
         raise _invalid(f"query[{name!r}] is null; omit the key or pass a string")
     raise _invalid(
         f"query[{name!r}] must be a string, number, boolean or an array of them, "
-        f"got {js_type(value)}"
+        f"got {json_type(value)}"
     )
 
 
@@ -364,7 +348,7 @@ def _validate_headers(value: object) -> list[tuple[str, str]]:
     if value is None:
         return []
     if not isinstance(value, dict):
-        raise _invalid(f"headers must be an object of names to strings, got {js_type(value)}")
+        raise _invalid(f"headers must be an object of names to strings, got {json_type(value)}")
     return _checked_header_items(list(value.items()))
 
 
@@ -381,7 +365,7 @@ def _checked_header_items(items: list[tuple[Any, Any]]) -> list[tuple[str, str]]
         if lowered in _RESERVED_HEADERS:
             raise _invalid(f"headers[{name!r}] is set by the client and cannot be given")
         if not isinstance(item, str):
-            raise _invalid(f"headers[{name!r}] must be a string, got {js_type(item)}")
+            raise _invalid(f"headers[{name!r}] must be a string, got {json_type(item)}")
         if not _HEADER_VALUE.fullmatch(item):
             raise _invalid(
                 f"headers[{name!r}] must be printable ASCII without line breaks; "
@@ -405,7 +389,7 @@ def _encode_body(value: object) -> tuple[bytes | None, str | None]:
             raise _invalid(f"body cannot be encoded as JSON: {exc}") from None
         return text.encode("utf-8"), "application/json"
     raise _invalid(
-        f"body must be an object, an array or a string, got {js_type(value)}; "
+        f"body must be an object, an array or a string, got {json_type(value)}; "
         "use JSON.stringify() to send other values"
     )
 
@@ -414,7 +398,7 @@ def _validate_timeout(value: object, policy: HttpPolicy) -> float:
     if value is None:
         return min(policy.default_timeout_s, policy.max_timeout_s)
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise _invalid(f"timeout must be a number of seconds, got {js_type(value)}")
+        raise _invalid(f"timeout must be a number of seconds, got {json_type(value)}")
     if not math.isfinite(value) or value <= 0:
         raise _invalid(f"timeout must be a positive number of seconds, got {value}")
     return min(float(value), policy.max_timeout_s)

@@ -24,6 +24,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from fastn_console.strictjson import json_type
+
 OPERATORS = {
     "equals": "equals",
     "not_equals": "does not equal",
@@ -89,20 +91,6 @@ def resolve(document: Any, parts: list[str | int]) -> Any:
             continue
         return _MISSING
     return value
-
-
-def json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object"
 
 
 def same(left: Any, right: Any) -> bool:
