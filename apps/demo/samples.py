@@ -8,6 +8,7 @@ from django.db import transaction
 from apps.environments.selectors import environment_by_slug
 from apps.spaces.audit import Actor
 from apps.spaces.models import Space
+from apps.testcases.services import case_approve, case_create
 from apps.workflows.models import Workflow
 from apps.workflows.services import workflow_create, workflow_deploy, workflow_publish
 
@@ -93,6 +94,75 @@ export default async function (ctx) {
 }
 """
 
+ECHO_CASES = [
+    {
+        "name": "Ada is greeted",
+        "group": "greeting",
+        "scenario": "A name with spaces around it and tags: the greeting trims the name.",
+        "input": {"name": "  Ada ", "tags": ["math"]},
+        "expect": {
+            "kind": "assertions",
+            "assertions": [
+                {"path": "$.greeting", "op": "equals", "value": "Hello, Ada!"},
+                {"path": "$.tags", "op": "length", "value": 1},
+                {"path": "$.receivedAt", "op": "type", "value": "string"},
+            ],
+        },
+    },
+    {
+        "name": "A missing name is refused",
+        "group": "validation",
+        "scenario": "No name: the run fails and says which field is missing.",
+        "input": {"tags": []},
+        "expect": {
+            "kind": "assertions",
+            "assertions": [
+                {"path": "$error.message", "op": "contains", "value": "input.name is required"}
+            ],
+        },
+    },
+]
+
+GITHUB_CASES = [
+    {
+        "name": "A public repository is found",
+        "scenario": "GitHub answers 200: the summary carries its name, stars and branch.",
+        "input": {"repo": "django/django"},
+        "mocks": [
+            {
+                "call": "GET https://api.github.com/repos/*",
+                "response": {
+                    "status": 200,
+                    "body": {
+                        "full_name": "django/django",
+                        "description": "The Web framework for perfectionists with deadlines.",
+                        "stargazers_count": 80000,
+                        "default_branch": "main",
+                        "html_url": "https://github.com/django/django",
+                    },
+                },
+            }
+        ],
+        "expect": {
+            "kind": "equals",
+            "output": {
+                "found": True,
+                "repo": "django/django",
+                "description": "The Web framework for perfectionists with deadlines.",
+                "stars": 80000,
+                "defaultBranch": "main",
+                "url": "https://github.com/django/django",
+            },
+        },
+    },
+    {
+        "name": "An unknown repository is not found",
+        "input": {"repo": "nobody/nothing"},
+        "mocks": [{"call": "GET https://api.github.com/repos/*", "response": {"status": 404}}],
+        "expect": {"kind": "equals", "output": {"found": False, "repo": "nobody/nothing"}},
+    },
+]
+
 SAMPLES = [
     {
         "name": "Echo with validation",
@@ -101,6 +171,7 @@ SAMPLES = [
         "tier": "instant",
         "code": ECHO,
         "deploy": "live",
+        "cases": ECHO_CASES,
     },
     {
         "name": "Lead deduplication",
@@ -117,13 +188,15 @@ SAMPLES = [
         "tier": "standard",
         "code": HTTP,
         "deploy": None,
+        "cases": GITHUB_CASES,
     },
 ]
 
 
 def seed_sample_workflows(space: Space, *, actor: Actor | None = None, user=None) -> list[str]:
     """Create the samples missing from `space`: the first published and deployed to live, the
-    second published (so `test` serves it), the third left as a draft. Answers the slugs made."""
+    second published (so `test` serves it), the third left as a draft; the first and the
+    third with approved MOCK test cases. Answers the slugs made."""
     actor = actor or Actor.system("make run")
     made = []
     existing = set(Workflow.objects.filter(space=space).values_list("slug", flat=True))
@@ -131,8 +204,11 @@ def seed_sample_workflows(space: Space, *, actor: Actor | None = None, user=None
         for sample in SAMPLES:
             if sample["slug"] in existing:
                 continue
-            fields = {k: v for k, v in sample.items() if k != "deploy"}
+            fields = {k: v for k, v in sample.items() if k not in ("deploy", "cases")}
             workflow = workflow_create(space, actor=actor, created_by=user, **fields)
+            for case in sample.get("cases", ()):
+                made_case = case_create(workflow, data=case, actor=actor)
+                case_approve(made_case, approved=True, user=user, actor=actor)
             if sample["deploy"]:
                 version = workflow_publish(workflow, actor=actor, created_by=user)
                 if sample["deploy"] != "test":

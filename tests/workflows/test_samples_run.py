@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from io import StringIO
+
 import pytest
+from django.core.management import call_command
 
 from apps.demo.samples import seed_sample_workflows
 from apps.executions.services import manual
@@ -71,3 +74,12 @@ def test_manual_runs_run_once_even_with_a_retry_policy(cast, celery_worker):
     assert run.status == "failed" and run.attempts == 1 and run.max_attempts == 1
     workflow.refresh_from_db()
     assert workflow.retry_enabled  # the workflow itself keeps its policy
+
+
+def test_the_samples_approved_test_cases_pass(cast):
+    """The demo's test cases (echo, and the GitHub lookup with its HTTP call mocked) pass with
+    `workflow test`, which needs no worker and no network."""
+    seed_sample_workflows(cast.space, actor=Actor.for_user(cast.owner))
+    out = StringIO()
+    call_command("workflow", "test", "echo", "github-repo", "--space", cast.space.slug, stdout=out)
+    assert "4 case(s): 4 passed, 0 failed." in out.getvalue(), out.getvalue()
