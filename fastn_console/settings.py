@@ -149,6 +149,7 @@ INSTALLED_APPS = [
     "apps.datastore",
     "apps.executions",
     "apps.triggers",
+    "apps.insight",
     "apps.demo",
 ]
 
