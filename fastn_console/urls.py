@@ -39,6 +39,7 @@ urlpatterns = [
                 path("settings/configs/", include("apps.configs.urls")),
                 path("workflows/", include("apps.workflows.urls")),
                 path("workflows/", include(workflow_run_urls)),
+                path("workflows/", include("apps.insight.urls")),
                 path("settings/environments/", include("apps.environments.urls")),
                 path("activity/", include("apps.executions.urls")),
                 path("activity/", include(trigger_activity_urls)),

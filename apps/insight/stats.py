@@ -1,0 +1,347 @@
+"""How the last runs went through each node of a step graph, from their step traces.
+
+Pure: `node_statistics(graph, runs)` takes the graph and the runs (`RunTrace`: status,
+duration, the steps as the runtime recorded them) and answers a `NodeStats` per node id. It
+never invents a number: a node answers only what the traces show about it, and says which
+kind of evidence that is.
+
+- TRIGGER: every run; failures are runs that ended failed or timed out; p95 of run duration.
+- DONE / FAILED: the runs that completed / failed or timed out (their outcome).
+- a node with host calls: the runs with a step placed on it. A step is placed by its `line`
+  (the innermost node with calls whose lines hold it, preferring one that makes that call),
+  else by its (kind, name) when exactly one node makes that call. Failures are runs in which
+  one of its calls failed (caught or not); time is the run's total time in its calls.
+- DECISION, LOOP, PARALLEL, TRY, CATCH, STEP, WAIT without calls of their own: the runs with
+  a step inside their lines; failures are those runs that ended failed; time is the span from
+  their first step's start to their last step's end.
+- anything else (plain code, returns and throws without calls): reached when what follows it
+  on the same straight path (one way out, and the next node has no other way in) was reached:
+  "inferred", with no time of its own.
+- otherwise: no evidence.
+
+Old runs recorded no `line` and fall back to (kind, name). When the runs are of another
+code than the graph's (the deployed version against the editor's draft), `line_map` carries
+their lines over (a line diff, `line_mapping`); steps on changed lines fall back likewise.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from apps.insight.graph import Graph, Node
+
+COMPLETED = "completed"
+FAILED_STATUSES = frozenset({"failed", "timeout"})
+RANGE_KINDS = frozenset({"DECISION", "LOOP", "PARALLEL", "TRY", "CATCH", "STEP", "WAIT"})
+OUTCOME_KINDS = frozenset({"TRIGGER", "DONE", "FAILED"})
+# Evidence, as the legend names it.
+ALL_RUNS, OUTCOME, CALLS, RANGE, INFERRED, NONE = (
+    "all runs", "outcome", "calls", "steps in range", "inferred", "none",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class StepTrace:
+    kind: str
+    name: str
+    line: int | None
+    duration_ms: float
+    started_ms: float | None  # epoch milliseconds, None when unreadable
+    failed: bool
+
+
+@dataclass(frozen=True)
+class RunTrace:
+    status: str
+    duration_ms: float | None
+    steps: tuple[StepTrace, ...] = ()
+
+
+@dataclass(frozen=True)
+class NodeStats:
+    evidence: str
+    runs: int = 0
+    failures: int = 0
+    p95_ms: float | None = None
+    calls: int = 0  # steps placed on the node (a loop's call counts once per iteration)
+    total: int = 0  # runs considered
+
+    @property
+    def failure_rate(self) -> float | None:
+        return self.failures / self.runs if self.runs else None
+
+    @property
+    def share(self) -> float | None:
+        return self.runs / self.total if self.total else None
+
+    def summary(self) -> str:
+        """One line for the node's box (at most render.STATS_WIDTH characters)."""
+        if self.evidence == NONE:
+            return "no evidence in these runs" if self.total else "no runs yet"
+        if self.evidence == OUTCOME:
+            return f"{_runs(self.runs)} ({_percent(self.share)})"
+        if self.evidence == INFERRED:
+            return f"~{_runs(self.runs)} (inferred)"
+        text = f"{_runs(self.runs)} · {_percent(self.failure_rate)} failed"
+        if self.p95_ms is not None:
+            text += f" · p95 {format_ms(self.p95_ms)}"
+        return text
+
+    @property
+    def state(self) -> str:
+        """A CSS class for the node: failing nodes stand out, nodes without evidence fade."""
+        if self.evidence == NONE:
+            return "st_none"
+        if self.evidence == OUTCOME:
+            return "st_outcome"
+        rate = self.failure_rate or 0.0
+        if rate >= 0.05:
+            return "st_fail"
+        if rate > 0:
+            return "st_warn"
+        return "st_ok"
+
+
+@dataclass
+class _Tally:
+    runs: set[int] = field(default_factory=set)
+    failed_runs: set[int] = field(default_factory=set)
+    durations: dict[int, float] = field(default_factory=dict)
+    spans: dict[int, list[float]] = field(default_factory=dict)  # run -> [first start, last end]
+    calls: int = 0
+
+
+def format_ms(ms: float) -> str:
+    if ms < 1:
+        return f"{ms:.2f} ms"
+    if ms < 10:
+        return f"{ms:.1f} ms"
+    if ms < 1000:
+        return f"{ms:.0f} ms"
+    if ms < 60_000:
+        return f"{ms / 1000:.2f} s" if ms < 10_000 else f"{ms / 1000:.1f} s"
+    return f"{ms / 60_000:.1f} min"
+
+
+def _runs(count: int) -> str:
+    return f"{count:,} run" if count == 1 else f"{count:,} runs"
+
+
+def _percent(value: float | None) -> str:
+    if value is None:
+        return "–"
+    if value == 0 or value == 1:
+        return f"{value:.0%}"
+    return f"{value * 100:.1f}%"
+
+
+def p95(values: Iterable[float]) -> float | None:
+    """The nearest-rank 95th percentile."""
+    ordered = sorted(values)
+    if not ordered:
+        return None
+    return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
+
+
+def parse_started(text: object) -> float | None:
+    """`startedAt` ("2026-01-01T00:00:00.000Z") as epoch milliseconds."""
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000
+    except ValueError:
+        return None
+
+
+def step_trace(step: Mapping) -> StepTrace | None:
+    """One recorded step (apps/runtime/bridge.py) as a StepTrace; None when it is not one."""
+    kind, name = step.get("kind"), step.get("name")
+    if not isinstance(kind, str) or not isinstance(name, str):
+        return None
+    line = step.get("line")
+    duration = step.get("durationMs")
+    return StepTrace(
+        kind=kind,
+        name=name,
+        line=line if type(line) is int and line > 0 else None,
+        duration_ms=float(duration) if isinstance(duration, int | float) else 0.0,
+        started_ms=parse_started(step.get("startedAt")),
+        failed=bool(step.get("error")),
+    )
+
+
+def line_mapping(old_code: str, new_code: str) -> dict[int, int] | None:
+    """Old line → new line for the lines a diff keeps (1-based); None when the codes are the
+    same (no mapping needed)."""
+    if old_code == new_code:
+        return None
+    old_lines, new_lines = old_code.splitlines(), new_code.splitlines()
+    matcher = difflib.SequenceMatcher(None, old_lines, new_lines, autojunk=False)
+    mapping: dict[int, int] = {}
+    for tag, i1, i2, j1, _j2 in matcher.get_opcodes():
+        if tag == "equal":
+            for offset in range(i2 - i1):
+                mapping[i1 + offset + 1] = j1 + offset + 1
+    return mapping
+
+
+def call_key(kind: str, name: str) -> tuple[str, str]:
+    """(kind, name) with connector names compared without their `connector.` prefix."""
+    if kind == "connector" and name.startswith("connector."):
+        name = name[len("connector.") :]
+    return kind, name
+
+
+class _Placer:
+    """Where each step goes: by line, else by (kind, name) when only one node makes it."""
+
+    def __init__(self, graph: Graph) -> None:
+        self.call_nodes = [n for n in graph.nodes if n.calls and n.start_line]
+        self.keys = {n.id: {call_key(k, nm) for k, nm in n.calls} for n in self.call_nodes}
+        by_key: dict[tuple[str, str], list[Node]] = {}
+        for node in self.call_nodes:
+            for key in self.keys[node.id]:
+                by_key.setdefault(key, []).append(node)
+        self.unique = {key: nodes[0] for key, nodes in by_key.items() if len(nodes) == 1}
+        self.cache: dict[tuple[int | None, tuple[str, str]], Node | None] = {}
+
+    def place(self, line: int | None, key: tuple[str, str]) -> Node | None:
+        cached = (line, key)
+        if cached not in self.cache:
+            self.cache[cached] = self._place(line, key)
+        return self.cache[cached]
+
+    def _place(self, line: int | None, key: tuple[str, str]) -> Node | None:
+        if line is not None:
+            holding = [n for n in self.call_nodes if n.start_line <= line <= n.end_line]
+            if holding:
+                making = [n for n in holding if key in self.keys[n.id]]
+                pool = making or holding
+                return min(pool, key=lambda n: (n.end_line - n.start_line, n.start_line))
+        return self.unique.get(key)
+
+
+def node_statistics(
+    graph: Graph, runs: Sequence[RunTrace], *, line_map: Mapping[int, int] | None = None
+) -> dict[str, NodeStats]:
+    """A NodeStats for every node of `graph` (see the module docstring)."""
+    total = len(runs)
+    placer = _Placer(graph)
+    by_node: dict[str, _Tally] = {}
+    # Per run: the lines where its steps happened (in the graph's code), for range nodes.
+    step_lines: list[list[tuple[int, StepTrace]]] = []
+    for index, run in enumerate(runs):
+        placed_lines: list[tuple[int, StepTrace]] = []
+        for step in run.steps:
+            line = step.line
+            if line is not None and line_map is not None:
+                line = line_map.get(line)
+            node = placer.place(line, call_key(step.kind, step.name))
+            if node is None:
+                continue
+            tally = by_node.setdefault(node.id, _Tally())
+            tally.runs.add(index)
+            tally.calls += 1
+            tally.durations[index] = tally.durations.get(index, 0.0) + step.duration_ms
+            if step.failed:
+                tally.failed_runs.add(index)
+            placed_lines.append((line if line is not None else node.start_line, step))
+        step_lines.append(placed_lines)
+
+    stats: dict[str, NodeStats] = {}
+    for node in graph.nodes:
+        if node.kind in OUTCOME_KINDS:
+            stats[node.id] = _outcome(node, runs)
+        elif node.calls and node.id in by_node:
+            tally = by_node[node.id]
+            stats[node.id] = NodeStats(
+                CALLS,
+                runs=len(tally.runs),
+                failures=len(tally.failed_runs),
+                p95_ms=p95(tally.durations.values()),
+                calls=tally.calls,
+                total=total,
+            )
+        elif node.kind in RANGE_KINDS and node.start_line:
+            stats[node.id] = _in_range(node, runs, step_lines)
+    ways = _Ways(graph)
+    for node in graph.nodes:
+        if node.id not in stats or stats[node.id].evidence == NONE:
+            stats[node.id] = _inferred(ways, node, stats, total) or NodeStats(NONE, total=total)
+    return stats
+
+
+def _outcome(node: Node, runs: Sequence[RunTrace]) -> NodeStats:
+    total = len(runs)
+    if node.kind == "TRIGGER":
+        failed = sum(1 for run in runs if run.status in FAILED_STATUSES)
+        durations = [run.duration_ms for run in runs if run.duration_ms is not None]
+        evidence = ALL_RUNS if runs else NONE
+        return NodeStats(evidence, runs=total, failures=failed, p95_ms=p95(durations), total=total)
+    wanted = {COMPLETED} if node.kind == "DONE" else FAILED_STATUSES
+    count = sum(1 for run in runs if run.status in wanted)
+    return NodeStats(
+        OUTCOME if runs else NONE,
+        runs=count,
+        failures=count if node.kind == "FAILED" else 0,
+        total=total,
+    )
+
+
+def _in_range(
+    node: Node, runs: Sequence[RunTrace], step_lines: list[list[tuple[int, StepTrace]]]
+) -> NodeStats:
+    hit, failed, spans = 0, 0, []
+    for index, placed in enumerate(step_lines):
+        inside = [step for line, step in placed if node.start_line <= line <= node.end_line]
+        if not inside:
+            continue
+        hit += 1
+        if runs[index].status in FAILED_STATUSES:
+            failed += 1
+        starts = [s.started_ms for s in inside if s.started_ms is not None]
+        if len(starts) == len(inside):
+            ends = [s.started_ms + s.duration_ms for s in inside if s.started_ms is not None]
+            spans.append(max(ends) - min(starts))
+    if not hit:
+        return NodeStats(NONE, total=len(runs))
+    return NodeStats(RANGE, runs=hit, failures=failed, p95_ms=p95(spans), calls=0, total=len(runs))
+
+
+class _Ways:
+    """Ways on and ways in of every node, leaving out error edges (an exception can leave
+    anywhere) and, for ways in, loops' back edges (they return to a node already reached)."""
+
+    def __init__(self, graph: Graph) -> None:
+        self.outgoing: dict[str, list[str]] = {}
+        self.incoming: dict[str, int] = {}
+        for edge in graph.edges:
+            if edge.kind == "error":
+                continue
+            self.outgoing.setdefault(edge.source, []).append(edge.target)
+            if edge.kind != "back":
+                self.incoming[edge.target] = self.incoming.get(edge.target, 0) + 1
+
+
+def _inferred(
+    ways: _Ways, node: Node, stats: Mapping[str, NodeStats], total: int
+) -> NodeStats | None:
+    """The run count of what follows `node` on its straight path, marked inferred: a node
+    whose only way on leads to a node that has no other way in was reached whenever that one
+    was. No failure rate or time: nothing was measured on the node itself."""
+    if node.kind in OUTCOME_KINDS:
+        return None
+    current, seen = node.id, {node.id}
+    while True:
+        targets = ways.outgoing.get(current, [])
+        if len(targets) != 1 or ways.incoming.get(targets[0], 0) != 1 or targets[0] in seen:
+            return None
+        following = stats.get(targets[0])
+        if following is not None and following.evidence not in (NONE, INFERRED):
+            return NodeStats(INFERRED, runs=following.runs, total=total)
+        current = targets[0]
+        seen.add(current)
