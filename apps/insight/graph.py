@@ -17,6 +17,7 @@ views can call it on every render and cache the result by `Graph.code_hash`.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import re
 import threading
@@ -24,7 +25,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import tree_sitter_javascript
-from tree_sitter import Language, Parser
+from tree_sitter import Language, Parser, Query, QueryCursor
 from tree_sitter import Node as TSNode
 
 JS = Language(tree_sitter_javascript.language())
@@ -107,7 +108,10 @@ def build_graph(code: str, *, action_kind: ActionKind | None = None) -> Graph:
     source = code.encode("utf-8")
     root = parse(source)
     builder = _Builder(source, action_kind)
-    builder.build(root)
+    try:
+        builder.build(root)
+    except RecursionError:
+        raise too_deep(root) from None
     return Graph(tuple(builder.finished_nodes()), tuple(builder.edges), code_hash(code))
 
 
@@ -128,16 +132,29 @@ def parse(source: bytes) -> TSNode:
     return root
 
 
-def _first_problem(node: TSNode) -> TSNode | None:
-    if node.is_missing or node.type == "ERROR":
-        return node
-    if not node.has_error:
-        return None
-    for child in node.children:
-        found = _first_problem(child)
-        if found is not None:
-            return found
+def _first_problem(root: TSNode) -> TSNode | None:
+    """The first ERROR or MISSING node in source order (iterative: nesting can be deep)."""
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if node.is_missing or node.type == "ERROR":
+            return node
+        if node.has_error:
+            stack.extend(reversed(node.children))
     return None
+
+
+def too_deep(root: TSNode) -> ParseFailure:
+    """The failure for code nested deeper than the walk goes, at its innermost point."""
+    deepest, depth = root, 0
+    stack = [(root, 0)]
+    while stack:
+        node, level = stack.pop()
+        if level > depth:
+            deepest, depth = node, level
+        stack.extend((child, level + 1) for child in node.named_children)
+    row, column = deepest.start_point
+    return ParseFailure("Nested too deeply to draw", row + 1, column + 1)
 
 
 def _failure(source: bytes, node: TSNode) -> ParseFailure:
@@ -159,6 +176,8 @@ def _failure(source: bytes, node: TSNode) -> ParseFailure:
         return ParseFailure("Unexpected end of input", row + 1, column)
     if not text:
         return ParseFailure("Invalid or unexpected token", row + 1, column)
+    if text[0] in "\"'`":
+        return ParseFailure("Unterminated string", row + 1, column)
     return ParseFailure(f"Unexpected token {_quote(text.splitlines()[0][:40])}", row + 1, column)
 
 
@@ -173,15 +192,12 @@ def _quote(text: str) -> str:
 
 
 # ---- text helpers --------------------------------------------------------------------------
-_SPACES = re.compile(r"\s+")
-
-
 def squeeze(text: str) -> str:
-    return _SPACES.sub(" ", text).strip()
+    return " ".join(text.split())
 
 
 def shorten(text: str, limit: int) -> str:
-    text = squeeze(text)
+    text = squeeze(text[: limit * 3])
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
@@ -296,6 +312,15 @@ class CallSite:
             return shorten(_text(self.args[index], self.source), 30)
         return "?"
 
+    def has_option(self, index: int, key: str) -> bool:
+        if index >= len(self.args) or self.args[index].type != "object":
+            return False
+        for pair in self.args[index].named_children:
+            name = pair.child_by_field_name("key") if pair.type == "pair" else pair
+            if name is not None and _text(name, self.source).strip("'\"") == key:
+                return True
+        return False
+
     def option(self, index: int, key: str) -> str | None:
         """A literal property of an object argument: `request({method: "GET"})`."""
         if index >= len(self.args) or self.args[index].type != "object":
@@ -319,7 +344,10 @@ def _connector(site: CallSite) -> CallInfo:
     slug, action = site.path[2], site.path[3]
     step = ("connector", f"connector.{slug}.{action}")
     if slug == "http" and action == "request":
-        method = (site.option(0, "method") or "GET").upper()
+        method = site.option(0, "method")
+        if method is None and site.has_option(0, "method"):
+            method = "${…}"  # decided at run time: count it as a write
+        method = (method or "GET").upper()
         url = site.option(0, "url")
         kind = READ if method in ("GET", "HEAD") else WRITE
         where = re.sub(r"^https?://", "", url) if url else ""
@@ -334,59 +362,58 @@ def _connector(site: CallSite) -> CallInfo:
 
 
 _SQL_COMMENT = re.compile(r"--[^\n]*|/\*.*?\*/", re.S)
-_IDENT = r"((?:\"[^\"]+\"|[A-Za-z_][\w$]*)(?:\.(?:\"[^\"]+\"|[A-Za-z_][\w$]*))?)"
-_SQL_SHAPES = (
-    ("SELECT", READ, re.compile(r"\bFROM\s+" + _IDENT, re.I)),
-    ("INSERT", WRITE, re.compile(r"\bINSERT\s+INTO\s+" + _IDENT, re.I)),
-    ("UPDATE", WRITE, re.compile(r"\bUPDATE\s+(?:ONLY\s+)?" + _IDENT, re.I)),
-    ("DELETE", WRITE, re.compile(r"\bDELETE\s+FROM\s+(?:ONLY\s+)?" + _IDENT, re.I)),
-    (
-        "CREATE",
-        WRITE,
-        re.compile(
-            r"\bCREATE\s+(?:\w+\s+)*?(?:TABLE|INDEX|VIEW)\s+(?:IF\s+NOT\s+EXISTS\s+)?" + _IDENT,
-            re.I,
-        ),
-    ),
-    ("DROP", WRITE, re.compile(r"\bDROP\s+\w+\s+(?:IF\s+EXISTS\s+)?" + _IDENT, re.I)),
-    ("ALTER", WRITE, re.compile(r"\bALTER\s+\w+\s+(?:IF\s+EXISTS\s+)?" + _IDENT, re.I)),
-    ("TRUNCATE", WRITE, re.compile(r"\bTRUNCATE\s+(?:TABLE\s+)?" + _IDENT, re.I)),
-)
+_NAME = r"(?:\"[^\"]+\"|[A-Za-z_][\w$]*|\$\{…\})"
+_IDENT = rf"({_NAME}(?:\.{_NAME})?)"
+_DDL = r"(?:OR\s+REPLACE\s+)?(?:(?:TEMP|TEMPORARY|UNLOGGED|UNIQUE|MATERIALIZED)\s+)*"
+_EXISTS = r"(?:IF\s+(?:NOT\s+)?EXISTS\s+)?"
+_OBJECT = r"(TABLE|INDEX|VIEW|SEQUENCE|SCHEMA|TYPE|FUNCTION)"
+# verb -> (node kind, where the table's name is)
+_SQL_SHAPES = {
+    "SELECT": (READ, re.compile(r"\bFROM\s+" + _IDENT, re.I)),
+    "INSERT": (WRITE, re.compile(r"\bINSERT\s+INTO\s+" + _IDENT, re.I)),
+    "UPDATE": (WRITE, re.compile(r"\bUPDATE\s+(?:ONLY\s+)?" + _IDENT, re.I)),
+    "DELETE": (WRITE, re.compile(r"\bDELETE\s+FROM\s+(?:ONLY\s+)?" + _IDENT, re.I)),
+    "CREATE": (WRITE, re.compile(rf"\bCREATE\s+{_DDL}{_OBJECT}\s+{_EXISTS}" + _IDENT, re.I)),
+    "DROP": (WRITE, re.compile(rf"\bDROP\s+{_DDL}{_OBJECT}\s+{_EXISTS}" + _IDENT, re.I)),
+    "ALTER": (WRITE, re.compile(rf"\bALTER\s+{_DDL}{_OBJECT}\s+{_EXISTS}" + _IDENT, re.I)),
+    "TRUNCATE": (WRITE, re.compile(r"\bTRUNCATE\s+(?:TABLE\s+)?()" + _IDENT, re.I)),
+}
 _SQL_VERB = re.compile(r"\b(SELECT|INSERT|UPDATE|DELETE|CREATE|DROP|ALTER|TRUNCATE)\b", re.I)
 
 
-def sql_operation(sql: str) -> tuple[str, str, str | None]:
-    """("SELECT", READ, "orders") for `SELECT * FROM orders`; a WITH query is a write when
-    it inserts, updates or deletes; (verb or "SQL", WRITE, None) when nothing is recognised."""
-    text = _SQL_COMMENT.sub(" ", sql).replace("${…}", "x")
+@dataclass(frozen=True)
+class SqlUse:
+    verb: str  # SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, ALTER, TRUNCATE or SQL
+    kind: str  # READ or WRITE
+    table: str | None  # as written, without quotes; `${…}` where the code builds it
+    label: str  # "SELECT orders", "CREATE TABLE sync_log", "db.query"
+    object: str = "TABLE"  # what a CREATE / DROP / ALTER is about: TABLE, INDEX, VIEW, ...
+
+
+def sql_operation(sql: str | None) -> SqlUse:
+    """What a query does to which table. A query the code builds at run time (None) and one
+    with no known verb count as writes: the careful guess for a graph of side effects."""
+    if sql is None:
+        return SqlUse("SQL", WRITE, None, "db.query")
+    text = _SQL_COMMENT.sub(" ", sql)
     verbs = [m.group(1).upper() for m in _SQL_VERB.finditer(text)]
     if not verbs:
-        return "SQL", WRITE, None
+        return SqlUse("SQL", WRITE, None, "db.query")
     verb = verbs[0]
-    if verb == "SELECT":
-        # WITH ... INSERT/UPDATE/DELETE ... or INSERT ... SELECT: the write decides.
-        writes = [v for v in verbs if v in ("INSERT", "UPDATE", "DELETE")]
-        if writes and text.lstrip()[:4].upper() == "WITH":
-            verb = writes[0]
-    for name, kind, pattern in _SQL_SHAPES:
-        if name == verb:
-            found = pattern.search(text)
-            table = found.group(1).replace('"', "") if found else None
-            return verb, kind, table
-    return verb, WRITE, None
+    kind, pattern = _SQL_SHAPES[verb]
+    found = pattern.search(text)
+    if found is None:
+        return SqlUse(verb, kind, None, verb)
+    table = found.group(found.lastindex).replace('"', "")
+    if verb in ("CREATE", "DROP", "ALTER"):
+        what = found.group(1).upper()
+        return SqlUse(verb, kind, table, f"{verb} {what} {table}", what)
+    return SqlUse(verb, kind, table, f"{verb} {table}")
 
 
 def _db(site: CallSite) -> CallInfo:
-    step = ("db", "db.query")
-    sql = site.arg_text(0)
-    if sql is None:
-        return CallInfo(WRITE, "db.query", (step,))
-    verb, kind, table = sql_operation(sql)
-    if verb == "CREATE" and table:
-        label = f"CREATE {table}"
-    else:
-        label = f"{verb} {table}" if table else verb
-    return CallInfo(kind, shorten(label, LABEL_LIMIT), (step,))
+    use = sql_operation(site.arg_text(0))
+    return CallInfo(use.kind, shorten(use.label, LABEL_LIMIT), (("db", "db.query"),))
 
 
 def _host(kind: str, family: str, method: str, what: str = "") -> Callable[[CallSite], CallInfo]:
@@ -442,11 +469,26 @@ CALL_PATTERNS: tuple[tuple[tuple[str, ...], Callable[[CallSite], CallInfo]], ...
 _STEP_ROOTS = {("ctx", "step"): ("fastn", "step"), ("step",): ("fastn", "step")}
 
 
+_EXACT_PATTERNS = {p: h for p, h in reversed(CALL_PATTERNS) if "*" not in p}
+_WILD_PATTERNS = tuple((p, h) for p, h in CALL_PATTERNS if "*" in p)
+
+
 def match_call(path: tuple[str, ...]) -> Callable[[CallSite], CallInfo] | None:
+    """The handler of the first row of CALL_PATTERNS that `path` matches, if any."""
+    first = path[0]
+    if first == "fastn":
+        handler = _EXACT_PATTERNS.get(path)
+        if handler is not None:
+            return handler
+    elif first != "ctx" and first != "step":
+        return None
     for prefix, target in _STEP_ROOTS.items():
         if path[: len(prefix)] == prefix and len(path) == len(prefix) + 1:
             path = target + path[len(prefix) :]
-    for pattern, handler in CALL_PATTERNS:
+    handler = _EXACT_PATTERNS.get(path)
+    if handler is not None:
+        return handler
+    for pattern, handler in _WILD_PATTERNS:
         if len(pattern) == len(path) and all(
             p in ("*", q) for p, q in zip(pattern, path, strict=True)
         ):
@@ -458,11 +500,25 @@ def match_call(path: tuple[str, ...]) -> Callable[[CallSite], CallInfo] | None:
 _FUNCTION_TYPES = frozenset(
     {"arrow_function", "function_expression", "function", "generator_function"}
 )
+_CALLBACK_TYPES = frozenset(
+    {
+        "arrow_function",
+        "function_expression",
+        "function",
+        "generator_function",
+        "function_declaration",
+        "generator_function_declaration",
+        "class",
+        "class_declaration",
+    }
+)
+_CALLS = Query(JS, "(call_expression) @call")
 _DECLARED_FUNCTIONS = frozenset({"function_declaration", "generator_function_declaration"})
 _PLAIN_SKIP = frozenset({"empty_statement", "comment", "debugger_statement"})
 # A statement whose text has none of these cannot hold a call, a guard or a ternary the
 # graph shows: it is merged into a PROCESS node without walking its tree.
 _INTERESTING = re.compile(rb"fastn|Fastn|Promise|step|await|\?|&&|\|\|")
+_HOST_WORDS = re.compile(rb"fastn|Fastn|Promise\.|\bstep\.")
 
 
 @dataclass
@@ -506,6 +562,8 @@ class _Event:
     node: TSNode
     info: CallInfo | None = None
     target: TSNode | None = None  # inline: the helper; iterate: the callback
+    name: str = ""  # inline: the helper's name ("load", "Client.fetch")
+    owner: str | None = None  # inline: the class of a method (for `this.other()` inside)
 
 
 @dataclass
@@ -515,12 +573,20 @@ class _Builder:
     nodes: list[_Draft] = field(default_factory=list)
     edges: list[Edge] = field(default_factory=list)
     helpers: dict[str, TSNode] = field(default_factory=dict)
+    methods: dict[str, dict[str, TSNode]] = field(default_factory=dict)  # class -> name -> fn
+    instances: dict[str, str] = field(default_factory=dict)  # variable -> class
+    classes: list[str] = field(default_factory=list)  # the classes of the methods inlined
     consts: dict[str, TSNode] = field(default_factory=dict)
     aliases: dict[str, tuple[str, ...]] = field(default_factory=dict)
     inlined: set[str] = field(default_factory=set)
     inlining: list[str] = field(default_factory=list)
     counter: int = 0
     failed_used: bool = False
+    labels: dict[str, tuple[str | None, list[_Pending]]] = field(default_factory=dict)
+    next_label: str | None = None  # the label of the loop being built
+    _interesting: tuple[tuple[int, int], re.Pattern[bytes]] | None = None
+    calls: list[TSNode] = field(default_factory=list)
+    call_starts: list[int] = field(default_factory=list)
 
     # -- nodes and edges
     def add(self, kind: str, label: str, at: TSNode | None, scope: _Scope, **extra) -> str:
@@ -565,6 +631,11 @@ class _Builder:
 
     # -- the module
     def build(self, root: TSNode) -> None:
+        # Every call in the module, found once in C, in source order: a statement's calls
+        # are a slice of this list.
+        self.calls = QueryCursor(_CALLS).captures(root).get("call", [])
+        self.calls.sort(key=lambda n: n.start_byte)
+        self.call_starts = [n.start_byte for n in self.calls]
         entry = self.collect_module(root)
         scope = _Scope()
         pending = [_Pending("trigger")]
@@ -626,6 +697,8 @@ class _Builder:
             name = node.child_by_field_name("name")
             if name is not None:
                 self.helpers[_text(name, source)] = node
+        elif node.type == "class_declaration":
+            self.collect_class(node)
         elif node.type in ("lexical_declaration", "variable_declaration"):
             for declarator in node.named_children:
                 if declarator.type != "variable_declarator":
@@ -639,10 +712,30 @@ class _Builder:
                     self.helpers[key] = value
                 elif value.type in ("string", "template_string"):
                     self.consts[key] = value
-                elif value.type in ("member_expression", "new_expression", "subscript_expression"):
+                elif value.type == "new_expression":
+                    ctor = value.child_by_field_name("constructor")
+                    if ctor is not None and _text(ctor, source) in self.methods:
+                        self.instances[key] = _text(ctor, source)
+                        continue
                     path = self.resolve(member_path(value, source))
                     if path and path[0] == "fastn":
                         self.aliases[key] = path
+                elif value.type in ("member_expression", "subscript_expression"):
+                    path = self.resolve(member_path(value, source))
+                    if path and path[0] == "fastn":
+                        self.aliases[key] = path
+
+    def collect_class(self, node: TSNode) -> None:
+        name = node.child_by_field_name("name")
+        body = node.child_by_field_name("body")
+        if name is None or body is None:
+            return
+        methods = self.methods.setdefault(_text(name, self.source), {})
+        for member in body.named_children:
+            if member.type == "method_definition":
+                key = member.child_by_field_name("name")
+                if key is not None:
+                    methods[_text(key, self.source)] = member
 
     def resolve(self, path: tuple[str, ...] | None) -> tuple[str, ...] | None:
         if path and path[0] in self.aliases and path[0] != "fastn":
@@ -660,22 +753,29 @@ class _Builder:
                 continue
             if not pending and not plain:
                 break  # unreachable: after a return, throw, break or continue
-            if self.is_plain(statement):
+            kind = statement.type
+            if kind in ("lexical_declaration", "variable_declaration"):
+                self.collect_declaration(statement)  # consts and aliases in nested blocks
+            decision, events = None, []
+            if kind in _SIMPLE_STATEMENTS:
+                decision = self.decision_in(statement)
+                events = self.events(statement) if decision is None else []
+                if decision is None and not events:
+                    plain.append(statement)
+                    continue
+            elif kind == "class_declaration":
                 plain.append(statement)
                 continue
             if plain:
                 pending = self.process(plain, pending, scope)
                 plain = []
-            pending = self.statement(statement, pending, scope)
+            if kind in _SIMPLE_STATEMENTS:
+                pending = self.simple(statement, pending, scope, decision, events)
+            else:
+                pending = self.statement(statement, pending, scope)
         if plain:
             pending = self.process(plain, pending, scope)
         return pending
-
-    def is_plain(self, statement: TSNode) -> bool:
-        kind = statement.type
-        if kind in ("expression_statement", "lexical_declaration", "variable_declaration"):
-            return not self.decision_in(statement) and not self.events(statement)
-        return kind == "class_declaration"
 
     def process(self, statements: list[TSNode], pending, scope) -> list[_Pending]:
         label = _summary(statements[0], self.source)
@@ -695,7 +795,9 @@ class _Builder:
         handler = _STATEMENTS.get(node.type)
         if handler is not None:
             return handler(self, node, pending, scope)
-        return self.simple(node, pending, scope)
+        decision = self.decision_in(node)
+        events = self.events(node) if decision is None else []
+        return self.simple(node, pending, scope, decision, events)
 
     def statement_body(self, body: TSNode | None, pending, scope) -> list[_Pending]:
         if body is None:
@@ -704,20 +806,26 @@ class _Builder:
             return self.block(body.named_children, pending, scope)
         return self.block([body], pending, scope)
 
-    def simple(self, node: TSNode, pending, scope) -> list[_Pending]:
+    def simple(self, node: TSNode, pending, scope, decision, events) -> list[_Pending]:
         """An expression statement or declaration with calls, a guard or a ternary."""
-        decision = self.decision_in(node)
         if decision is not None:
             return self.expression_decision(node, decision, pending, scope)
-        events = self.events(node)
         if not events:
             return self.process([node], pending, scope)
-        return self.run_events(events, node, pending, scope)
+        before = self.counter
+        out = self.run_events(events, node, pending, scope)
+        if self.counter == before:  # only helpers without a step of their own
+            return self.process([node], out, scope)
+        return out
 
     def run_events(self, events: list[_Event], statement: TSNode, pending, scope):
+        lines = (statement.start_point[0], statement.end_point[0])
         single = len(events) == 1
         for event in events:
-            at = statement if single else event.node
+            # The whole statement (`const x = await call(...)`) when the call is all of it,
+            # else just the call's own lines.
+            whole = single and (event.node.start_point[0], event.node.end_point[0]) == lines
+            at = statement if whole else event.node
             if event.what == "call":
                 pending = self.call(event, at, pending, scope)
             elif event.what == "inline":
@@ -742,16 +850,20 @@ class _Builder:
         return [_Pending(node_id)]
 
     def inline(self, event: _Event, at: TSNode, pending, scope) -> list[_Pending]:
-        name = _text(event.node.child_by_field_name("function"), self.source)
+        """A helper declared in the file, in place of its first call: its returns lead on."""
         helper = event.target
         assert helper is not None
-        self.inlined.add(name)
-        self.inlining.append(name)
+        self.inlined.add(event.name)
+        self.inlining.append(event.name)
+        if event.owner is not None:
+            self.classes.append(event.owner)
         try:
             inner = _Scope(scope.parent, scope.catch, None, None, None, [])
             out = self.function_body(helper, pending, inner)
         finally:
             self.inlining.pop()
+            if event.owner is not None:
+                self.classes.pop()
         return out + inner.returns
 
     def function_body(self, function: TSNode, pending, scope: _Scope) -> list[_Pending]:
@@ -778,7 +890,7 @@ class _Builder:
         for p in out:
             if p.source == loop_id and p.kind == "loop":
                 continue  # an empty body: no "each" edge
-            self.edges.append(Edge(p.source, loop_id, "", "back"))
+            self.edges.append(Edge(p.source, loop_id, p.label, "back"))
 
     def parallel(self, event: _Event, at: TSNode, pending, scope) -> list[_Pending]:
         """`Promise.all([a(), b()])` / `Promise.all(items.map(async ...))`."""
@@ -827,6 +939,26 @@ class _Builder:
         return [_Pending(node_id)]
 
     # -- expressions: what inside a statement deserves a node
+    def worth_inlining(self, name: str, function: TSNode) -> bool:
+        """A helper is graphed when it calls the host or another helper: a pure one (a
+        formatter, a mapper) stays inside the statement that calls it."""
+        text = self.source[function.start_byte : function.end_byte]
+        if _HOST_WORDS.search(text):
+            return True
+        short = name.rsplit(".", 1)[-1].encode()
+        others = [n.encode() for n in self.helpers if n.encode() != short]
+        others += [m.encode() for ms in self.methods.values() for m in ms if m.encode() != short]
+        return any(other in text for other in others)
+
+    def method_owner(self, receiver: str) -> str | None:
+        """The class whose method `receiver.method()` calls: `this` inside an inlined method,
+        a variable bound to `new Class()`, or the class itself (a static method)."""
+        if receiver == "this":
+            return self.classes[-1] if self.classes else None
+        if receiver in self.instances:
+            return self.instances[receiver]
+        return receiver if receiver in self.methods else None
+
     def iteration_callback(self, call: TSNode | None) -> TSNode | None:
         """The async callback of `xs.map(async x => { await ... })`, else None."""
         if call is None or call.type != "call_expression":
@@ -846,38 +978,53 @@ class _Builder:
         return None
 
     def events(self, node: TSNode) -> list[_Event]:
-        if not _INTERESTING.search(self.source, node.start_byte, node.end_byte) and not (
-            self.helpers and self.mentions_helper(node)
-        ):
+        """The calls in `node` that become nodes, in evaluation order (arguments before the
+        call that takes them); not those inside callbacks, which run later if at all."""
+        start, end = node.start_byte, node.end_byte
+        if not self.interesting().search(self.source, start, end):
             return []
+        calls = self.calls
+        first = bisect.bisect_left(self.call_starts, start)
         out: list[_Event] = []
-        self.scan(node, out)
+        consumed = -1
+        for index in range(first, len(calls)):
+            call = calls[index]
+            if call.start_byte >= end:
+                break
+            if call.start_byte < consumed or self.in_callback(call, node):
+                continue
+            event = self.call_event(call)
+            if event is None:
+                continue
+            if event.what in ("parallel", "iterate") or (
+                event.info is not None and event.info.kind == STEP
+            ):
+                consumed = call.end_byte  # its insides belong to the group it becomes
+            out.append(event)
+        out.sort(key=lambda e: e.node.end_byte)
         return out
 
-    def mentions_helper(self, node: TSNode) -> bool:
-        text = self.source[node.start_byte : node.end_byte]
-        return any(name.encode() in text for name in self.helpers)
+    def in_callback(self, call: TSNode, within: TSNode) -> bool:
+        """Whether a function (or class) inside `within` holds `call`."""
+        node = call.parent
+        start = within.start_byte
+        while node is not None and node.start_byte >= start:
+            if node.type in _CALLBACK_TYPES:
+                return True
+            if node.id == within.id:
+                return False
+            node = node.parent
+        return False
 
-    def scan(self, node: TSNode, out: list[_Event]) -> None:
-        """Post-order: arguments are evaluated before the call that takes them."""
-        kind = node.type
-        if kind in _FUNCTION_TYPES or kind == "class" or kind == "class_declaration":
-            return  # a callback's body runs later, if at all
-        if kind == "call_expression":
-            event = self.call_event(node)
-            if event is not None and event.what in ("parallel", "iterate"):
-                out.append(event)
-                return
-            if event is not None and event.info is not None and event.info.kind == STEP:
-                out.append(event)
-                return
-            for child in node.named_children:
-                self.scan(child, out)
-            if event is not None:
-                out.append(event)
-            return
-        for child in node.named_children:
-            self.scan(child, out)
+    def interesting(self) -> re.Pattern[bytes]:
+        """_INTERESTING, or a helper's or a method's name: what makes a statement worth a walk."""
+        names = (len(self.helpers), sum(len(m) for m in self.methods.values()))
+        if self._interesting is None or self._interesting[0] != names:
+            words = [re.escape(n.encode()) for n in self.helpers]
+            words += [re.escape(m.encode()) for ms in self.methods.values() for m in ms]
+            pattern = _INTERESTING.pattern + b"".join(b"|" + w for w in words)
+            self._interesting = (names, re.compile(pattern))
+        return self._interesting[1]
 
     def call_event(self, node: TSNode) -> _Event | None:
         function = node.child_by_field_name("function")
@@ -886,10 +1033,26 @@ class _Builder:
         if function.type == "identifier":
             name = _text(function, self.source)
             helper = self.helpers.get(name)
-            if helper is not None and name not in self.inlined and name not in self.inlining:
-                return _Event("inline", node, target=helper)
+            if (
+                helper is not None
+                and name not in self.inlined
+                and name not in self.inlining
+                and self.worth_inlining(name, helper)
+            ):
+                return _Event("inline", node, target=helper, name=name)
             return None
         path = self.resolve(member_path(function, self.source))
+        if path and len(path) == 2 and self.methods:
+            owner = self.method_owner(path[0])
+            method = self.methods.get(owner, {}).get(path[1]) if owner else None
+            name = f"{owner}.{path[1]}"
+            if (
+                method is not None
+                and name not in self.inlined
+                and name not in self.inlining
+                and self.worth_inlining(name, method)
+            ):
+                return _Event("inline", node, target=method, name=name, owner=owner)
         if path:
             if path[0] == "Promise" and len(path) == 2 and path[1] in PROMISE_COMBINATORS:
                 return _Event("parallel", node)
@@ -909,12 +1072,22 @@ class _Builder:
         """The ternary or guard a statement's value is, when the graph should branch on it."""
         if not _INTERESTING.search(self.source, statement.start_byte, statement.end_byte):
             return None
-        value = _statement_value(statement)
+        return self.decision_value(_statement_value(statement), with_calls=False)
+
+    def decision_value(self, value: TSNode | None, *, with_calls: bool) -> TSNode | None:
+        """`value` itself when it is a ternary (with calls in a branch, if `with_calls`) or a
+        guard whose right side calls something."""
         value = _unwrap(value)
         if value is None:
             return None
         if value.type == "ternary_expression":
-            return value
+            if not with_calls:
+                return value
+            for branch in ("consequence", "alternative"):
+                part = value.child_by_field_name(branch)
+                if part is not None and self.events(part):
+                    return value
+            return None
         if value.type == "binary_expression":
             op = value.child_by_field_name("operator")
             if op is not None and op.type in ("&&", "||", "??"):
@@ -937,10 +1110,10 @@ class _Builder:
             op = decision.child_by_field_name("operator").type
             right = decision.child_by_field_name("right")
             if op == "??":
-                label = f"if {_condition_text(left, source)} == null"
+                label = f"if {_condition_text(_unwrap(left), source)} == null"
                 branches = [("yes", right), ("no", None)]
             else:
-                label = "if " + _condition_text(left, source)
+                label = "if " + _condition_text(_unwrap(left), source)
                 branches = (
                     [("yes", right), ("no", None)] if op == "&&" else [("yes", None), ("no", right)]
                 )
@@ -956,8 +1129,12 @@ class _Builder:
         return out
 
     def return_value(self, statement, value: TSNode | None, pending, scope) -> list[_Pending]:
-        """`return x` / an arrow's expression body: calls first, then RETURN -> done."""
-        if value is not None:
+        """`return x` / an arrow's expression body: calls first, then RETURN -> done. A
+        ternary or a guard with calls in it branches first."""
+        decision = self.decision_value(value, with_calls=True) if value is not None else None
+        if decision is not None:
+            pending = self.expression_decision(statement, decision, pending, scope)
+        elif value is not None:
             events = self.events(value)
             if events:
                 pending = self.run_events(events, value, pending, scope)
@@ -1059,6 +1236,7 @@ def _loop_label(b: _Builder, node: TSNode) -> str:
 
 def _loop(b: _Builder, node: TSNode, pending, scope) -> list[_Pending]:
     source = b.source
+    name, b.next_label = b.next_label, None  # before the header, which may inline loops
     header_parts = [
         node.child_by_field_name(f)
         for f in ("initializer", "right", "value")
@@ -1080,6 +1258,8 @@ def _loop(b: _Builder, node: TSNode, pending, scope) -> list[_Pending]:
     draft.start_line, draft.end_line = node.start_point[0] + 1, node.end_point[0] + 1
     b.link(pending, loop_id)
     breaks: list[_Pending] = []
+    if name is not None:
+        b.labels[name] = (loop_id, breaks)
     inner = _Scope(loop_id, scope.catch, breaks, loop_id, None, scope.returns)
     out = b.statement_body(body, [_Pending(loop_id, "each", "loop")], inner)
     b.close_loop(loop_id, out)
@@ -1088,7 +1268,15 @@ def _loop(b: _Builder, node: TSNode, pending, scope) -> list[_Pending]:
 
 def _labeled(b: _Builder, node: TSNode, pending, scope) -> list[_Pending]:
     body = node.child_by_field_name("body")
-    return b.statement_body(body, pending, scope)
+    label = node.child_by_field_name("label")
+    if body is not None and label is not None and body.type in _LOOPS:
+        b.next_label = _text(label, b.source)
+        return b.statement_body(body, pending, scope)
+    # A labelled block: `break label` leaves it.
+    breaks: list[_Pending] = []
+    if label is not None:
+        b.labels[_text(label, b.source)] = (None, breaks)
+    return b.statement_body(body, pending, scope) + breaks
 
 
 def _block(b: _Builder, node: TSNode, pending, scope) -> list[_Pending]:
@@ -1119,16 +1307,30 @@ def _throw(b: _Builder, node: TSNode, pending, scope) -> list[_Pending]:
     return []
 
 
+def _jump_label(b: _Builder, node: TSNode) -> tuple[str | None, list[_Pending]] | None:
+    label = node.child_by_field_name("label")
+    if label is None:
+        label = next((c for c in node.named_children if c.type == "statement_identifier"), None)
+    return b.labels.get(_text(label, b.source)) if label is not None else None
+
+
 def _break(b: _Builder, node: TSNode, pending, scope) -> list[_Pending]:
-    if scope.breaks is not None:
+    target = _jump_label(b, node)
+    if target is not None:
+        target[1].extend(pending)
+    elif scope.breaks is not None:
         scope.breaks.extend(pending)
     return []
 
 
 def _continue(b: _Builder, node: TSNode, pending, scope) -> list[_Pending]:
-    if scope.loop is not None:
+    target = _jump_label(b, node)
+    if target is not None and target[0] is not None:
         for p in pending:
-            b.edges.append(Edge(p.source, scope.loop, "", "back"))
+            b.edges.append(Edge(p.source, target[0], p.label, "back"))
+    elif scope.loop is not None:
+        for p in pending:
+            b.edges.append(Edge(p.source, scope.loop, p.label, "back"))
     elif scope.continues is not None:
         scope.continues.extend(pending)
     return []
@@ -1186,6 +1388,10 @@ def _try(b: _Builder, node: TSNode, pending, scope) -> list[_Pending]:
     return out
 
 
+_SIMPLE_STATEMENTS = frozenset(
+    {"expression_statement", "lexical_declaration", "variable_declaration"}
+)
+_LOOPS = frozenset({"for_statement", "for_in_statement", "while_statement", "do_statement"})
 _STATEMENTS: dict[str, Callable[[_Builder, TSNode, list, _Scope], list[_Pending]]] = {
     "if_statement": _if,
     "switch_statement": _switch,
@@ -1272,60 +1478,58 @@ def _summary(statement: TSNode, source: bytes) -> str:
 # ---- the main path -------------------------------------------------------------------------
 def _main_path(graph: Graph) -> list[Node]:
     by_id = {n.id: n for n in graph.nodes}
-    succ: dict[str, list[Edge]] = {n.id: [] for n in graph.nodes}
-    exits: dict[str, list[str]] = {}
+    forward: dict[str, list[str]] = {n.id: [] for n in graph.nodes}  # no back / error edges
+    loop_exits: dict[str, list[Edge]] = {}
     for edge in graph.edges:
-        if edge.source in succ and edge.kind not in ("back", "error"):
-            succ[edge.source].append(edge)
-        if edge.source in by_id and by_id[edge.source].kind == LOOP and edge.kind == "flow":
-            exits.setdefault(edge.source, []).append(edge.target)
-    # A back edge leads on to where its loop exits: the graph becomes acyclic.
+        if edge.source in forward and edge.target in by_id and edge.kind not in ("back", "error"):
+            forward[edge.source].append(edge.target)
+        if edge.source in by_id and by_id[edge.source].kind == LOOP and edge.kind != "loop":
+            loop_exits.setdefault(edge.source, []).append(edge)
+
+    def exits(loop: str, depth: int = 0) -> list[str]:
+        """Where a loop goes when it is done: an inner loop's "done" is a back edge to the
+        loop around it, which goes on to its own exit."""
+        out: list[str] = []
+        for edge in loop_exits.get(loop, []):
+            if edge.kind == "back" and depth < 50:
+                out += exits(edge.target, depth + 1)
+            elif edge.kind != "back":
+                out.append(edge.target)
+        return out
+
+    # For the walk, a back edge leads on to where its loop exits: the graph is acyclic.
+    onward = {node_id: list(targets) for node_id, targets in forward.items()}
     for edge in graph.edges:
-        if edge.kind == "back" and edge.source in succ:
-            for target in exits.get(edge.target, []):
-                succ[edge.source].append(Edge(edge.source, target, "", "flow"))
+        if edge.kind == "back" and edge.source in onward:
+            onward[edge.source].extend(exits(edge.target))
+    far = _longest_to_done(onward)
 
-    distance: dict[str, float] = {}
-
-    def far(node_id: str) -> float:
-        """The longest way on to done; -inf when done is out of reach (a throw)."""
-        if node_id in distance:
-            return distance[node_id]
-        distance[node_id] = float("-inf")  # guards against a cycle the walk did not expect
-        if node_id == "done":
-            distance[node_id] = 0
-            return 0
-        best = max((far(e.target) for e in succ.get(node_id, [])), default=float("-inf"))
-        distance[node_id] = best + 1
-        return best + 1
-
-    reach_cache: dict[str, frozenset[str]] = {}
-
-    def reach(node_id: str) -> frozenset[str]:
-        found = reach_cache.get(node_id)
-        if found is not None:
-            return found
-        seen = {node_id}
-        stack = [node_id]
+    def reach(start: str, container: str | None) -> set[str]:
+        """What a branch reaches going forward without leaving the decision's container."""
+        seen = {start}
+        stack = [start]
         while stack:
-            for e in succ.get(stack.pop(), []):
-                if e.target not in seen:
-                    seen.add(e.target)
-                    stack.append(e.target)
-        reach_cache[node_id] = frozenset(seen)
-        return reach_cache[node_id]
+            for target in forward.get(stack.pop(), ()):
+                if target not in seen and _within(by_id[target], container, by_id):
+                    seen.add(target)
+                    stack.append(target)
+        return seen
 
-    def merge(targets: list[str]) -> str | None:
-        """The nearest node every branch that goes on reaches (not done itself)."""
-        going = [t for t in targets if far(t) > float("-inf")]
-        if len(going) < 2:
+    def merge(targets: list[str], container: str | None) -> str | None:
+        """Where the branches meet again: the node most of them reach (two at least), the
+        nearest of those; done itself does not count."""
+        if len(targets) < 2:
             return None
-        common = set.intersection(*(set(reach(t)) for t in going)) - {"done", "failed"}
-        return max(common, key=far) if common else None
+        counts: dict[str, int] = {}
+        for t in targets:
+            for n in reach(t, container):
+                counts[n] = counts.get(n, 0) + 1
+        counts.pop("done", None)
+        best = max(counts.values(), default=0)
+        if best < 2:
+            return None
+        return max((n for n, c in counts.items() if c == best), key=lambda n: far[n])
 
-    import sys
-
-    sys.setrecursionlimit(max(sys.getrecursionlimit(), 10000))
     path: list[Node] = []
     seen: set[str] = set()
     current: str | None = "trigger"
@@ -1333,30 +1537,69 @@ def _main_path(graph: Graph) -> list[Node]:
         seen.add(current)
         node = by_id[current]
         path.append(node)
-        edges = succ.get(current, [])
-        if not edges:
+        targets = list(dict.fromkeys(onward.get(current, ())))
+        if not targets:
             break
-        targets = [e.target for e in edges]
         if node.kind == DECISION:
-            joined = merge(targets)
-            current = joined or max(targets, key=far)
+            # Branches that end the run (return, throw) or leave the loop or group the
+            # decision is in (break, continue) drop out; the others meet again.
+            going = [
+                t
+                for t in dict.fromkeys(forward[current])
+                if far[t] > _NEVER and _within(by_id[t], node.parent, by_id)
+            ]
+            joined = merge(going, node.parent)
+            current = joined or max(going or targets, key=lambda n: far[n])
         elif node.kind == PARALLEL:
-            members = sorted(
-                (n for n in graph.nodes if _inside(n, current, by_id) and n.id not in seen),
-                key=lambda n: int(n.id[1:]) if n.id[1:].isdigit() else 0,
-            )
+            members = [n for n in graph.nodes if n.id not in seen and _inside(n, current, by_id)]
             for member in members:
                 seen.add(member.id)
                 path.append(member)
-            onward = {e.target for m in members for e in succ.get(m.id, [])} | set(targets)
-            onward -= {m.id for m in members}
-            current = max(onward, key=far) if onward else None
+            after = {t for m in members for t in onward.get(m.id, ())} | set(targets)
+            after -= {m.id for m in members}
+            current = max(after, key=lambda n: far[n]) if after else None
         elif node.kind == LOOP:
-            into = [e.target for e in edges if e.kind == "loop" and e.target not in seen]
-            current = into[0] if into else max(targets, key=far)
+            into = [
+                e.target
+                for e in graph.edges
+                if e.source == current and e.kind == "loop" and e.target not in seen
+            ]
+            current = into[0] if into else max(targets, key=lambda n: far[n])
         else:
-            current = max(targets, key=far)
+            current = max(targets, key=lambda n: far[n])
     return path
+
+
+_NEVER = float("-inf")
+
+
+def _longest_to_done(onward: dict[str, list[str]]) -> dict[str, float]:
+    """Each node's longest way on to done over an acyclic graph; -inf when done is out of
+    reach (the node only leads to a throw). Iterative: a long workflow is a deep graph."""
+    far: dict[str, float] = {}
+    visiting: set[str] = set()
+    for start in onward:
+        stack = [(start, False)]
+        while stack:
+            node_id, expanded = stack.pop()
+            if node_id in far:
+                continue
+            if node_id == "done":
+                far[node_id] = 0
+            elif expanded:
+                visiting.discard(node_id)
+                targets = onward.get(node_id, ())
+                far[node_id] = max((far.get(t, _NEVER) for t in targets), default=_NEVER) + 1
+            elif node_id not in visiting:  # else a cycle, which the walk does not follow
+                visiting.add(node_id)
+                stack.append((node_id, True))
+                stack.extend((t, False) for t in onward.get(node_id, ()) if t not in far)
+    return far
+
+
+def _within(node: Node, container: str | None, by_id: dict[str, Node]) -> bool:
+    """Whether `node` is inside `container` (anything is inside the top level)."""
+    return container is None or _inside(node, container, by_id)
 
 
 def _inside(node: Node, container: str, by_id: dict[str, Node]) -> bool:

@@ -1,0 +1,4 @@
+/**
+ * Does nothing yet.
+ */
+export default async function (ctx) {}
