@@ -1,9 +1,10 @@
 """The Docs view: a workflow's generated reference, as JSON-ready content and as Markdown.
 
 `docs_content(...)` gathers what `apps.insight.analysis.analyze` found in the code (purpose,
-inputs, headers, connector actions, secrets, configs, state keys, tables, outputs), the
-access of each action (READ/WRITE: the connector catalog's action metadata, else how the
-graph classified the call) and the workflow's own facts (triggers, tier, timeout, retry).
+inputs, headers, connector actions and HTTP requests, secrets, configs, state keys, tables,
+outputs), the access of each action (READ/WRITE: the connector catalog's action metadata,
+the HTTP method, else a guess from the action's verb, each said as such) and the workflow's
+own facts (triggers, tier, timeout, retry).
 The content is stored (apps/insight/models.py) and rendered by the template and by
 `docs_markdown`, so stored docs never need the analysis again.
 """
@@ -13,59 +14,52 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from apps.insight.graph import Graph
-
 MD_SPECIAL = str.maketrans({"|": "\\|", "\n": " ", "\r": " "})
 
 
-def _lines(value: Any) -> list[int]:
-    if value is None:
-        return []
-    if isinstance(value, int):
-        return [value]
-    return sorted({int(v) for v in value if isinstance(v, int)})
+def _lines(lines: Iterable[int]) -> list[int]:
+    return sorted(set(lines))
 
 
 def _fields(items: Iterable[Any]) -> list[dict[str, Any]]:
-    return [{"name": str(item.name), "lines": _lines(getattr(item, "lines", ()))} for item in items]
+    return [{"name": str(item.name), "lines": _lines(item.lines)} for item in items]
 
 
-def call_access(graph: Graph | None) -> dict[str, set[str]]:
-    """READ/WRITE of each connector call as the graph classified it ("slug.action" → kinds)."""
-    access: dict[str, set[str]] = {}
-    if graph is None:
-        return access
-    for node in graph.nodes:
-        if node.kind not in ("READ", "WRITE"):
-            continue
-        for kind, name in node.calls:
-            if kind == "connector":
-                key = name.removeprefix("connector.")
-                access.setdefault(key, set()).add(node.kind)
-    return access
+def http_access(methods: Iterable[str]) -> str:
+    """READ for GET/HEAD, WRITE for other methods; both when the code picks it at run time."""
+    kinds = set()
+    for method in methods:
+        if method in ("GET", "HEAD"):
+            kinds.add("READ")
+        elif method.isalpha():
+            kinds.add("WRITE")
+        else:
+            kinds.update(("READ", "WRITE"))
+    return " / ".join(sorted(kinds))
 
 
 def docs_content(
     analysis: Any,
     *,
-    graph: Graph | None,
     workflow: dict[str, Any],
-    triggers: list[dict[str, str]],
+    triggers: list[dict[str, Any]],
     action_info: Callable[[str, str], Any],
 ) -> dict[str, Any]:
     """Everything the Docs view and the Markdown show. `workflow` holds name, slug,
     description, tier, tier_label, timeout_seconds and retry (dict or None when off);
     `action_info(slug, action)` answers the catalog's ActionInfo or None."""
-    access = call_access(graph)
+    http = [{"method": use.method, "url": use.url, "line": use.line} for use in analysis.http]
     actions = []
     for use in analysis.connectors:
         connector, action = str(use.connector), str(use.action)
         info = action_info(connector, action)
-        if info is not None:
-            kinds, basis = [info.kind.upper()], "catalog"
+        if connector == "http" and action == "request":
+            # The generic request reads or writes by its method, whatever the catalog says.
+            access, basis = http_access(h["method"] for h in http) or use.kind, "method"
+        elif info is not None:
+            access, basis = info.kind.upper(), "catalog"
         else:
-            kinds = sorted(access.get(f"{connector}.{action}", set()))
-            basis = "method" if connector == "http" else "name"
+            access, basis = str(use.kind), "name"
         actions.append(
             {
                 "connector": connector,
@@ -73,26 +67,27 @@ def docs_content(
                 "action": action,
                 "title": info.title if info is not None else "",
                 "description": info.description if info is not None else "",
-                "access": " / ".join(kinds),
+                "access": access,
                 "basis": basis,  # catalog | method (http) | name (a guess from the verb)
-                "lines": _lines(getattr(use, "lines", ())),
+                "lines": _lines(use.lines),
             }
         )
     return {
         **workflow,
-        "purpose": str(getattr(analysis, "purpose", "") or ""),
+        "purpose": str(analysis.purpose or ""),
         "triggers": triggers,
         "inputs": _fields(analysis.inputs),
         "headers": _fields(analysis.headers),
         "connectors": actions,
+        "http": http,
         "secrets": _fields(analysis.secrets),
         "configs": _fields(analysis.configs),
         "state_keys": _fields(analysis.state_keys),
         "tables": [
             {
                 "name": str(table.name),
-                "operations": [str(op) for op in getattr(table, "operations", ())],
-                "lines": _lines(getattr(table, "lines", ())),
+                "operations": [str(op) for op in table.operations],
+                "lines": _lines(table.lines),
             }
             for table in analysis.tables
         ],
@@ -100,12 +95,11 @@ def docs_content(
     }
 
 
-def _output(shape: Any) -> dict[str, Any]:
-    value = getattr(shape, "shape", "unknown")
-    if isinstance(value, dict):
-        fields = [{"name": str(k), "type": str(v)} for k, v in value.items()]
-        return {"line": getattr(shape, "line", None), "fields": fields, "type": "object"}
-    return {"line": getattr(shape, "line", None), "fields": [], "type": str(value)}
+def _output(output: Any) -> dict[str, Any]:
+    if isinstance(output.shape, dict):
+        fields = [{"name": str(k), "type": str(v)} for k, v in output.shape.items()]
+        return {"line": output.line, "fields": fields, "type": "object"}
+    return {"line": output.line, "fields": [], "type": str(output.shape)}
 
 
 # --- Markdown ----------------------------------------------------------------------------------
@@ -181,6 +175,16 @@ def docs_markdown(content: dict[str, Any], *, generated: str) -> str:
     else:
         md.append("No connector actions are called.")
     md.append("")
+    if content.get("http"):
+        md += ["### HTTP requests (`fastn.connector.http.request`)", ""]
+        md += _table(
+            ["Method", "URL", "Line"],
+            [
+                [h["method"], _code(h["url"] or "(built at run time)"), str(h["line"])]
+                for h in content["http"]
+            ],
+        )
+        md.append("")
     for title, key, head, empty in sections[2:]:
         md += _field_section(title, content.get(key, []), head, empty)
 

@@ -35,7 +35,9 @@ KIND_STYLE: dict[str, dict[str, str]] = {
                 "color": "#4f46e5"},
     "PROCESS": {"shape": "box", "style": "rounded,filled", "fillcolor": "#ffffff",
                 "color": "#9aa3b2"},
-    "DECISION": {"shape": "diamond", "style": "filled", "fillcolor": "#fdf5e1",
+    # A diamond around four lines of text would be twice as wide as the other boxes: a box
+    # with cut corners keeps decisions apart at the same size.
+    "DECISION": {"shape": "box", "style": "filled,diagonals", "fillcolor": "#fdf5e1",
                  "color": "#a16207"},
     "READ": {"shape": "box", "style": "rounded,filled", "fillcolor": "#e6f3fb",
              "color": "#0369a1"},

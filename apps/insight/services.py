@@ -24,7 +24,7 @@ from apps.spaces.models import Space
 from apps.workflows.models import Tier, Workflow
 
 # Bumped when the drawing changes, so that cached SVGs of an older drawing are not served.
-RENDER_VERSION = "1"
+RENDER_VERSION = "2"
 LOCAL_ENTRIES = 64
 SHARED_TTL_S = 7 * 24 * 3600
 
@@ -176,9 +176,8 @@ def workflow_facts(workflow: Workflow) -> dict:
 
 def docs_build(workflow: Workflow, code: str) -> dict:
     """The reference of `code` as the workflow `workflow`. Raises ParseFailure."""
-    analysis = analyze(code)
     catalog = selectors.ActionCatalog(workflow.space)
-    graph = build_graph(code, action_kind=catalog.action_kind)
+    analysis = analyze(code, action_kind=catalog.action_kind)
     triggers = [
         {
             "kind": t.kind,
@@ -192,7 +191,6 @@ def docs_build(workflow: Workflow, code: str) -> dict:
     ]
     return docs_content(
         analysis,
-        graph=graph,
         workflow=workflow_facts(workflow),
         triggers=triggers,
         action_info=catalog.info,

@@ -52,7 +52,7 @@
       ed.setPosition({ lineNumber: start, column: column });
     } else {
       ed.setSelection({
-        startLineNumber: start, startColumn: 1,
+        startLineNumber: start, startColumn: model.getLineFirstNonWhitespaceColumn(start) || 1,
         endLineNumber: end, endColumn: model.getLineMaxColumn(end)
       });
     }
@@ -135,6 +135,21 @@
     apply();
   }
 
+  // Start where the text is readable (about 85% of its size), at the top of the flow and
+  // centred on it; "Fit" shows the whole drawing.
+  var READABLE = 0.85;
+  function startReadable(canvas) {
+    var rect = canvas.getBoundingClientRect();
+    if (!rect.width || !rect.height) return;
+    var w = Math.min(view.fit.w, rect.width / READABLE);
+    var h = w * rect.height / rect.width;
+    if (h >= view.fit.h && w >= view.fit.w) return; // it all fits already
+    view.w = w; view.h = h;
+    view.x = view.fit.x + (view.fit.w - w) / 2;
+    view.y = view.fit.y;
+    apply();
+  }
+
   function setupCanvas() {
     var el = svg();
     view = null;
@@ -145,6 +160,7 @@
     el.removeAttribute("width");
     el.removeAttribute("height");
     var canvas = el.parentNode;
+    startReadable(canvas);
     canvas.addEventListener("wheel", function (event) {
       event.preventDefault();
       zoomBy(event.deltaY < 0 ? 1 / 1.15 : 1.15, event.clientX, event.clientY);

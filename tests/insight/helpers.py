@@ -16,7 +16,7 @@ export default async function (ctx) {
   const n = ctx.input.n;
   const seen = await fastn.state.get("seen");
   if (n > 5) {
-    await fastn.state.set("big", n);
+    await fastn.state.set("label", "big", { scope: "INVOCATION" });
   } else {
     await fastn.envConfig.get("MODE");
   }
@@ -24,7 +24,7 @@ export default async function (ctx) {
     throw new Error("zero");
   }
   try {
-    await fastn.state.incr("label", 1);
+    await fastn.state.incr("label", 1, { scope: "INVOCATION" });
   } catch (err) {
     console.log("not a number");
   }
