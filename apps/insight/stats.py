@@ -16,7 +16,9 @@ kind of evidence that is.
   their first step's start to their last step's end.
 - anything else (plain code, returns and throws without calls): reached when what follows it
   on the same straight path (one way out, and the next node has no other way in) was reached:
-  "inferred", with no time of its own.
+  "inferred", with no time of its own. Never from FAILED: a run can fail anywhere. A catch
+  without calls of its own is reached (inferred) in the runs where a call whose error edge
+  leads to it failed.
 - otherwise: no evidence.
 
 Old runs recorded no `line` and fall back to (kind, name). When the runs are of another
@@ -270,9 +272,25 @@ def node_statistics(
             stats[node.id] = _in_range(node, runs, step_lines)
     ways = _Ways(graph)
     for node in graph.nodes:
-        if node.id not in stats or stats[node.id].evidence == NONE:
-            stats[node.id] = _inferred(ways, node, stats, total) or NodeStats(NONE, total=total)
+        if node.id in stats and stats[node.id].evidence != NONE:
+            continue
+        stats[node.id] = (
+            _caught(ways, node, by_node, total)
+            or _inferred(ways, node, stats, total)
+            or NodeStats(NONE, total=total)
+        )
     return stats
+
+
+def _caught(ways: _Ways, node: Node, by_node: Mapping[str, _Tally], total: int) -> NodeStats | None:
+    """A catch ran in every run where a call whose error leads to it failed."""
+    if node.kind != "CATCH":
+        return None
+    runs: set[int] = set()
+    for source in ways.errors_into.get(node.id, ()):
+        if source in by_node:
+            runs |= by_node[source].failed_runs
+    return NodeStats(INFERRED, runs=len(runs), total=total) if runs else None
 
 
 def _outcome(node: Node, runs: Sequence[RunTrace]) -> NodeStats:
@@ -317,9 +335,13 @@ class _Ways:
     anywhere) and, for ways in, loops' back edges (they return to a node already reached)."""
 
     def __init__(self, graph: Graph) -> None:
+        self.kinds = {node.id: node.kind for node in graph.nodes}
         self.outgoing: dict[str, list[str]] = {}
         self.incoming: dict[str, int] = {}
+        self.errors_into: dict[str, list[str]] = {}  # catch → the nodes whose errors lead there
         for edge in graph.edges:
+            if edge.kind == "error":
+                self.errors_into.setdefault(edge.target, []).append(edge.source)
             if edge.kind == "error":
                 continue
             self.outgoing.setdefault(edge.source, []).append(edge.target)
@@ -339,6 +361,9 @@ def _inferred(
     while True:
         targets = ways.outgoing.get(current, [])
         if len(targets) != 1 or ways.incoming.get(targets[0], 0) != 1 or targets[0] in seen:
+            return None
+        if ways.kinds.get(targets[0]) == "FAILED":
+            # A run fails anywhere (a timeout, a TypeError), not only where a throw is.
             return None
         following = stats.get(targets[0])
         if following is not None and following.evidence not in (NONE, INFERRED):

@@ -192,3 +192,49 @@ def test_recorded_steps_are_read_defensively(raw, expected):
     trace = step_trace(raw)
     assert (trace.kind, trace.line, trace.duration_ms, trace.failed) == expected
     assert step_trace({"name": "x"}) is None
+
+
+def test_a_throw_is_not_inferred_from_failed_runs():
+    graph = Graph(
+        nodes=(
+            Node("trigger", "TRIGGER", "Trigger", "", 0, 0),
+            Node("n1", "THROW", "throw Error", "", 2, 2),
+            Node("failed", "FAILED", "Failed", "", 0, 0),
+        ),
+        edges=(Edge("trigger", "n1"), Edge("n1", "failed")),
+        code_hash="t",
+    )
+    stats = node_statistics(graph, [run("failed", 1.0), run("timeout", 2.0)])
+    assert stats["failed"].runs == 2
+    assert stats["n1"].evidence == NONE  # a timeout ends a run anywhere, not at the throw
+
+
+def test_a_catch_ran_where_a_call_leading_to_it_failed():
+    graph = Graph(
+        nodes=(
+            Node("trigger", "TRIGGER", "Trigger", "", 0, 0),
+            Node("n1", "TRY", "try", "", 2, 6),
+            Node("n2", "WRITE", "state.incr k", "", 3, 3, "n1", (("state", "state.incr"),)),
+            Node("n3", "CATCH", "catch (err)", "", 4, 6, "n1"),
+            Node("n4", "PROCESS", "console.log(…)", "", 5, 5, "n3"),
+            Node("n5", "RETURN", "return 1", "", 7, 7),
+            Node("done", "DONE", "Done", "", 0, 0),
+        ),
+        edges=(
+            Edge("trigger", "n1"),
+            Edge("n1", "n2"),
+            Edge("n2", "n3", "error", "error"),
+            Edge("n3", "n4"),
+            Edge("n2", "n5"),
+            Edge("n4", "n5"),
+            Edge("n5", "done"),
+        ),
+        code_hash="c",
+    )
+    runs = [
+        run("completed", 1.0, step("state", "state.incr", 3, failed=True)),
+        run("completed", 1.0, step("state", "state.incr", 3)),
+    ]
+    stats = node_statistics(graph, runs)
+    assert (stats["n3"].evidence, stats["n3"].runs) == (INFERRED, 1)
+    assert (stats["n4"].evidence, stats["n4"].runs) == (NONE, 0)  # the return has two ways in
