@@ -1,13 +1,16 @@
 """The Flow view's picture: a step graph drawn by graphviz (`dot`) as SVG, server-side.
 
 `render_flow(graph, trigger_label=…)` answers a `FlowSvg`: the SVG text cut around two
-slots per node, a class slot on the node's `<g>` and a text slot on a reserved last line of
-its label. Laying out a graph costs a `dot` process (milliseconds to tens of them for a big
-workflow), so the FlowSvg is cached by what it is drawn from (the code hash and the trigger
-label, see apps/insight/services.py); the run statistics, which change with every run, are
-poured into the slots per request (`FlowSvg.fill`), a string join.
+slots per node, a class slot on the node's `<g>` and a text slot for its statistics line.
+Laying a graph out costs a `dot` process, so the FlowSvg is cached by what it is drawn from
+(the code hash, the catalog and the trigger label, see apps/insight/services.py); the run
+statistics, which change with every run, are poured into the slots per request
+(`FlowSvg.fill`), a string join.
 
-The layout reserves the room of the statistics line with a placeholder as wide as the
+`dot` places fixed-size boxes and routes the edges; the text inside the boxes is written
+here. Measuring hundreds of labels through graphviz's text layout (pango) was most of its
+time on a 300-line workflow (about 60%); the sizes are estimated from the DejaVu fonts'
+advance widths instead, with room to spare, and the statistics line has the room of the
 longest summary, so a filled-in line never overflows its box.
 """
 
@@ -27,6 +30,22 @@ DOT_TIMEOUT_S = 20
 LABEL_WIDTH = 34  # characters per label line before it wraps
 LABEL_LINES = 3
 STATS_WIDTH = 38  # the widest statistics line ("1,000 runs · 12.5% failed · p95 1.25 s")
+
+# Text inside the boxes (points): size, line height and the font's advance width per
+# character as a fraction of the size (DejaVu Sans averages ~0.55, its bold capitals ~0.7;
+# DejaVu Sans Mono is 0.602 exactly), rounded up for other fonts' fallbacks.
+HEAD = ("DejaVu Sans", 7.5, 10.0, 0.72)
+LABEL = ("DejaVu Sans", 10.0, 12.5, 0.6)
+STATS = ("DejaVu Sans Mono", 8.0, 11.0, 0.62)
+PAD_X, PAD_Y = 10.0, 6.0
+# Shapes whose text area is narrower than their box.
+SHAPE_ROOM = {"oval": (1.25, 1.3), "hexagon": (1.2, 1.0), "octagon": (1.2, 1.1)}
+# Layout effort: the x-coordinate pass's iterations scale with the graph; a fraction of its
+# default limit gives the same picture on these tall, narrow graphs, faster.
+GRAPH_ATTRS = (
+    'rankdir=TB, nodesep=0.35, ranksep=0.4, bgcolor="transparent", nslimit=0.5, '
+    'splines=spline, fontname="DejaVu Sans"'
+)
 
 # Fill and border per node kind (graphviz writes them as presentation attributes; the
 # stylesheet only adds states: selected, failing).
@@ -107,21 +126,83 @@ def dot_available() -> bool:
 
 
 def render_flow(graph: Graph, *, trigger_label: str = "") -> FlowSvg:
-    """Lay `graph` out with `dot` and cut the SVG around its slots."""
-    svg = run_dot(to_dot(graph, trigger_label=trigger_label))
-    return cut_slots(clean_svg(svg), [node.id for node in graph.nodes])
+    """Lay `graph` out with `dot`, write each node's text into its box and cut the SVG
+    around its slots."""
+    svg = clean_svg(run_dot(to_dot(graph, trigger_label=trigger_label)))
+    boxes = {node.id: node_box(node, trigger_label) for node in graph.nodes}
+    return cut_slots(write_texts(svg, boxes), [node.id for node in graph.nodes])
+
+
+_NUMBER_PAIR = re.compile(r"(-?\d+(?:\.\d+)?),(-?\d+(?:\.\d+)?)")
+_ELLIPSE = re.compile(r'<ellipse[^>]*cx="(-?[\d.]+)" cy="(-?[\d.]+)"')
+_NEXT_GROUP = re.compile(r'<g id="(?!a_)')
+
+
+def write_texts(svg: str, boxes: dict[str, _Box]) -> str:
+    """Each node's head, label and statistics slot, centred in the shape `dot` drew."""
+    out, position = [], 0
+    for match in re.finditer(r'<g id="wfn_(\w+)" class="node[^"]*">', svg):
+        box = boxes.get(match.group(1))
+        following = _NEXT_GROUP.search(svg, match.end())
+        end = following.start() if following else len(svg)
+        group = svg[match.end() : end]
+        close = group.rfind("</a>")
+        if close < 0:
+            close = group.rfind("</g>")
+        if box is None or close < 0:
+            continue
+        center = _center(group)
+        if center is None:
+            continue
+        insert_at = match.end() + close
+        out.append(svg[position:insert_at])
+        out.append(_texts(match.group(1), box, *center))
+        position = insert_at
+    out.append(svg[position:])
+    return "".join(out)
+
+
+def _center(group: str) -> tuple[float, float] | None:
+    ellipse = _ELLIPSE.search(group)
+    if ellipse:
+        return float(ellipse.group(1)), float(ellipse.group(2))
+    shape = re.search(r'<(?:polygon|path)[^>]*(?:points|d)="([^"]+)"', group)
+    if not shape:
+        return None
+    pairs = [(float(x), float(y)) for x, y in _NUMBER_PAIR.findall(shape.group(1))]
+    if not pairs:
+        return None
+    xs, ys = [x for x, _ in pairs], [y for _, y in pairs]
+    return (min(xs) + max(xs)) / 2, (min(ys) + max(ys)) / 2
+
+
+def _texts(node_id: str, box: _Box, cx: float, cy: float) -> str:
+    rows = [("h", box.head, HEAD)] + [("l", line, LABEL) for line in box.label]
+    rows.append(("s", stats_placeholder(node_id), STATS))
+    height = sum(font[2] for _, _, font in rows)
+    y = cy - height / 2
+    parts = []
+    for role, text, (family, size, line_height, _advance) in rows:
+        y += line_height
+        body = text if role == "s" else escape(text)
+        parts.append(
+            f'<text class="t_{role}" text-anchor="middle" x="{cx:.2f}" '
+            f'y="{y - line_height * 0.22:.2f}" font-family="{family}" font-size="{size:.1f}">'
+            f"{body}</text>\n"
+        )
+    return "".join(parts)
 
 
 def to_dot(graph: Graph, *, trigger_label: str = "") -> str:
     lines = [
         "digraph workflow {",
-        '  graph [rankdir=TB, nodesep=0.35, ranksep=0.4, bgcolor="transparent", '
-        'fontname="DejaVu Sans"];',
-        '  node [fontname="DejaVu Sans", fontsize=10, margin="0.14,0.06", penwidth=1.2];',
+        f"  graph [{GRAPH_ATTRS}];",
+        '  node [label="", fixedsize=true, penwidth=1.2];',
         '  edge [fontname="DejaVu Sans", fontsize=9, arrowsize=0.7, penwidth=1.1];',
     ]
     for node in graph.nodes:
-        lines.append(f"  {_id(node.id)} [{_attrs(_node_attrs(node, trigger_label))}];")
+        box = node_box(node, trigger_label)
+        lines.append(f"  {_id(node.id)} [{_attrs(_node_attrs(node, box))}];")
     for edge in graph.edges:
         attrs = {"class": f"e_{edge.kind}", **EDGE_STYLE.get(edge.kind, EDGE_STYLE["flow"])}
         if edge.label:
@@ -131,28 +212,54 @@ def to_dot(graph: Graph, *, trigger_label: str = "") -> str:
     return "\n".join(lines)
 
 
-def _node_attrs(node: Node, trigger_label: str) -> dict[str, str]:
+@dataclass(frozen=True)
+class _Box:
+    """A node's lines of text and the box they need (points)."""
+
+    head: str
+    label: tuple[str, ...]
+    width: float
+    height: float
+
+
+def node_box(node: Node, trigger_label: str = "") -> _Box:
     label = trigger_label if node.kind == "TRIGGER" and trigger_label else node.label
-    text_lines = [node.kind, *_wrap(label)]
+    head = node.kind
     if node.start_line:
         where = (
             f"line {node.start_line}"
             if node.end_line <= node.start_line
             else f"lines {node.start_line}–{node.end_line}"
         )
-        text_lines[0] = f"{node.kind} · {where}"
-    text_lines.append(stats_placeholder(node.id))
+        head = f"{node.kind} · {where}"
+    lines = tuple(_wrap(label))
+    width = max(
+        _text_width(head, HEAD),
+        max(_text_width(line, LABEL) for line in lines),
+        STATS_WIDTH * STATS[1] * STATS[3],
+    )
+    height = HEAD[2] + LABEL[2] * len(lines) + STATS[2]
+    room_x, room_y = SHAPE_ROOM.get(KIND_STYLE.get(node.kind, {}).get("shape", ""), (1.0, 1.0))
+    return _Box(head, lines, (width + 2 * PAD_X) * room_x, (height + 2 * PAD_Y) * room_y)
+
+
+def _text_width(text: str, font: tuple[str, float, float, float]) -> float:
+    return len(text) * font[1] * font[3]
+
+
+def _node_attrs(node: Node, box: _Box) -> dict[str, str]:
     return {
         "id": f"wfn_{node.id}",
         "class": f"k_{node.kind.lower()} {class_placeholder(node.id)}",
-        "label": "\n".join(text_lines),
-        "tooltip": _one_line(node.detail or label, 200) or node.kind,
+        "width": f"{box.width / 72:.3f}",
+        "height": f"{box.height / 72:.3f}",
+        "tooltip": _one_line(node.detail or " ".join(box.label), 200) or node.kind,
         **KIND_STYLE.get(node.kind, KIND_STYLE["PROCESS"]),
     }
 
 
 def stats_placeholder(node_id: str) -> str:
-    return f"zzst{node_id}zz".ljust(STATS_WIDTH, "0")
+    return f"zzst{node_id}zz"
 
 
 def class_placeholder(node_id: str) -> str:

@@ -24,7 +24,7 @@ from apps.spaces.models import Space
 from apps.workflows.models import Tier, Workflow
 
 # Bumped when the drawing changes, so that cached SVGs of an older drawing are not served.
-RENDER_VERSION = "2"
+RENDER_VERSION = "3"
 LOCAL_ENTRIES = 64
 SHARED_TTL_S = 7 * 24 * 3600
 

@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import re
+from xml.etree import ElementTree
 
 from apps.insight.graph import Edge, Graph, Node
-from apps.insight.render import STATS_WIDTH, render_flow, to_dot
+from apps.insight.render import (
+    LABEL_WIDTH,
+    PAD_X,
+    STATS,
+    STATS_WIDTH,
+    node_box,
+    render_flow,
+    to_dot,
+)
 from tests.insight.test_stats import GRAPH
 
 HOSTILE = '"><script>alert(1)</script><a href="javascript:x">\\l'
@@ -38,15 +47,29 @@ def test_labels_from_code_cannot_inject_markup():
     )
     svg = render_flow(graph).fill({"n1": "<b>x</b>"}, {"n1": '"><script>'})
     assert "<script" not in svg and "<b>" not in svg
-    assert 'href="javascript' not in svg
     assert "&lt;script&gt;" in svg
+    # Well-formed, and the hostile text stayed text: no element or attribute came of it.
+    root = ElementTree.fromstring(svg)  # noqa: S314 (our own output, in a test)
+    tags = {element.tag.rsplit("}", 1)[-1] for element in root.iter()}
+    assert tags <= {"svg", "g", "a", "path", "polygon", "ellipse", "polyline", "text"}, tags
+    for element in root.iter():
+        for name, value in element.attrib.items():
+            assert "javascript:" not in value or name.endswith("title"), (name, value)
+    texts = [element.text for element in root.iter() if element.tag.endswith("text")]
+    assert HOSTILE in texts[1:] or any(HOSTILE[:30] in (t or "") for t in texts)
 
 
-def test_the_stats_line_keeps_the_room_of_the_widest_summary():
-    source = to_dot(GRAPH)
-    assert "0" * 10 in source  # the placeholder is padded to STATS_WIDTH characters
+def test_every_box_keeps_the_room_of_the_widest_summary():
     widest = "1,000 runs · 12.5% failed · p95 1.25 s"
     assert len(widest) <= STATS_WIDTH
+    for node in GRAPH.nodes:
+        box = node_box(node)
+        assert box.width >= STATS_WIDTH * STATS[1] * STATS[3] + 2 * PAD_X
+    # Labels wrap into at most three lines of LABEL_WIDTH characters.
+    long = Node("n1", "PROCESS", "x" * 200, "", 1, 1)
+    assert len(node_box(long).label) == 3
+    assert all(len(line) <= LABEL_WIDTH for line in node_box(long).label)
+    assert 'fixedsize="true"' in to_dot(GRAPH) or "fixedsize=true" in to_dot(GRAPH)
 
 
 def test_the_picture_is_cut_once_and_filled_many_times():
