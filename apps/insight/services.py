@@ -24,7 +24,7 @@ from apps.spaces.models import Space
 from apps.workflows.models import Tier, Workflow
 
 # Bumped when the drawing changes, so that cached SVGs of an older drawing are not served.
-RENDER_VERSION = "3"
+RENDER_VERSION = "4"
 LOCAL_ENTRIES = 64
 SHARED_TTL_S = 7 * 24 * 3600
 
@@ -209,6 +209,20 @@ def source_label(workflow: Workflow, code: str) -> str:
     return "draft" if code == workflow.draft_code else "unsaved edits"
 
 
+def generated_line(label: str, code: str) -> str:
+    return (
+        f"Generated {timezone.now():%Y-%m-%d %H:%M} UTC from {label} "
+        f"(code sha256 {code_hash(code)[:12]}) by Fastn Console."
+    )
+
+
+def docs_markdown_of_draft(workflow: Workflow) -> str:
+    """The reference of the saved draft as Markdown, made now and not kept. Raises
+    ParseFailure."""
+    content = docs_build(workflow, workflow.draft_code)
+    return docs_markdown(content, generated=generated_line("the saved draft", workflow.draft_code))
+
+
 def docs_generate(
     workflow: Workflow, *, code: str, actor: Actor, user=None, request=None
 ) -> GeneratedDoc:
@@ -217,10 +231,7 @@ def docs_generate(
     content = docs_build(workflow, code)
     label = source_label(workflow, code)
     now = timezone.now()
-    generated = (
-        f"Generated {now:%Y-%m-%d %H:%M} UTC from {label} "
-        f"(code sha256 {code_hash(code)[:12]}) by Fastn Console."
-    )
+    generated = generated_line(label, code)
     with transaction.atomic():
         doc, _created = GeneratedDoc.objects.update_or_create(
             workflow=workflow,

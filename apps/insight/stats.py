@@ -46,13 +46,13 @@ ALL_RUNS, OUTCOME, CALLS, RANGE, INFERRED, NONE = (
 )  # fmt: skip
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class StepTrace:
     kind: str
     name: str
     line: int | None
     duration_ms: float
-    started_ms: float | None  # epoch milliseconds, None when unreadable
+    started: str | None  # startedAt as recorded (ISO 8601); read only when a span needs it
     failed: bool
 
 
@@ -171,7 +171,7 @@ def step_trace(step: Mapping) -> StepTrace | None:
         name=name,
         line=line if type(line) is int and line > 0 else None,
         duration_ms=float(duration) if isinstance(duration, int | float) else 0.0,
-        started_ms=parse_started(step.get("startedAt")),
+        started=started if isinstance(started := step.get("startedAt"), str) else None,
         failed=bool(step.get("error")),
     )
 
@@ -209,13 +209,15 @@ class _Placer:
             for key in self.keys[node.id]:
                 by_key.setdefault(key, []).append(node)
         self.unique = {key: nodes[0] for key, nodes in by_key.items() if len(nodes) == 1}
-        self.cache: dict[tuple[int | None, tuple[str, str]], Node | None] = {}
+        self.cache: dict[tuple[int | None, str, str], Node | None] = {}
 
-    def place(self, line: int | None, key: tuple[str, str]) -> Node | None:
-        cached = (line, key)
-        if cached not in self.cache:
-            self.cache[cached] = self._place(line, key)
-        return self.cache[cached]
+    def place(self, line: int | None, kind: str, name: str) -> Node | None:
+        """Memoised: a thousand runs repeat the same few (line, call) pairs."""
+        cached = (line, kind, name)
+        found = self.cache.get(cached, self)
+        if found is self:
+            found = self.cache[cached] = self._place(line, call_key(kind, name))
+        return found  # type: ignore[return-value]
 
     def _place(self, line: int | None, key: tuple[str, str]) -> Node | None:
         if line is not None:
@@ -230,29 +232,36 @@ class _Placer:
 def node_statistics(
     graph: Graph, runs: Sequence[RunTrace], *, line_map: Mapping[int, int] | None = None
 ) -> dict[str, NodeStats]:
-    """A NodeStats for every node of `graph` (see the module docstring)."""
+    """A NodeStats for every node of `graph` (see the module docstring). One pass over the
+    steps: each is placed on its node, and counted for the ranges that hold its line (an
+    index from line to ranges, so a thousand runs cost a thousand times their steps)."""
     total = len(runs)
     placer = _Placer(graph)
+    ranges = _Ranges(graph)
     by_node: dict[str, _Tally] = {}
-    # Per run: the lines where its steps happened (in the graph's code), for range nodes.
-    step_lines: list[list[tuple[int, StepTrace]]] = []
     for index, run in enumerate(runs):
-        placed_lines: list[tuple[int, StepTrace]] = []
+        seen: dict[int, list[float | None]] = {}  # range → [first start, last end] this run
         for step in run.steps:
             line = step.line
             if line is not None and line_map is not None:
                 line = line_map.get(line)
-            node = placer.place(line, call_key(step.kind, step.name))
+            node = placer.place(line, step.kind, step.name)
             if node is None:
                 continue
-            tally = by_node.setdefault(node.id, _Tally())
+            tally = by_node.get(node.id)
+            if tally is None:
+                tally = by_node[node.id] = _Tally()
             tally.runs.add(index)
             tally.calls += 1
             tally.durations[index] = tally.durations.get(index, 0.0) + step.duration_ms
             if step.failed:
                 tally.failed_runs.add(index)
-            placed_lines.append((line if line is not None else node.start_line, step))
-        step_lines.append(placed_lines)
+            holding = ranges.covering.get(line if line is not None else node.start_line)
+            if holding:
+                ranges.see(seen, holding, step)
+        failed = run.status in FAILED_STATUSES
+        for position, (first, last) in seen.items():
+            ranges.count(position, index, failed, first, last)
 
     stats: dict[str, NodeStats] = {}
     for node in graph.nodes:
@@ -268,8 +277,15 @@ def node_statistics(
                 calls=tally.calls,
                 total=total,
             )
-        elif node.kind in RANGE_KINDS and node.start_line:
-            stats[node.id] = _in_range(node, runs, step_lines)
+        elif node.id in ranges.position and ranges.runs[ranges.position[node.id]]:
+            at = ranges.position[node.id]
+            stats[node.id] = NodeStats(
+                RANGE,
+                runs=len(ranges.runs[at]),
+                failures=len(ranges.failed[at]),
+                p95_ms=p95(ranges.spans[at]),
+                total=total,
+            )
     ways = _Ways(graph)
     for node in graph.nodes:
         if node.id in stats and stats[node.id].evidence != NONE:
@@ -280,6 +296,44 @@ def node_statistics(
             or NodeStats(NONE, total=total)
         )
     return stats
+
+
+class _Ranges:
+    """The nodes that count the runs with a step inside their lines, and their tallies."""
+
+    def __init__(self, graph: Graph) -> None:
+        nodes = [n for n in graph.nodes if n.kind in RANGE_KINDS and n.start_line]
+        self.position = {node.id: at for at, node in enumerate(nodes)}
+        self.covering: dict[int, list[int]] = {}
+        for at, node in enumerate(nodes):
+            for line in range(node.start_line, node.end_line + 1):
+                self.covering.setdefault(line, []).append(at)
+        self.runs: list[set[int]] = [set() for _ in nodes]
+        self.failed: list[set[int]] = [set() for _ in nodes]
+        self.spans: list[list[float]] = [[] for _ in nodes]
+        self.started: dict[str, float | None] = {}
+
+    def see(self, seen: dict[int, list[float | None]], holding: list[int], step) -> None:
+        start = self.started.get(step.started) if step.started else None
+        if step.started and step.started not in self.started:
+            start = self.started[step.started] = parse_started(step.started)
+        end = start + step.duration_ms if start is not None else None
+        for at in holding:
+            span = seen.get(at)
+            if span is None:
+                seen[at] = [start, end]
+            elif span[0] is not None and start is not None:
+                span[0] = min(span[0], start)
+                span[1] = max(span[1], end)
+            else:
+                span[0] = span[1] = None  # a step without a readable start: no span
+
+    def count(self, at: int, run: int, failed: bool, first, last) -> None:
+        self.runs[at].add(run)
+        if failed:
+            self.failed[at].add(run)
+        if first is not None and last is not None:
+            self.spans[at].append(last - first)
 
 
 def _caught(ways: _Ways, node: Node, by_node: Mapping[str, _Tally], total: int) -> NodeStats | None:
@@ -308,26 +362,6 @@ def _outcome(node: Node, runs: Sequence[RunTrace]) -> NodeStats:
         failures=count if node.kind == "FAILED" else 0,
         total=total,
     )
-
-
-def _in_range(
-    node: Node, runs: Sequence[RunTrace], step_lines: list[list[tuple[int, StepTrace]]]
-) -> NodeStats:
-    hit, failed, spans = 0, 0, []
-    for index, placed in enumerate(step_lines):
-        inside = [step for line, step in placed if node.start_line <= line <= node.end_line]
-        if not inside:
-            continue
-        hit += 1
-        if runs[index].status in FAILED_STATUSES:
-            failed += 1
-        starts = [s.started_ms for s in inside if s.started_ms is not None]
-        if len(starts) == len(inside):
-            ends = [s.started_ms + s.duration_ms for s in inside if s.started_ms is not None]
-            spans.append(max(ends) - min(starts))
-    if not hit:
-        return NodeStats(NONE, total=len(runs))
-    return NodeStats(RANGE, runs=hit, failures=failed, p95_ms=p95(spans), calls=0, total=len(runs))
 
 
 class _Ways:

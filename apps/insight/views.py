@@ -72,12 +72,18 @@ def insight_docs_generate(request, workflow_id):
 @require(Capability.VIEW)
 @require_GET
 def insight_docs_markdown(request, workflow_id):
-    """The stored docs as a Markdown file (`<slug>.md`)."""
+    """The generated docs as a Markdown file (`<slug>.md`); before any were generated, those
+    of the saved draft, made now and not kept."""
     workflow = get_workflow_for_member(request, workflow_id)
     doc = GeneratedDoc.objects.filter(workflow=workflow, space=request.space).first()
-    if doc is None:
-        raise Http404("No docs generated yet.")
-    response = HttpResponse(doc.markdown, content_type="text/markdown; charset=utf-8")
+    if doc is not None:
+        markdown = doc.markdown
+    else:
+        try:
+            markdown = services.docs_markdown_of_draft(workflow)
+        except ParseFailure as failure:
+            raise Http404(f"The saved draft does not parse: {failure}") from None
+    response = HttpResponse(markdown, content_type="text/markdown; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{workflow.slug}.md"'
     return response
 
@@ -139,16 +145,9 @@ def tab_context(request, workflow, form: InsightForm, view: str, code: str | Non
         run_counts=selectors.RUN_COUNTS,
         stats=stats,
         summaries=summaries,
-        nodes_meta={
-            node.id: {
-                "start": node.start_line,
-                "end": node.end_line,
-                "kind": node.kind,
-                "label": node.label,
-                "stats": summaries[node.id],
-            }
-            for node in flow.graph.nodes
-        },
+        # What the page's script needs to select a node's code: its lines (kept small, the
+        # JSON is escaped character by character into the page).
+        nodes_meta={node.id: [node.start_line, node.end_line] for node in flow.graph.nodes},
     )
     if view == "flow" and flow.svg is not None:
         classes = {n: s.state for n, s in stats.nodes.items()} if stats else {}

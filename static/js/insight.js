@@ -69,12 +69,12 @@
 
   function selectNode(group) {
     var id = group.id.replace(/^wfn_/, "");
-    var meta = nodesMeta()[id];
+    var lines = nodesMeta()[id];
     host.querySelectorAll("g.node.is-selected").forEach(function (g) { g.classList.remove("is-selected"); });
     group.classList.add("is-selected");
     var canvas = host.querySelector("[data-insight-canvas]");
     if (canvas) canvas.setAttribute("data-selected-node", id);
-    if (meta && meta.start) selectLines(meta.start, meta.end);
+    if (lines && lines[0]) selectLines(lines[0], lines[1]);
   }
 
   host.addEventListener("click", function (event) {
@@ -214,8 +214,8 @@
     var meta = nodesMeta(), best = null;
     Object.keys(meta).forEach(function (id) {
       var m = meta[id];
-      if (m.start && m.start <= line && line <= m.end &&
-          (best === null || m.end - m.start < meta[best].end - meta[best].start)) best = id;
+      if (m[0] && m[0] <= line && line <= m[1] &&
+          (best === null || m[1] - m[0] < meta[best][1] - meta[best][0])) best = id;
     });
     host.querySelectorAll(".is-current").forEach(function (el) { el.classList.remove("is-current"); });
     if (best === null) return;

@@ -119,10 +119,16 @@ def test_viewers_read_docs_but_cannot_generate_them(client, cast):
     assert client.get(tab_url(workflow, "insight_docs_markdown")).status_code == 200
 
 
-def test_markdown_without_generated_docs_is_not_found(client, cast):
-    workflow = make_workflow(cast.space, cast.owner)
-    login(client, cast.developer)
-    assert client.get(tab_url(workflow, "insight_docs_markdown")).status_code == 404
+def test_markdown_before_any_generation_describes_the_saved_draft(client, cast):
+    workflow = make_workflow(cast.space, cast.owner, code=SHOP_CODE)
+    login(client, cast.viewer)
+    response = client.get(tab_url(workflow, "insight_docs_markdown"))
+    assert response.status_code == 200
+    text = response.content.decode()
+    assert "| `orderId` | 6, 10, 11, 14 |" in text and "from the saved draft" in text
+    assert not GeneratedDoc.objects.exists()  # made for the download, not kept
+    broken = make_workflow(cast.space, cast.owner, code="export default () => {", name="Broken")
+    assert client.get(tab_url(broken, "insight_docs_markdown")).status_code == 404
 
 
 def test_another_spaces_docs_stay_out_of_reach(client, cast):

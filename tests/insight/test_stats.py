@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from apps.insight.graph import Edge, Graph, Node
@@ -66,7 +68,9 @@ GRAPH = Graph(
 
 
 def step(kind, name, line, ms=1.0, *, failed=False, at=0.0):
-    return StepTrace(kind, name, line, ms, at, failed)
+    """A step that started `at` milliseconds after the epoch, recorded as the runtime does."""
+    started = datetime.fromtimestamp(at / 1000, UTC).isoformat(timespec="milliseconds")
+    return StepTrace(kind, name, line, ms, started.replace("+00:00", "Z"), failed)
 
 
 def run(status, duration, *steps):
