@@ -16,8 +16,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from tree_sitter import Node as TSNode
+from tree_sitter import Query, QueryCursor
 
 from apps.insight.graph import (
+    JS,
     WRITE,
     ActionKind,
     CallSite,
@@ -164,6 +166,17 @@ _FUNCTIONS = frozenset(
     }
 )
 _TRAILING_PROPERTIES = frozenset({"length"})
+_CHAIN_TYPES = frozenset(
+    {"member_expression", "subscript_expression", "parenthesized_expression", "non_null_expression"}
+)
+_FACTS = Query(
+    JS,
+    """
+    [(lexical_declaration) (variable_declaration) (variable_declarator) (member_expression)
+     (subscript_expression) (identifier) (shorthand_property_identifier) (call_expression)
+     (return_statement)] @fact
+    """,
+)
 
 
 @dataclass
@@ -336,8 +349,22 @@ class _Reader:
     def place(self, node: TSNode) -> tuple[str, tuple[str, ...]] | None:
         """Where in ctx.input / ctx.headers an expression points, if it does."""
         node = _strip(node)
+        if node is not None and node.type == "binary_expression":
+            op = node.child_by_field_name("operator")
+            if op is not None and op.type in ("??", "||"):  # `ctx.input ?? {}`
+                node = _strip(node.child_by_field_name("left"))
         if node is None:
             return None
+        root = node
+        while root is not None and root.type in _CHAIN_TYPES:
+            root = root.child_by_field_name("object") or (
+                root.named_children[0] if root.named_children else None
+            )
+        if root is None or root.type != "identifier":
+            return None
+        name = self.text(root)
+        if name not in self.ctx_names and name not in self.bindings:
+            return None  # the cheap answer for most member expressions
         if node.type == "identifier":
             name = self.text(node)
             return self.bindings.get(name)
@@ -354,22 +381,22 @@ class _Reader:
 
     # -- one pass over the tree
     def walk(self, root: TSNode, function: TSNode | None) -> None:
-        """Every node in source order (iteratively: expressions can nest thousands deep)."""
-        stack = [(root, function)]
-        while stack:
-            node, function = stack.pop()
-            if self.visit(node, function):
+        """The nodes that tell something, found by one query in C, in source order (outer
+        before inner); a ctx.input chain read whole hides the nodes inside it."""
+        found = QueryCursor(_FACTS).captures(root)
+        nodes = [node for group in found.values() for node in group]
+        nodes.sort(key=lambda n: (n.start_byte, -n.end_byte))
+        hidden_until = -1
+        for node in nodes:
+            if node.start_byte < hidden_until:
                 continue
-            if node.type in _FUNCTIONS:
-                function = node
-            stack.extend((child, function) for child in reversed(node.named_children))
+            if self.visit(node):
+                hidden_until = node.end_byte
 
-    def visit(self, node: TSNode, function: TSNode | None) -> bool:
-        """Note what `node` tells; True when its children are done with."""
+    def visit(self, node: TSNode) -> bool:
+        """Note what `node` tells; True when what is inside it is done with."""
         kind = node.type
-        if kind in _FUNCTIONS:
-            function = node
-        elif kind in ("lexical_declaration", "variable_declaration"):
+        if kind in ("lexical_declaration", "variable_declaration"):
             self.facts.collect_declaration(node)  # constants for keys like `lead:${…}`
         elif kind == "variable_declarator":
             self.declarator(node)
@@ -380,7 +407,11 @@ class _Reader:
             self.reference(node)
         elif kind == "call_expression":
             self.call(node)
-        elif kind == "return_statement" and function is not None and function == self.entry:
+        elif (
+            kind == "return_statement"
+            and self.entry is not None
+            and _function_of(node) == self.entry
+        ):
             value = node.named_children[0] if node.named_children else None
             if value is not None and value.type == "comment":
                 value = None
@@ -657,6 +688,13 @@ _METHOD_TYPES = {
     "indexOf": "number",
     "getTime": "number",
 }
+
+
+def _function_of(node: TSNode) -> TSNode | None:
+    parent = node.parent
+    while parent is not None and parent.type not in _FUNCTIONS:
+        parent = parent.parent
+    return parent
 
 
 def _leaves(fields: list[Field]) -> list[Field]:

@@ -2,22 +2,36 @@
 
 `build_graph(code)` parses the module with tree-sitter and walks the exported default
 function (and the helper functions it calls that are declared in the same file, each
-inlined once, at its first call) into nodes and edges:
+inlined once, at its first call) into nodes and edges. Kinds and their labels:
 
-    TRIGGER -> PROCESS / READ / WRITE / DECISION / LOOP / PARALLEL / TRY / CATCH /
-               STEP / WAIT / RETURN / THROW -> DONE | FAILED
+    TRIGGER  "Trigger" (the views name the attached triggers)
+    PROCESS  plain statements merged: "const total = …; 2 more", "console.log(…)"
+    DECISION "if order.total > 100", "switch event", a ternary or `a && call()` guard
+    READ     "shopify.getOrders", "SELECT orders", "state.get counter", "secrets.get TOKEN",
+             "envConfig.get BASE", "http GET api.example.com/x"
+    WRITE    "slack.postMessage", "INSERT orders", "CREATE TABLE log", "state.set key",
+             "state.delete/incr/setIfAbsent/compareAndSet key", "http POST …"
+    LOOP     "for item of items", "while page < 10", "orders.forEach" (a callback with await)
+    PARALLEL "Promise.all (3)", "Promise.allSettled (orders.map)"
+    TRY / CATCH "try" / "catch (err)"; STEP "step charge"; WAIT "sleep 1 hour"
+    RETURN "return { ok: true }" -> DONE; THROW "throw Error: message" -> FAILED (or CATCH)
 
-Host calls (`fastn.connector.shopify.getOrders(...)`, `fastn.db.query("SELECT ...")`,
-`fastn.state.get(key)`, ...) are recognised by the table `CALL_PATTERNS` below: a new
-runtime API is one more row there, not another branch in the walker.
+Edges: "" flow; "yes"/"no" from a DECISION; "case 'a'"/"default" (kind case); "each"
+(kind loop) into a loop's or a group's body; "done" out of a loop; back edges (kind back)
+to the loop; "error" (kind error) from a call or throw in a try to its CATCH. A node inside
+a LOOP / PARALLEL / TRY / STEP names it as its parent.
 
-No Django here: the module is pure and fast (a 300-line workflow takes a few ms), so the
-views can call it on every render and cache the result by `Graph.code_hash`.
+Host calls are recognised by the table `CALL_PATTERNS` below: a new runtime API (the
+durable `fastn.step.*` is already there) is one more row, not another branch in the walker.
+
+No Django here: the module is pure and fast (about 10 ms for a 300-line workflow, 2 ms of
+it tree-sitter), so the views can call it on every render and cache by `Graph.code_hash`.
 """
 
 from __future__ import annotations
 
 import bisect
+import functools
 import hashlib
 import re
 import threading
@@ -89,6 +103,20 @@ class Graph:
                 return node
         return None
 
+    def node_for_step(self, kind: str, name: str, line: int | None = None) -> Node | None:
+        """The node a recorded step (its kind, name and source line) went through: by line
+        first (the narrowest node with calls around it, the same call preferred), else the
+        first node making that call; None when the code has no such call any more."""
+        same = [n for n in self.nodes if (kind, name) in n.calls]
+        if line is not None:
+            around = [n for n in self.nodes if n.calls and n.start_line <= line <= n.end_line]
+            if around:
+                return min(
+                    around,
+                    key=lambda n: ((kind, name) not in n.calls, n.end_line - n.start_line),
+                )
+        return same[0] if same else None
+
     def main_path(self) -> list[Node]:
         """trigger -> ... -> done: a DECISION once, then where its branches meet again (or,
         when they never meet, the branch with the longest way on to done, so guard clauses
@@ -124,12 +152,21 @@ def _parser() -> Parser:
 
 
 def parse(source: bytes) -> TSNode:
-    """The program node of `source`, or ParseFailure at the first error tree-sitter found."""
+    """The program node of `source`, or ParseFailure at the first error tree-sitter found.
+    The last few trees are kept: the Flow and the Docs of one version parse it once."""
+    root, failure = _parsed(source)
+    if failure is not None:
+        raise ParseFailure(*failure)
+    return root
+
+
+@functools.lru_cache(maxsize=8)
+def _parsed(source: bytes) -> tuple[TSNode, tuple[str, int, int] | None]:
     root = _parser().parse(source).root_node
     if root.has_error:
-        problem = _first_problem(root)
-        raise _failure(source, problem or root)
-    return root
+        failure = _failure(source, _first_problem(root) or root)
+        return root, (failure.message, failure.line, failure.column)
+    return root, None
 
 
 def _first_problem(root: TSNode) -> TSNode | None:
@@ -416,7 +453,9 @@ def _db(site: CallSite) -> CallInfo:
     return CallInfo(use.kind, shorten(use.label, LABEL_LIMIT), (("db", "db.query"),))
 
 
-def _host(kind: str, family: str, method: str, what: str = "") -> Callable[[CallSite], CallInfo]:
+def _host(kind: str, family: str, method: str) -> Callable[[CallSite], CallInfo]:
+    """`fastn.<family>.<method>(key, ...)`: labelled with the key (or name)."""
+
     def info(site: CallSite) -> CallInfo:
         name = f"{family}.{method}"
         return CallInfo(kind, f"{name} {site.arg_label(0)}", ((family, name),))
@@ -584,7 +623,7 @@ class _Builder:
     failed_used: bool = False
     labels: dict[str, tuple[str | None, list[_Pending]]] = field(default_factory=dict)
     next_label: str | None = None  # the label of the loop being built
-    _interesting: tuple[tuple[int, int], re.Pattern[bytes]] | None = None
+    _interesting: tuple[tuple[int, ...], re.Pattern[bytes]] | None = None
     calls: list[TSNode] = field(default_factory=list)
     call_starts: list[int] = field(default_factory=list)
 
@@ -705,7 +744,12 @@ class _Builder:
                     continue
                 name = declarator.child_by_field_name("name")
                 value = _unwrap(declarator.child_by_field_name("value"))
-                if name is None or value is None or name.type != "identifier":
+                if name is None or value is None:
+                    continue
+                if name.type == "object_pattern":
+                    self.collect_destructured(name, value)
+                    continue
+                if name.type != "identifier":
                     continue
                 key = _text(name, source)
                 if value.type in _FUNCTION_TYPES:
@@ -724,6 +768,21 @@ class _Builder:
                     path = self.resolve(member_path(value, source))
                     if path and path[0] == "fastn":
                         self.aliases[key] = path
+
+    def collect_destructured(self, pattern: TSNode, value: TSNode) -> None:
+        """`const { connector, state: kv } = fastn` makes `connector` and `kv` aliases."""
+        path = self.resolve(member_path(value, self.source))
+        if not path or path[0] != "fastn":
+            return
+        for entry in pattern.named_children:
+            if entry.type == "shorthand_property_identifier_pattern":
+                name = _text(entry, self.source)
+                self.aliases[name] = (*path, name)
+            elif entry.type == "pair_pattern":
+                key = entry.child_by_field_name("key")
+                target = entry.child_by_field_name("value")
+                if key is not None and target is not None and target.type == "identifier":
+                    self.aliases[_text(target, self.source)] = (*path, _text(key, self.source))
 
     def collect_class(self, node: TSNode) -> None:
         name = node.child_by_field_name("name")
@@ -841,12 +900,9 @@ class _Builder:
         assert info is not None
         node_id = self.enter(pending, info.kind, info.label, at, scope, calls=info.calls)
         if info.kind == STEP and info.body is not None:
-            inner = _Scope(scope.parent, scope.catch, None, None, [], [])
-            inner.parent = node_id
-            out = self.function_body(info.body, [_Pending(node_id)], inner)
-            out = out + inner.returns + inner.continues
-            if out and not (len(out) == 1 and out[0].source == node_id):
-                return out
+            # The step's callback runs inside it; its returns hand the value back.
+            inner = _Scope(node_id, scope.catch, returns=[])
+            return self.function_body(info.body, [_Pending(node_id)], inner) + inner.returns
         return [_Pending(node_id)]
 
     def inline(self, event: _Event, at: TSNode, pending, scope) -> list[_Pending]:
@@ -881,6 +937,7 @@ class _Builder:
         function = event.node.child_by_field_name("function")
         label = shorten(_text(function, self.source), 40) if function is not None else "each"
         loop_id = self.enter(pending, LOOP, label, at, scope)
+        self.mark_inlined(event.target)
         inner = _Scope(loop_id, scope.catch, None, loop_id, [], [])
         out = self.function_body(event.target, [_Pending(loop_id, "each", "loop")], inner)
         self.close_loop(loop_id, out + inner.returns + inner.continues)
@@ -918,6 +975,7 @@ class _Builder:
         inner = _Scope(group, scope.catch, None, None, [], [])
         out: list[_Pending] = []
         if mapped is not None:
+            self.mark_inlined(mapped)
             out = self.function_body(mapped, [_Pending(group, "each", "loop")], inner)
         for branch in branches:
             out += self.branch_expression(branch, [_Pending(group)], inner)
@@ -975,7 +1033,23 @@ class _Builder:
                 text = self.source[arg.start_byte : arg.end_byte]
                 if body is not None and (b"await" in text or self.events(body)):
                     return arg
+            elif arg.type == "identifier":  # `orders.map(syncOrder)`, a helper of the file
+                name = _text(arg, self.source)
+                helper = self.helpers.get(name)
+                if (
+                    helper is not None
+                    and name not in self.inlined
+                    and name not in self.inlining
+                    and self.worth_inlining(name, helper)
+                ):
+                    return helper
         return None
+
+    def mark_inlined(self, function: TSNode) -> None:
+        """A helper graphed as a loop's or a group's body counts as its one inlining."""
+        for name, helper in self.helpers.items():
+            if helper.id == function.id:
+                self.inlined.add(name)
 
     def events(self, node: TSNode) -> list[_Event]:
         """The calls in `node` that become nodes, in evaluation order (arguments before the
@@ -1017,10 +1091,16 @@ class _Builder:
         return False
 
     def interesting(self) -> re.Pattern[bytes]:
-        """_INTERESTING, or a helper's or a method's name: what makes a statement worth a walk."""
-        names = (len(self.helpers), sum(len(m) for m in self.methods.values()))
+        """_INTERESTING, or the name of a helper, a method or an alias of a fastn service:
+        what makes a statement worth a walk."""
+        names = (
+            len(self.helpers),
+            sum(len(m) for m in self.methods.values()),
+            len(self.aliases),
+            len(self.instances),
+        )
         if self._interesting is None or self._interesting[0] != names:
-            words = [re.escape(n.encode()) for n in self.helpers]
+            words = [re.escape(n.encode()) for n in (*self.helpers, *self.aliases)]
             words += [re.escape(m.encode()) for ms in self.methods.values() for m in ms]
             pattern = _INTERESTING.pattern + b"".join(b"|" + w for w in words)
             self._interesting = (names, re.compile(pattern))
@@ -1163,8 +1243,9 @@ def _if(b: _Builder, node: TSNode, pending, scope) -> list[_Pending]:
         b.source[node.start_byte : (header_end or node).start_byte].decode("utf-8", "replace"),
         DETAIL_LIMIT,
     ) or shorten(_text(node, b.source), DETAIL_LIMIT)
+    # The header's lines: the branches have nodes of their own.
     draft.start_line = node.start_point[0] + 1
-    draft.end_line = node.end_point[0] + 1
+    draft.end_line = (condition or node).end_point[0] + 1
     b.link(pending, decision)
     out = b.statement_body(header_end, [_Pending(decision, "yes", "yes")], scope)
     alternative = node.child_by_field_name("alternative")
@@ -1188,7 +1269,7 @@ def _switch(b: _Builder, node: TSNode, pending, scope) -> list[_Pending]:
         b.source[node.start_byte : (body or node).start_byte].decode("utf-8", "replace"),
         DETAIL_LIMIT,
     )
-    draft.start_line, draft.end_line = node.start_point[0] + 1, node.end_point[0] + 1
+    draft.start_line, draft.end_line = node.start_point[0] + 1, (value or node).end_point[0] + 1
     b.link(pending, decision)
     breaks: list[_Pending] = []
     inner = _Scope(scope.parent, scope.catch, breaks, scope.loop, scope.continues, scope.returns)

@@ -16,6 +16,7 @@ from apps.insight.graph import (
     Graph,
     Node,
     ParseFailure,
+    _parsed,
     build_graph,
     sql_operation,
 )
@@ -201,14 +202,19 @@ def test_a_300_line_workflow_builds_in_a_few_milliseconds():
     code = (CORPUS / "long_nightly_sync.js").read_text()
     assert code.count("\n") >= 300
     build_graph(code)
-    timings = []
+    cold, warm = [], []
     for _ in range(15):
+        _parsed.cache_clear()
         started = time.process_time()
         build_graph(code).main_path()
-        timings.append(time.process_time() - started)
-    # Measured at 8-12 ms (2.0 ms of it tree-sitter) on a loaded 2-core machine; the bound
-    # leaves room for noise but catches a walk that turns quadratic.
-    assert min(timings) < 0.040, timings
+        cold.append(time.process_time() - started)
+        started = time.process_time()
+        build_graph(code)  # the tree of the same code is kept
+        warm.append(time.process_time() - started)
+    # Measured at 8-10 ms cold (2 ms of it tree-sitter) and 6-8 ms with the tree kept, on a
+    # loaded 2-core machine; the bound leaves room for noise but catches a quadratic walk.
+    assert min(cold) < 0.040, cold
+    assert min(warm) < min(cold), (warm, cold)
 
 
 def test_code_nested_deeper_than_the_walk_is_a_parse_failure_not_a_crash():
@@ -239,3 +245,19 @@ def test_code_nested_deeper_than_the_walk_is_a_parse_failure_not_a_crash():
 def test_odd_but_valid_code_still_gives_a_graph(code):
     graph = build_graph(code)
     assert graph.nodes[0].id == "trigger" and graph.main_path()[0].id == "trigger"
+
+
+def test_a_recorded_step_finds_its_node_by_line_then_by_call():
+    graph = graph_of("if_else_chain", {})
+    post = ("connector", "connector.slack.postMessage")
+    assert graph.node_for_step(*post, line=6).id == "n4"
+    assert graph.node_for_step(*post).id == "n4"  # an old step without a line
+    assert graph.node_for_step(*post, line=40).id == "n4"  # a line the code no longer has
+    assert graph.node_for_step("state", "state.set", line=17).label == "state.set tier:${…}"
+    assert graph.node_for_step("db", "db.query") is None
+    # Two calls on one line: the one the step made.
+    guards = graph_of("guards", {})
+    assert guards.node_for_step("state", "state.get", line=4).label == "state.get user:${…}"
+    assert guards.node_for_step("connector", "connector.crm.getUser", line=4).label == (
+        "crm.getUser"
+    )

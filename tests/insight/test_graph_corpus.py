@@ -35,3 +35,16 @@ def test_graph_matches_the_expected_one(name):
             lineterm="",
         )
         pytest.fail("the graph differs from the expected one:\n" + "\n".join(diff))
+
+
+def test_the_corpus_holds_every_demo_sample_as_seeded():
+    from apps.demo.samples import SAMPLES
+
+    names = {
+        "echo": "demo_echo",
+        "dedupe-lead": "demo_dedupe_lead",
+        "github-repo": "demo_github_repo",
+    }
+    assert {s["slug"] for s in SAMPLES} == set(names)
+    for sample in SAMPLES:
+        assert (CORPUS / f"{names[sample['slug']]}.js").read_text() == sample["code"]
