@@ -11,14 +11,14 @@ kind of evidence that is.
   (the innermost node with calls whose lines hold it, preferring one that makes that call),
   else by its (kind, name) when exactly one node makes that call. Failures are runs in which
   one of its calls failed (caught or not); time is the run's total time in its calls.
-- DECISION, LOOP, PARALLEL, TRY, CATCH, STEP, WAIT without calls of their own: the runs with
-  a step inside their lines; failures are those runs that ended failed; time is the span from
-  their first step's start to their last step's end.
-- anything else (plain code, returns and throws without calls): reached when what follows it
-  on the same straight path (one way out, and the next node has no other way in) was reached:
-  "inferred", with no time of its own. Never from FAILED: a run can fail anywhere. A catch
-  without calls of its own is reached (inferred) in the runs where a call whose error edge
-  leads to it failed.
+- DECISION, LOOP, PARALLEL, TRY, STEP, WAIT without calls of their own: the runs with a step
+  inside their lines or in what only they lead to (a decision's branches, what follows a
+  loop); failures are those runs that ended failed; time is the span from their first step's
+  start to their last step's end when their lines hold steps.
+- anything else (plain code, returns, throws and catches without calls): reached (inferred,
+  no time of its own) whenever a node that only it leads to was, transitively; a catch also
+  in the runs where a call whose error edge leads to it failed. Error edges and loops' back
+  edges are not such ways, and nothing is inferred from FAILED: a run can fail anywhere.
 - otherwise: no evidence.
 
 Old runs recorded no `line` and fall back to (kind, name). When the runs are of another
@@ -263,6 +263,20 @@ def node_statistics(
         for position, (first, last) in seen.items():
             ranges.count(position, index, failed, first, last)
 
+    failed_runs = {i for i, run in enumerate(runs) if run.status in FAILED_STATUSES}
+    ways = _Ways(graph)
+    direct: dict[str, set[int]] = {node_id: tally.runs for node_id, tally in by_node.items()}
+    for node_id, at in ranges.position.items():
+        direct.setdefault(node_id, set()).update(ranges.runs[at])
+    for node in graph.nodes:
+        if node.kind == "DONE":
+            direct[node.id] = {i for i, run in enumerate(runs) if run.status == COMPLETED}
+        elif node.kind == "CATCH":
+            for source in ways.errors_into.get(node.id, ()):
+                if source in by_node:
+                    direct.setdefault(node.id, set()).update(by_node[source].failed_runs)
+    reached = ways.reached(graph, direct)
+
     stats: dict[str, NodeStats] = {}
     for node in graph.nodes:
         if node.kind in OUTCOME_KINDS:
@@ -277,24 +291,21 @@ def node_statistics(
                 calls=tally.calls,
                 total=total,
             )
-        elif node.id in ranges.position and ranges.runs[ranges.position[node.id]]:
-            at = ranges.position[node.id]
+        elif node.kind in RANGE_KINDS and node.kind != "CATCH" and reached[node.id]:
+            # Runs with a step in its lines or in what only it leads to (a decision's
+            # branches): those runs went through it.
+            at = ranges.position.get(node.id)
             stats[node.id] = NodeStats(
                 RANGE,
-                runs=len(ranges.runs[at]),
-                failures=len(ranges.failed[at]),
-                p95_ms=p95(ranges.spans[at]),
+                runs=len(reached[node.id]),
+                failures=len(reached[node.id] & failed_runs),
+                p95_ms=p95(ranges.spans[at]) if at is not None else None,
                 total=total,
             )
-    ways = _Ways(graph)
-    for node in graph.nodes:
-        if node.id in stats and stats[node.id].evidence != NONE:
-            continue
-        stats[node.id] = (
-            _caught(ways, node, by_node, total)
-            or _inferred(ways, node, stats, total)
-            or NodeStats(NONE, total=total)
-        )
+        elif reached[node.id]:
+            stats[node.id] = NodeStats(INFERRED, runs=len(reached[node.id]), total=total)
+        else:
+            stats[node.id] = NodeStats(NONE, total=total)
     return stats
 
 
@@ -365,42 +376,40 @@ def _outcome(node: Node, runs: Sequence[RunTrace]) -> NodeStats:
 
 
 class _Ways:
-    """Ways on and ways in of every node, leaving out error edges (an exception can leave
-    anywhere) and, for ways in, loops' back edges (they return to a node already reached)."""
+    """How nodes lead to each other, for what a run's evidence says about the nodes before:
+    a node was reached whenever a node that only it leads to was. Error edges never count as
+    such a way (an exception can leave anywhere), back edges of loops neither (they return
+    to a node already reached), and nothing is inferred from Failed (a run fails anywhere:
+    a timeout, a TypeError)."""
 
     def __init__(self, graph: Graph) -> None:
-        self.kinds = {node.id: node.kind for node in graph.nodes}
-        self.outgoing: dict[str, list[str]] = {}
-        self.incoming: dict[str, int] = {}
+        kinds = {node.id: node.kind for node in graph.nodes}
+        incoming: dict[str, int] = {}
         self.errors_into: dict[str, list[str]] = {}  # catch → the nodes whose errors lead there
         for edge in graph.edges:
             if edge.kind == "error":
                 self.errors_into.setdefault(edge.target, []).append(edge.source)
-            if edge.kind == "error":
-                continue
-            self.outgoing.setdefault(edge.source, []).append(edge.target)
             if edge.kind != "back":
-                self.incoming[edge.target] = self.incoming.get(edge.target, 0) + 1
+                incoming[edge.target] = incoming.get(edge.target, 0) + 1
+        self.only_from: dict[str, list[str]] = {}  # node → the nodes only it leads to
+        for edge in graph.edges:
+            if edge.kind in ("back", "error") or kinds.get(edge.target) == "FAILED":
+                continue
+            if incoming.get(edge.target) == 1:
+                self.only_from.setdefault(edge.source, []).append(edge.target)
 
-
-def _inferred(
-    ways: _Ways, node: Node, stats: Mapping[str, NodeStats], total: int
-) -> NodeStats | None:
-    """The run count of what follows `node` on its straight path, marked inferred: a node
-    whose only way on leads to a node that has no other way in was reached whenever that one
-    was. No failure rate or time: nothing was measured on the node itself."""
-    if node.kind in OUTCOME_KINDS:
-        return None
-    current, seen = node.id, {node.id}
-    while True:
-        targets = ways.outgoing.get(current, [])
-        if len(targets) != 1 or ways.incoming.get(targets[0], 0) != 1 or targets[0] in seen:
-            return None
-        if ways.kinds.get(targets[0]) == "FAILED":
-            # A run fails anywhere (a timeout, a TypeError), not only where a throw is.
-            return None
-        following = stats.get(targets[0])
-        if following is not None and following.evidence not in (NONE, INFERRED):
-            return NodeStats(INFERRED, runs=following.runs, total=total)
-        current = targets[0]
-        seen.add(current)
+    def reached(self, graph: Graph, direct: Mapping[str, set[int]]) -> dict[str, set[int]]:
+        """The runs that went through each node: its own evidence and, transitively, that of
+        the nodes only it leads to."""
+        reached = {node.id: set(direct.get(node.id, ())) for node in graph.nodes}
+        changed = True
+        while changed:
+            changed = False
+            for node in reversed(graph.nodes):
+                mine = reached[node.id]
+                for target in self.only_from.get(node.id, ()):
+                    extra = reached[target] - mine
+                    if extra:
+                        mine |= extra
+                        changed = True
+        return reached

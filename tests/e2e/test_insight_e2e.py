@@ -50,14 +50,18 @@ def type_at_the_end(page, text: str) -> None:
 def test_clicking_a_flow_node_selects_its_lines_in_the_editor(live_server, page, cast):
     workflow = make_workflow(cast.space, cast.owner)
     open_docs_tab(page, live_server, workflow)
-    decision = page.locator("g#wfn_n3")  # if (n > 5) { … } else { … }: lines 5-9
-    expect(decision).to_contain_text("if n > 5")
-    expect(decision).to_contain_text("DECISION · lines 5–9")
-    decision.click()
-    expect(decision).to_have_class(re.compile(r"\bis-selected\b"))
+    try_block = page.locator("g#wfn_n8")  # try { … } catch (err) { … }: lines 13-17
+    expect(try_block).to_contain_text("TRY · lines 13–17")
+    try_block.click()
+    expect(try_block).to_have_class(re.compile(r"\bis-selected\b"))
     picked = selection(page)
-    assert (picked["start"], picked["end"]) == (5, 9)
-    assert picked["text"].startswith("if (n > 5) {") and picked["text"].endswith("}")
+    assert (picked["start"], picked["end"]) == (13, 17)
+    assert picked["text"].startswith("try {") and picked["text"].endswith("}")
+
+    decision = page.locator("g#wfn_n3")  # if (n > 5) {: line 5
+    expect(decision).to_contain_text("if n > 5")
+    decision.click()
+    assert selection(page)["text"] == "if (n > 5) {"
 
     read = page.locator("g#wfn_n2")
     read.click()
@@ -65,6 +69,7 @@ def test_clicking_a_flow_node_selects_its_lines_in_the_editor(live_server, page,
     assert (picked["start"], picked["end"]) == (4, 4)
     assert picked["text"] == 'const seen = await fastn.state.get("seen");'
     expect(decision).not_to_have_class(re.compile(r"\bis-selected\b"))
+    expect(try_block).not_to_have_class(re.compile(r"\bis-selected\b"))
 
 
 def test_the_flow_zooms_and_pans_and_fits_again(live_server, page, cast):
