@@ -4,7 +4,9 @@ reference (the one write: `docs_generate`)."""
 from __future__ import annotations
 
 import hashlib
+import pickle
 import threading
+import zlib
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -26,7 +28,7 @@ from apps.workflows.models import Tier, Workflow
 # Bumped when the drawing changes, so that cached SVGs of an older drawing are not served.
 RENDER_VERSION = "4"
 LOCAL_ENTRIES = 64
-SHARED_TTL_S = 7 * 24 * 3600
+SHARED_TTL_S = 24 * 3600
 
 
 def code_hash(code: str) -> str:
@@ -101,12 +103,25 @@ def flow_build(space: Space, code: str, *, trigger_label: str) -> Flow:
     flow = LOCAL.get(key)
     if flow is not None:
         return flow
-    flow = cache.get(key)
-    if not isinstance(flow, Flow):
+    flow = _shared_get(key)
+    if flow is None:
         flow = _draw(space, code, key=key, trigger_label=trigger_label)
-        cache.set(key, flow, SHARED_TTL_S)
+        # Compressed: every pause in typing draws a new version of the code, and an SVG of a
+        # big workflow is a few hundred kilobytes of very repetitive text (about a tenth).
+        cache.set(key, zlib.compress(pickle.dumps(flow), 1), SHARED_TTL_S)
     LOCAL.put(key, flow)
     return flow
+
+
+def _shared_get(key: str) -> Flow | None:
+    blob = cache.get(key)
+    if not isinstance(blob, bytes):
+        return None
+    try:
+        flow = pickle.loads(zlib.decompress(blob))  # noqa: S301 (written by flow_build only)
+    except (zlib.error, pickle.UnpicklingError, AttributeError, TypeError, EOFError):
+        return None  # an entry of an older drawing: draw again
+    return flow if isinstance(flow, Flow) else None
 
 
 def _draw(space: Space, code: str, *, key: str, trigger_label: str) -> Flow:
