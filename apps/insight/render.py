@@ -113,11 +113,13 @@ class FlowSvg:
         """The SVG with each node's statistics line and state classes (already plain text:
         they are escaped here)."""
         out = [self.parts[0]]
+        escaped: dict[str, str] = {}  # most nodes share a few summaries: escape each once
         for (node_id, slot), part in zip(self.slots, self.parts[1:], strict=True):
-            if slot == "text":
-                out.append(escape(texts.get(node_id, ""), quote=False))
-            else:
-                out.append(escape(classes.get(node_id, "")))
+            value = texts.get(node_id, "") if slot == "text" else classes.get(node_id, "")
+            text = escaped.get(value)
+            if text is None:
+                text = escaped[value] = escape(value)
+            out.append(text)
             out.append(part)
         return "".join(out)
 

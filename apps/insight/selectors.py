@@ -41,13 +41,16 @@ class ServedVersion:
 
 def served_versions(workflow: Workflow) -> list[ServedVersion]:
     """Every environment of the Space with the version it serves of `workflow` (`test`: the
-    latest published one), `live` first."""
-    latest = (
-        WorkflowVersion.objects.filter(workflow=workflow)
-        .order_by("-number")
-        .values_list("number", flat=True)
-        .first()
-    )
+    latest published one: `workflow.latest_number` when the lookup annotated it), `live`
+    first."""
+    latest = getattr(workflow, "latest_number", None)
+    if not hasattr(workflow, "latest_number"):
+        latest = (
+            WorkflowVersion.objects.filter(workflow=workflow)
+            .order_by("-number")
+            .values_list("number", flat=True)
+            .first()
+        )
     states = workflow_environments(workflow, latest)
     served = [ServedVersion(s.environment.slug, s.version_number) for s in states]
     return sorted(served, key=lambda s: (s.slug != LIVE, s.slug != TEST))

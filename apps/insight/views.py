@@ -30,7 +30,7 @@ VIEWS = (("flow", "Flow"), ("sequence", "Sequence"), ("docs", "Docs"))
 @require(Capability.VIEW)
 @require_http_methods(["GET", "POST"])
 def insight_tab(request, workflow_id):
-    workflow = get_workflow_for_member(request, workflow_id)
+    workflow = get_workflow_for_member(request, workflow_id, with_latest_number=True)
     form = InsightForm(request.POST or request.GET, request.FILES or None)
     view = request.POST.get("view") or request.GET.get("view") or "flow"
     if view not in dict(VIEWS):
