@@ -24,6 +24,7 @@ MODULES = [
     "bench_executions",
     "bench_webhooks",
     "bench_connectors",
+    "bench_insight",
 ]
 
 

@@ -41,6 +41,7 @@ urlpatterns = [
                 path("workflows/", include("apps.workflows.urls")),
                 path("workflows/", include(workflow_run_urls)),
                 path("workflows/", include(testcases_urls.workflow_urls)),
+                path("workflows/", include("apps.insight.urls")),
                 path("settings/environments/", include("apps.environments.urls")),
                 path("activity/", include("apps.executions.urls")),
                 path("activity/", include(trigger_activity_urls)),

@@ -12,7 +12,9 @@ that implements the `fastn.*` services, and `Limits`; it gets a `RunResult`::
                        # "details" when a host error with details ended the run
     result.logs        # [{"level", "message", "time"}] captured from console.*
     result.steps       # one per fastn.* call: kind, name, args, result, error,
-                       # startedAt, durationMs (values clipped to max_step_value_bytes)
+                       # startedAt, durationMs (values clipped to max_step_value_bytes),
+                       # line (the 1-based line of the user's code that made the call,
+                       # or None when the workflow tampered with Error's stack settings)
     result.duration_ms, result.retryable
 
 `run_workflow(..., progress=callback)` also hands `callback(logs, steps)` the entries and

@@ -26,6 +26,7 @@ MAX_STEPS = 5000
 MAX_KEY_LENGTH = 256
 MAX_NAME_LENGTH = 256
 MAX_SQL_LENGTH = 1_000_000
+MAX_LINE = 10_000_000
 SCOPES = ("ORG", "INVOCATION")
 
 
@@ -215,6 +216,14 @@ def _parse(name: str, args: dict[str, Any]) -> _Call:
     raise _Invalid(f"unknown call {name!r}")
 
 
+def _line(value: Any) -> int | None:
+    """The 1-based line of the user's code that made the call, as the prelude reports it
+    (None when it could not tell: a workflow that tampered with Error's stack settings)."""
+    if type(value) is not int or not 0 < value <= MAX_LINE:
+        return None
+    return value
+
+
 def _details(details: Any) -> dict[str, Any] | None:
     """A host error's details as plain JSON (None when there are none or they are not JSON:
     the error itself still reaches the workflow)."""
@@ -291,6 +300,7 @@ class Bridge:
             if not isinstance(name, str) or not isinstance(args, dict):
                 raise _Invalid("malformed request")
             call = _parse(name, args)
+            line = _line(message.get("line"))
         except (ValueError, KeyError, TypeError, _Invalid) as exc:
             detail = str(exc) if isinstance(exc, _Invalid) else "malformed request"
             return self._error_reply("INVALID_ARGUMENT", detail, permanent=True)
@@ -334,6 +344,7 @@ class Bridge:
         # which spares serialising each value again just to measure it.
         self._record(
             call,
+            line,
             result,
             error,
             started,
@@ -353,6 +364,7 @@ class Bridge:
     def _record(
         self,
         call: _Call,
+        line: int | None,
         result: Any,
         error: dict[str, Any] | None,
         started: float,
@@ -385,6 +397,7 @@ class Bridge:
                 "error": recorded_error,
                 "startedAt": _iso(started),
                 "durationMs": round(duration_ms, 3),
+                "line": line,
             }
         )
 

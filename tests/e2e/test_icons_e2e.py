@@ -69,7 +69,7 @@ def test_editor_tabs_placeholder_and_empty_states_draw_svg_icons(live_server, pa
         assert_icon(tab.locator("svg"), name)
     assert_icon(page.get_by_test_id("run").locator("svg"), "play")
     page.click("#tab-docs")
-    assert_icon(page.locator("#wf-tab-docs .empty-icon svg"), "file-text")
+    expect(page.locator("[data-testid=insight-canvas] svg")).to_be_visible()  # Flow, no icon
     page.click("#tab-cases")
     assert_icon(page.locator("#wf-tab-cases .empty-icon svg"), "list-checks")
     page.click("#tab-executions")

@@ -620,7 +620,7 @@ def test_right_hand_tabs_are_honest_about_what_exists(live_server, page, cast, c
     browser_login(page, live_server, "developer@example.com")
     open_editor(page, live_server, workflow)
     page.click("#tab-docs")
-    expect(page.locator("#wf-tab-docs")).to_contain_text("not available yet")
+    expect(page.locator("[data-testid=insight-canvas] svg")).to_be_visible()  # the Flow
     expect(page.locator("#wf-tab-docs")).to_contain_text("fastn.state.get / set / delete")
     expect(page.locator("#wf-tab-test")).to_be_hidden()
     page.click("#tab-cases")

@@ -264,13 +264,39 @@ def _check_step_shape(result: RunResult, host: Host) -> None:
         ("connector", "connector.echo.run"),
         ("connector", "connector.broken.run"),
     ]
+    # Each step carries the line of the user's code that made the call.
+    assert [step["line"] for step in result.steps] == [2, 3, 4, 5, 6]
     for step in result.steps:
-        assert set(step) == {"kind", "name", "args", "result", "error", "startedAt", "durationMs"}
+        assert set(step) == {
+            "kind", "name", "args", "result", "error", "startedAt", "durationMs", "line",
+        }  # fmt: skip
         assert isinstance(step["durationMs"], float) and step["durationMs"] >= 0
         assert step["startedAt"].endswith("Z") and "T" in step["startedAt"]
     assert result.steps[3]["result"] == {"echo": {"x": 1}}
     assert result.steps[4]["error"] == {"code": "UPSTREAM_DOWN", "message": "Upstream is down"}
     assert result.steps[4]["result"] is None
+
+
+def _check_step_lines(result: RunResult, host: Host) -> None:
+    # The call's own line, in a helper run as a callback too; a call whose arguments span
+    # several lines is on the line where it starts.
+    assert [(step["name"], step["line"]) for step in result.steps] == [
+        ("state.get", 2),
+        ("connector.crm.getDeal", 7),
+        ("connector.crm.getDeal", 7),
+        ("state.set", 10),
+    ]
+
+
+def _check_lines_survive_tampering(result: RunResult, host: Host) -> None:
+    # The workflow's own prepareStackTrace was left in place and saw its own errors.
+    assert result.output == {"mine": "custom", "limit": 3}
+    assert [step["line"] for step in result.steps] == [4]
+
+
+def _check_frozen_error_loses_lines_only(result: RunResult, host: Host) -> None:
+    assert [(step["name"], step["line"]) for step in result.steps] == [("state.set", None)]
+    assert host.state_get("k", scope="ORG") == 1
 
 
 def _check_truncated_steps(result: RunResult, host: Host) -> None:
@@ -1414,6 +1440,60 @@ CASES: list[Case] = [
             }
         ),
         check=_check_step_shape,
+    ),
+    Case(
+        "steps_record_the_calling_line",
+        js(
+            """
+            export default async (ctx) => {
+              const seen = await fastn.state.get('seen');
+              const ids = [1, 2];
+              const deals = await Promise.all(ids.map(fetchDeal));
+              return keep(deals);
+            }
+            async function fetchDeal(id) { return fastn.connector.crm.getDeal({ id }); }
+            async function keep(deals) {
+              const note = deals.length;
+              await fastn.state.set(
+                'deals',
+                note,
+              );
+              return note;
+            }
+            """
+        ),
+        host=HostSetup(connectors={"crm.getDeal": {"ok": True}}),
+        output=2,
+        check=_check_step_lines,
+    ),
+    Case(
+        "step_lines_leave_the_workflows_stack_settings_alone",
+        js(
+            """
+            Error.prepareStackTrace = () => "custom";
+            Error.stackTraceLimit = 3;
+            export default async () => {
+              await fastn.state.set('k', 1);
+              return { mine: new Error("x").stack, limit: Error.stackTraceLimit };
+            }
+            """
+        ),
+        check=_check_lines_survive_tampering,
+    ),
+    Case(
+        "a_frozen_error_costs_the_step_lines_and_nothing_else",
+        js(
+            """
+            Object.defineProperty(Error, "prepareStackTrace", { value: 1, writable: false });
+            Object.freeze(Error);
+            export default async () => {
+              await fastn.state.set('k', 1);
+              return true;
+            }
+            """
+        ),
+        output=True,
+        check=_check_frozen_error_loses_lines_only,
     ),
     Case(
         "step_values_are_clipped",

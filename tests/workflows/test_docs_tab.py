@@ -1,5 +1,6 @@
-"""The editor's Docs tab: honest that Flow/Sequence/Docs are not built, and a cheat sheet of
-everything a workflow can use, the atomic state operations and `fastn.retryable` included."""
+"""The editor's Docs tab: Flow, Sequence and Docs load into it (apps/insight, tested in
+tests/insight), and a collapsible Runtime reference lists everything a workflow can use, the
+atomic state operations and `fastn.retryable` included."""
 
 from __future__ import annotations
 
@@ -31,7 +32,12 @@ def test_docs_tab_lists_the_whole_runtime_api(client, cast, make_workflow):
         )
     ).content.decode()
     text = docs_panel(body)
-    assert "Flow, Sequence and Docs are not available yet" in text
+    assert "not available yet" not in text
+    insight = reverse(
+        "insight_tab", kwargs={"space_slug": cast.space.slug, "workflow_id": workflow.id}
+    )
+    assert f'hx-post="{insight}"' in body  # Flow, Sequence and Docs load when the tab opens
+    assert re.search(r'<details class="wf-ref-details"[^>]*>\s*<summary>Runtime reference', body)
     for entry in (
         "ctx.input",
         "ctx.headers",
@@ -50,6 +56,16 @@ def test_docs_tab_lists_the_whole_runtime_api(client, cast, make_workflow):
         "if (status === 429 || status >= 500) {",
     ):
         assert entry in text, entry
+
+
+def test_a_new_workflow_explains_when_its_docs_appear(client, cast):
+    login(client, cast.developer)
+    body = client.get(
+        reverse("workflow_create", kwargs={"space_slug": cast.space.slug})
+    ).content.decode()
+    text = docs_panel(body)
+    assert "create it, then its flowchart, timeline and generated reference appear here" in text
+    assert "fastn.db.query(sql, params)" in text  # the runtime reference is there already
 
 
 def test_monaco_typings_declare_the_new_methods():

@@ -1,0 +1,278 @@
+"""Reads for the Docs tab: what serves each environment, the runs behind the statistics, the
+triggers attached to a workflow and what the connector catalog says about its actions."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.db import connection
+
+from apps.connectors.catalog import builtin_connectors
+from apps.connectors.models import Connector
+from apps.connectors.selectors import resolve_connector
+from apps.environments.models import LIVE, TEST
+from apps.executions.models import TERMINAL, Execution
+from apps.insight.stats import RunTrace, StepTrace, step_trace
+from apps.spaces.models import Space
+from apps.workflows.models import Workflow, WorkflowVersion
+from apps.workflows.selectors import workflow_environments
+
+RUN_COUNTS = (50, 100, 1000)
+DEFAULT_RUNS = 100
+# The definitions a workflow's calls are looked up in: a Space's own connector at its latest
+# version (what the draft and `test` call).
+CATALOG_STAGE = TEST
+
+
+@dataclass(frozen=True)
+class ServedVersion:
+    """One environment and the version of the workflow it serves (None: nothing yet)."""
+
+    slug: str
+    number: int | None
+
+    @property
+    def label(self) -> str:
+        return f"{self.slug} · v{self.number}" if self.number else f"{self.slug} · not deployed"
+
+
+def served_versions(workflow: Workflow) -> list[ServedVersion]:
+    """Every environment of the Space with the version it serves of `workflow` (`test`: the
+    latest published one: `workflow.latest_number` when the lookup annotated it), `live`
+    first."""
+    latest = getattr(workflow, "latest_number", None)
+    if not hasattr(workflow, "latest_number"):
+        latest = (
+            WorkflowVersion.objects.filter(workflow=workflow)
+            .order_by("-number")
+            .values_list("number", flat=True)
+            .first()
+        )
+    states = workflow_environments(workflow, latest)
+    served = [ServedVersion(s.environment.slug, s.version_number) for s in states]
+    return sorted(served, key=lambda s: (s.slug != LIVE, s.slug != TEST))
+
+
+def default_environment(served: list[ServedVersion]) -> ServedVersion | None:
+    """`live` when something is deployed there, else the first environment serving a version."""
+    return next((s for s in served if s.number), None)
+
+
+def version_code(workflow: Workflow, number: int) -> str | None:
+    return (
+        WorkflowVersion.objects.filter(workflow=workflow, number=number)
+        .values_list("code", flat=True)
+        .first()
+    )
+
+
+def recent_runs(
+    workflow: Workflow, *, environment: str, version: int, limit: int
+) -> list[RunTrace]:
+    """The last `limit` finished runs of version `version` on `environment`, newest first,
+    with their steps (the index on (workflow, queued_at) walks them in order)."""
+    rows = Execution.objects.filter(
+        space_id=workflow.space_id,
+        workflow=workflow,
+        environment=environment,
+        version_number=version,
+        status__in=TERMINAL,
+    ).order_by("-queued_at", "-id")
+    if connection.vendor == "postgresql":
+        sql, params = rows.values("id", "status", "duration_ms", "steps", "queued_at")[
+            :limit
+        ].query.sql_with_params()
+        return _runs_from_step_rows(_step_rows(sql, params))
+    runs = []
+    for status, duration_ms, steps in rows.values_list("status", "duration_ms", "steps")[:limit]:
+        traces = (step_trace(step) for step in steps or () if isinstance(step, dict))
+        runs.append(RunTrace(status, duration_ms, tuple(t for t in traces if t is not None)))
+    return runs
+
+
+# Hand-written (fastn_console/rawsql.py's rule: where a benchmark showed the cost): a thousand
+# runs' full traces are megabytes of JSON (arguments, results) to build into objects, and the
+# statistics read six fields of each step. PostgreSQL unnests the steps of the selected runs
+# into rows of just those fields, in order: bench_insight's 1,000 runs × 12 steps went from
+# 730 ms to under half of that.
+_STEP_ROWS = """
+WITH recent AS ({runs})
+SELECT r.id, r.status, r.duration_ms, s.value->>'kind', s.value->>'name',
+       CASE WHEN jsonb_typeof(s.value->'line') = 'number' THEN (s.value->>'line')::float8 END,
+       CASE WHEN jsonb_typeof(s.value->'durationMs') = 'number'
+            THEN (s.value->>'durationMs')::float8 END,
+       s.value->>'startedAt',
+       coalesce(s.value->'error', 'null'::jsonb) <> 'null'::jsonb
+FROM recent r
+LEFT JOIN LATERAL jsonb_array_elements(
+    CASE WHEN jsonb_typeof(r.steps) = 'array' THEN r.steps ELSE '[]'::jsonb END
+) WITH ORDINALITY AS s(value, position) ON true
+ORDER BY r.queued_at DESC, r.id DESC, s.position
+"""
+
+
+def _step_rows(runs_sql: str, params) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(_STEP_ROWS.format(runs=runs_sql), params)
+        return cursor.fetchall()
+
+
+def _runs_from_step_rows(rows: list[tuple]) -> list[RunTrace]:
+    runs: list[RunTrace] = []
+    current, steps, head = None, [], None
+    for run_id, status, duration_ms, kind, name, line, duration, started, failed in rows:
+        if run_id != current:
+            if head is not None:
+                runs.append(RunTrace(head[0], head[1], tuple(steps)))
+            current, steps, head = run_id, [], (status, duration_ms)
+        if isinstance(kind, str) and isinstance(name, str):
+            whole = line is not None and line > 0 and line == int(line)
+            steps.append(
+                StepTrace(
+                    kind, name, int(line) if whole else None, duration or 0.0, started, failed
+                )
+            )
+    if head is not None:
+        runs.append(RunTrace(head[0], head[1], tuple(steps)))
+    return runs
+
+
+# --- Triggers -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AttachedTrigger:
+    kind: str  # webhook | scheduler | app-event
+    name: str
+    detail: str  # the schedule in words, the app event, the webhook id
+    environment: str  # what the route runs: DRAFT, test, live or a named environment
+    enabled: bool
+
+    @property
+    def kind_label(self) -> str:
+        return {"webhook": "Webhook", "scheduler": "Schedule", "app-event": "App event"}.get(
+            self.kind, self.kind.title()
+        )
+
+
+def attached_triggers(workflow: Workflow) -> list[AttachedTrigger]:
+    """The triggers with a route to `workflow`. Read through the routes' reverse relation
+    (`Workflow.routes`, declared by apps.triggers): the insight and triggers apps are
+    independent siblings in the layers and do not import each other."""
+    rows = (
+        workflow.routes.filter(trigger__space_id=workflow.space_id)
+        .order_by("trigger__kind", "trigger__name", "position")
+        .values_list(
+            "trigger__kind",
+            "trigger__name",
+            "trigger__enabled",
+            "trigger__schedule",
+            "trigger__connector",
+            "trigger__event_name",
+            "trigger__webhook_id",
+            "environment",
+        )
+    )
+    out = []
+    for kind, name, enabled, schedule, connector, event, webhook_id, environment in rows:
+        if kind == "scheduler":
+            detail = schedule_words(schedule or {})
+        elif kind == "app-event":
+            detail = f"{connector} · {event}" if event else connector
+        else:
+            detail = f"POST …/webhooks/{webhook_id}"
+        out.append(AttachedTrigger(kind, name, detail, environment, enabled))
+    return out
+
+
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+def schedule_words(schedule: dict) -> str:
+    """A stored schedule (apps/triggers/schedules.py `Schedule.to_dict`) in a few words."""
+    preset = schedule.get("preset")
+    zone = schedule.get("timezone") or "UTC"
+    at = schedule.get("time", "")
+    if preset == "interval":
+        return f"every {schedule.get('every')} {schedule.get('unit')}"
+    if preset == "daily":
+        return f"daily at {at} {zone}"
+    if preset == "weekly":
+        days = ", ".join(
+            WEEKDAYS[d] for d in schedule.get("weekdays", []) if isinstance(d, int) and 0 <= d < 7
+        )
+        return f"weekly on {days or '–'} at {at} {zone}"
+    if preset == "monthly":
+        return f"monthly on day {schedule.get('day')} at {at} {zone}"
+    if preset == "custom":
+        return f"cron {schedule.get('cron', '')} ({zone})"
+    return "schedule"
+
+
+def trigger_label(triggers: list[AttachedTrigger]) -> str:
+    """The TRIGGER node's label: the attached triggers, else how the workflow can still run."""
+    if not triggers:
+        return "API or manual run (no trigger attached)"
+    names = [f"{t.kind_label}: {t.name}" for t in triggers[:3]]
+    if len(triggers) > 3:
+        names.append(f"{len(triggers) - 3} more")
+    return " · ".join(names)
+
+
+# --- Connector actions ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ActionInfo:
+    connector: str  # the connector's name ("Shopify")
+    kind: str  # "read" | "write"
+    title: str
+    description: str
+
+
+class ActionCatalog:
+    """What the catalog says about `fastn.connector.<slug>.<action>`: looked up lazily (the
+    parser asks only about the calls it meets), once per connector."""
+
+    def __init__(self, space: Space) -> None:
+        self.space = space
+        self.definitions: dict[str, object] = {}
+
+    def info(self, slug: str, action: str) -> ActionInfo | None:
+        if slug not in self.definitions:
+            resolved = resolve_connector(self.space, slug, environment=CATALOG_STAGE)
+            self.definitions[slug] = resolved.definition if resolved else None
+        definition = self.definitions[slug]
+        if definition is None:
+            return None
+        found = next((a for a in definition.actions if a.name == action), None)
+        if found is None:
+            return None
+        return ActionInfo(definition.name, found.kind, found.title, found.description)
+
+    def kind(self, slug: str, action: str) -> str | None:
+        found = self.info(slug, action)
+        return found.kind if found else None
+
+    @property
+    def action_kind(self) -> Callable[[str, str], str | None]:
+        return self.kind
+
+
+@functools.cache
+def _builtin_fingerprint() -> str:
+    text = "|".join(f"{d.slug}:{d.version}:{len(d.actions)}" for d in builtin_connectors().values())
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def catalog_fingerprint(space: Space) -> str:
+    """Changes whenever an action's READ/WRITE may have: a new connector or version in the
+    Space (the built-in catalog only changes with a deploy). Part of the Flow's cache key."""
+    own = Connector.objects.filter(space=space).order_by("slug")
+    text = ";".join(
+        f"{slug}:{version}" for slug, version in own.values_list("slug", "latest_version_id")
+    )
+    return hashlib.sha256(f"{_builtin_fingerprint()}|{text}".encode()).hexdigest()[:16]
