@@ -33,6 +33,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 from apps.insight.graph import Graph, Node
 
@@ -46,8 +47,9 @@ ALL_RUNS, OUTCOME, CALLS, RANGE, INFERRED, NONE = (
 )  # fmt: skip
 
 
-@dataclass(slots=True)
-class StepTrace:
+class StepTrace(NamedTuple):
+    """A tuple: a thousand runs are twelve thousand of them, built straight from rows."""
+
     kind: str
     name: str
     line: int | None
