@@ -378,7 +378,7 @@ VIEWER: dict[str, Rule] = {
     "workflow_run": Rule(200, 403, lambda w: {"input": "{}"}),
     "workflow_test": Rule(403, 403, lambda w: {"input": "{}"}),
     "workflow_test_new": Rule(403, 403, lambda w: {**create_body(w), "input": "{}"}),
-    "workflow_api": Rule(200, 405),
+    "workflow_api": PAGE,  # POST carries the Test tab's input into the samples; reads only
     "insight_tab": PAGE,
     "insight_docs_generate": Rule(403, 403, NO_BODY),
     "insight_docs_markdown": Rule(200, 405),

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import json
+import shlex
 import uuid
+from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -61,6 +63,7 @@ from apps.workflows.selectors import (
     workflow_rows,
     workflow_versions,
 )
+from fastn_console.strictjson import JsonInputError, parse_json
 
 EDITOR = "workflows/editor.html"
 RETRY_FIELDS = ("retry_max_attempts", "retry_initial_interval_ms", "retry_backoff_coefficient",
@@ -483,14 +486,24 @@ def workflow_delete(request, workflow_id):
 
 
 @require(Capability.VIEW)
-@require_GET
+@require_http_methods(["GET", "POST"])
 def workflow_api(request, workflow_id):
-    """The editor's API tab (loaded each time it is shown, so it follows deploys): a curl
-    sample calling the environment the workflow is deployed to, ready to paste."""
+    """The editor's API tab (loaded each time it is shown, so it follows deploys): curl and
+    fetch samples calling the environment the workflow is deployed to, ready to paste, with
+    the Test tab's input (POSTed as `input`: it may be larger than a URL holds)."""
     workflow = get_workflow_for_member(request, workflow_id)
     deployed = deployed_environments([workflow.id]).get(workflow.id, [])
     stage = api_sample_stage(workflow, deployed)
+    sample_input, input_error = api_sample_input(request.POST.get("input"))
     context = {
+        "curl_data": shlex.quote(
+            json.dumps({"input": sample_input}, ensure_ascii=False, separators=(",", ":"))
+        ),
+        # Indented to sit inside the fetch sample's object literal.
+        "input_pretty": json.dumps(sample_input, ensure_ascii=False, indent=2).replace(
+            "\n", "\n    "
+        ),
+        "input_error": input_error,
         "workflow": workflow,
         "stage": stage,
         "deployed": deployed,
@@ -501,3 +514,18 @@ def workflow_api(request, workflow_id):
         "can_manage_keys": request.membership.can(Capability.MANAGE_SPACE),
     }
     return render(request, f"{EDITOR}#api_tab", context)
+
+
+API_SAMPLE_INPUT_MAX = 64 * 1024
+
+
+def api_sample_input(text: str | None) -> tuple[Any, str]:
+    """The Test tab's input for the API samples, and why it was not used ("" when it was)."""
+    if text is None or not text.strip():
+        return {}, ""
+    if len(text) > API_SAMPLE_INPUT_MAX:
+        return {}, "The Test tab's input is over 64 KB, so the samples send {} instead."
+    try:
+        return parse_json(text, label="The Test tab's input"), ""
+    except JsonInputError as exc:
+        return {}, f"{exc} The samples send {{}} instead."

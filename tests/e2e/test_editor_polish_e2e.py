@@ -6,6 +6,7 @@ Tests that execute code use the real runtime through a Celery worker (`celery_wo
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 from urllib.parse import urlsplit
@@ -446,3 +447,38 @@ def test_discard_after_open_in_editor_goes_back_to_the_saved_draft(live_server, 
     page.click("button:has-text('Discard')")
     page.wait_for_function(f"() => window.wfEditor.getValue() === {DEFAULT_CODE!r}")
     expect(page.locator("[data-testid=dirty]")).to_be_hidden()
+
+
+def test_the_api_tab_samples_carry_the_test_tabs_input_and_the_response_shape(
+    live_server, page, cast, celery_worker
+):
+    workflow = make(
+        cast, "Echo input", code="export default async (ctx) => ({ got: ctx.input });\n"
+    )
+    publish(workflow, cast)
+    browser_login(page, live_server, "owner@example.com")
+    open_editor(page, live_server, workflow)
+    typed = {"name": "O'Brien", "tags": ["a", "b"], "n": 3}
+    page.fill("#wf-input", json.dumps(typed))
+
+    text = api_sample(page)
+    fetch_sample = page.locator("[data-testid=api-fetch]").inner_text()
+    assert '"name": "O\'Brien"' in fetch_sample and "JSON.stringify" in fetch_sample
+    assert str(cast.space.id) in fetch_sample and '"stage": "test"' in fetch_sample
+    expect(page.locator("[data-testid=api-response-shape]")).to_contain_text("200 OK")
+    for name in ("copy-api-curl", "copy-api-fetch", "copy-api-response"):
+        expect(page.get_by_test_id(name)).to_be_visible()
+
+    # The curl sample, pasted into a shell with a real key, sends exactly that input.
+    page.click("[data-testid=api-keys-link]")
+    key = create_key_through_the_page(page, "test")
+    response = httpx.post(**curl_request(text, key), timeout=30)
+    assert response.status_code == 200, response.text
+    assert response.json() == {"got": typed}
+
+    # Input that is not JSON: the samples send {} and say why.
+    open_editor(page, live_server, workflow)
+    page.fill("#wf-input", "{oops")
+    text = api_sample(page)
+    expect(page.get_by_test_id("api-input-error")).to_contain_text("samples send {}")
+    assert """-d '{"input":{}}'""" in text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 from types import SimpleNamespace
 
@@ -320,6 +321,35 @@ def test_api_tab_calls_the_deployed_environment_with_the_key_it_needs(
     assert "stage: live" in body and "export FASTN_API_KEY=fsk_live_…" in body
     assert url("apikeys", space=cast.space) in body
     assert "http://testserver/api/v1/echo \\" in body
+
+
+@pytest.mark.parametrize(
+    "posted, curl, fetch, error",
+    [
+        (None, """-d '{"input":{}}'""", "input: {},", ""),
+        ('{"a": [1, "it\'s"]}', """-d '{"input":{"a":[1,"it'"'"'s"]}}'""", '"it\'s"', ""),
+        ("{oops", """-d '{"input":{}}'""", "input: {},", "samples send {} instead"),
+        ("[" * 70_000, """-d '{"input":{}}'""", "input: {},", "over 64 KB"),
+    ],
+)
+def test_api_tab_samples_send_the_test_tabs_input(
+    client, cast, make_workflow, posted, curl, fetch, error
+):
+    workflow = make_workflow()
+    login(client, cast.viewer)
+    data = {} if posted is None else {"input": posted}
+    body = html.unescape(client.post(url("workflow_api", workflow), data).content.decode())
+    assert curl in body and fetch in body and "JSON.stringify" in body
+    assert ("api-input-error" in body) == bool(error) and error in body
+    assert "HTTP/1.1 200 OK" in body  # instant: the return value
+
+
+def test_api_tab_shows_the_accepted_shape_for_background_tiers(client, cast, make_workflow):
+    workflow = make_workflow(tier="standard")
+    login(client, cast.viewer)
+    body = html.unescape(client.get(url("workflow_api", workflow)).content.decode())
+    assert "HTTP/1.1 202 Accepted" in body and '"executionId"' in body
+    assert f"/api/v1/tenants/{cast.space.id}/executions/{{executionId}}" in body
 
 
 def test_publish_with_nothing_changed_is_refused_with_a_message(client, cast, make_workflow, actor):
