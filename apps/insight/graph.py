@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import bisect
 import functools
-import hashlib
 import re
 import threading
 from collections.abc import Callable, Iterator
@@ -41,6 +40,8 @@ from dataclasses import dataclass, field
 import tree_sitter_javascript
 from tree_sitter import Language, Parser, Query, QueryCursor
 from tree_sitter import Node as TSNode
+
+from apps.runtime.source import code_hash
 
 JS = Language(tree_sitter_javascript.language())
 _local = threading.local()
@@ -125,10 +126,6 @@ class Graph:
 
 
 ActionKind = Callable[[str, str], "str | None"]
-
-
-def code_hash(code: str) -> str:
-    return hashlib.sha256(code.encode("utf-8")).hexdigest()
 
 
 def build_graph(code: str, *, action_kind: ActionKind | None = None) -> Graph:

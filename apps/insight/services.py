@@ -21,6 +21,7 @@ from apps.insight.graph import Graph, ParseFailure, build_graph
 from apps.insight.models import GeneratedDoc
 from apps.insight.render import FlowSvg, RenderError, render_flow
 from apps.insight.stats import NodeStats, line_mapping, node_statistics
+from apps.runtime.source import code_hash
 from apps.spaces.audit import Actor, audit_record
 from apps.spaces.models import Space
 from apps.workflows.models import Tier, Workflow
@@ -29,10 +30,6 @@ from apps.workflows.models import Tier, Workflow
 RENDER_VERSION = "4"
 LOCAL_ENTRIES = 64
 SHARED_TTL_S = 24 * 3600
-
-
-def code_hash(code: str) -> str:
-    return hashlib.sha256(code.encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ Edits:
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import re
 import threading
@@ -248,3 +249,8 @@ def prepare(code: str) -> Prepared:
         parse_error=parse_error,
         error=None,
     )
+
+
+def code_hash(code: str) -> str:
+    """What identifies a piece of workflow code: drawings, docs and test results are kept by it."""
+    return hashlib.sha256(code.encode("utf-8")).hexdigest()

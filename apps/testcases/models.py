@@ -7,7 +7,6 @@ case went on the draft and on every version whose code it ran."""
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 
 from django.conf import settings
@@ -21,10 +20,6 @@ NAME_MAX = 120
 GROUP_MAX = 60
 SCENARIO_MAX = 4000
 FEEDBACK_MAX = 4000
-
-
-def code_hash(code: str) -> str:
-    return hashlib.sha256(code.encode("utf-8")).hexdigest()
 
 
 class Mode(models.TextChoices):

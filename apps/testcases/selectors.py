@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from django.db.models import OuterRef, Subquery
 from django.shortcuts import get_object_or_404
 
-from apps.testcases.models import Mode, TestCase, TestResult, code_hash
+from apps.runtime.source import code_hash
+from apps.testcases.models import Mode, TestCase, TestResult
 from apps.workflows.models import Workflow, WorkflowVersion
 
 

@@ -15,6 +15,7 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError
 
 from apps.executions.services.waiting import redis_client
+from apps.runtime.source import code_hash
 from apps.spaces.audit import Actor, audit_record
 from apps.testcases.expect import ExpectationError, validate_expect
 from apps.testcases.mockhost import MockError, validate_mocks
@@ -28,7 +29,6 @@ from apps.testcases.models import (
     TestCase,
     TestResult,
     TestRun,
-    code_hash,
 )
 from apps.workflows.models import Workflow
 

@@ -9,8 +9,9 @@ import socket
 import pytest
 
 from apps.executions.services import workflow_test_run
+from apps.runtime.source import code_hash
 from apps.testcases import services as cases
-from apps.testcases.models import TestResult, TestRun, code_hash
+from apps.testcases.models import TestResult, TestRun
 from apps.workflows import services as workflows
 
 pytestmark = pytest.mark.django_db(transaction=True)
