@@ -4,19 +4,23 @@ from __future__ import annotations
 
 from django.utils import timezone
 
-from apps.executions.models import Execution, Status
+from apps.executions.models import IDLE, Execution, Status
 from apps.executions.services.waiting import notify_end
 from apps.spaces.audit import Actor
 
 
-def execution_cancel(execution: Execution, *, actor: Actor) -> bool:
-    """Cancel a pending run at once; ask a running one to stop (its worker kills the sandbox)."""
+def execution_cancel(
+    execution: Execution, *, actor: Actor, code: str = "CANCELLED", verb: str = "Cancelled"
+) -> bool:
+    """Cancel a run between attempts (pending, waiting, paused) at once; ask a running one to
+    stop (its worker kills the sandbox). False when the run had ended already."""
     now = timezone.now()
-    cancelled = Execution.objects.filter(pk=execution.pk, status=Status.PENDING).update(
+    cancelled = Execution.objects.filter(pk=execution.pk, status__in=IDLE).update(
         status=Status.CANCELLED,
         cancel_requested=True,
+        pause_requested=False,
         finished_at=now,
-        error={"code": "CANCELLED", "message": f"Cancelled by {actor.label}."},
+        error={"code": code, "message": f"{verb} by {actor.label}."},
     )
     if cancelled:
         notify_end(execution.id)
