@@ -74,7 +74,10 @@ code STATE_NOT_A_NUMBER), `state.setIfAbsent(key, value, opts)` and
 `state.compareAndSet(key, expected, value, opts)` (whether they wrote; values compare as
 JSON, null expects a missing key), `secrets.get(name)`, `envConfig.get(key)` (undefined
 when unset), `db.query(sql, params)`, `connector.<slug>.<action>(params)` (alias
-`connectors`), `retryable(err)` — and `new Fastn({...})` returning it; `console.*`
+`connectors`), `retryable(err)`, `step.do/sleep/sleepUntil/waitForEvent` (durable steps,
+also `ctx.step` and the default export's second argument: see steps.py; a host may store
+them through `step_begin/step_end/step_fail`, else they live in memory for the run) — and
+`new Fastn({...})` returning it; `console.*`
 (Node-like formatting), `setTimeout`, `btoa`/`atob`. There is no `require`, `process`,
 `fetch`, `import`, `eval`, `new Function` or `WebAssembly` (each fails with a clear
 error). Every run gets a fresh V8 isolate. Secret values read during a run (4+
