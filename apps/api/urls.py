@@ -1,6 +1,6 @@
 from django.urls import path
 
-from apps.api import executions, views, webhooks
+from apps.api import executions, stepgraph, views, webhooks
 
 urlpatterns = [
     path("openapi.json", views.openapi, name="api_openapi"),
@@ -23,6 +23,11 @@ urlpatterns = [
         "tenants/<str:space_id>/events/<str:event_id>",
         webhooks.event_detail,
         name="api_event_detail",
+    ),
+    path(
+        "tenants/<str:space_id>/workflows/<slug:workflow_slug>/versions/<str:version>/graph",
+        stepgraph.version_graph,
+        name="api_version_graph",
     ),
     path("<slug:workflow_slug>", views.workflow_endpoint, name="api_execute"),
 ]
