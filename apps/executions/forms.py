@@ -6,6 +6,7 @@ from django import forms
 
 from apps.environments.models import BUILTIN, DRAFT, Environment
 from apps.executions.selectors import RANGES, TABS, ExecutionFilters, parse_cursor
+from apps.executions.services import CONTROLS
 from apps.spaces.models import Customer
 from apps.workflows.forms import uploaded_text
 from apps.workflows.models import MAX_CODE_BYTES, Workflow
@@ -134,3 +135,41 @@ class RunForm(forms.Form):
                 f"The code is {upload.size:,} bytes; the limit is {MAX_CODE_BYTES:,} bytes (1 MB)."
             )
         return uploaded_text(upload)
+
+
+class ControlForm(forms.Form):
+    """A control button of the detail page: pause, resume, terminate or restart."""
+
+    control = forms.ChoiceField(choices=[(control, control) for control in CONTROLS])
+
+
+# An event's payload, like ctx.input in the Test tab.
+MAX_EVENT_PAYLOAD_BYTES = MAX_JSON_BYTES
+MAX_EVENT_TYPE = 100
+
+
+class EventForm(forms.Form):
+    """ "Send event" of the detail page: what `step.waitForEvent(name, {type})` receives as
+    `{type, payload, timestamp}`. The payload is JSON; empty sends none (null)."""
+
+    type = forms.CharField(max_length=MAX_EVENT_TYPE, label="Event type")
+    payload = forms.CharField(required=False, strip=False, widget=forms.Textarea)
+
+    def clean_type(self) -> str:
+        value = self.cleaned_data["type"]
+        if any(not char.isprintable() for char in value):
+            raise forms.ValidationError("The event type cannot hold control characters.")
+        return value
+
+    def clean_payload(self) -> Any:
+        value = self.cleaned_data.get("payload") or ""
+        if len(value.encode("utf-8")) > MAX_EVENT_PAYLOAD_BYTES:
+            raise forms.ValidationError(
+                f"The payload is larger than {MAX_EVENT_PAYLOAD_BYTES // 1024} KB."
+            )
+        if not value.strip():
+            return None
+        try:
+            return parse_json(value, label="The payload")
+        except JsonInputError as exc:
+            raise forms.ValidationError(str(exc)) from None
