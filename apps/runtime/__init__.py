@@ -6,7 +6,8 @@ that implements the `fastn.*` services, and `Limits`; it gets a `RunResult`::
     from apps.runtime import HostError, Limits, run_workflow
 
     result = run_workflow(code, ctx, host, Limits(timeout_s=30), cancel=event)
-    result.status      # "completed" | "failed" | "timeout" | "cancelled"
+    result.status      # "completed" | "failed" | "timeout" | "cancelled" | "suspended"
+                       # (a durable run's attempt ended to sleep or wait: see steps.py)
     result.output      # the JSON return value (None unless completed)
     result.error       # {"code", "message", "line", "column", "stack"} or None; plus
                        # "details" when a host error with details ended the run
@@ -100,7 +101,8 @@ a seccomp filter refusing sockets, processes and exec).
 from __future__ import annotations
 
 from apps.runtime.api import Limits, RunResult, run_workflow
-from apps.runtime.bridge import Host, HostError
+from apps.runtime.bridge import Host
+from apps.runtime.errors import HostError
 from apps.runtime.pool import PoolSettings, configure_pool, get_pool, shutdown_pool
 
 __all__ = [
