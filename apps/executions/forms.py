@@ -7,6 +7,7 @@ from django import forms
 from apps.environments.models import BUILTIN, DRAFT, Environment
 from apps.executions.selectors import RANGES, TABS, ExecutionFilters, parse_cursor
 from apps.executions.services import CONTROLS
+from apps.runtime.steps import EVENT_TYPE
 from apps.spaces.models import Customer
 from apps.workflows.forms import uploaded_text
 from apps.workflows.models import MAX_CODE_BYTES, Workflow
@@ -143,29 +144,34 @@ class ControlForm(forms.Form):
     control = forms.ChoiceField(choices=[(control, control) for control in CONTROLS])
 
 
-# An event's payload, like ctx.input in the Test tab.
+# Like ctx.input in the Test tab: a form body stays under FASTN_MAX_BODY_BYTES even when
+# URL-encoding triples it. The instances API takes payloads up to 1 MiB.
 MAX_EVENT_PAYLOAD_BYTES = MAX_JSON_BYTES
-MAX_EVENT_TYPE = 100
 
 
 class EventForm(forms.Form):
     """ "Send event" of the detail page: what `step.waitForEvent(name, {type})` receives as
     `{type, payload, timestamp}`. The payload is JSON; empty sends none (null)."""
 
-    type = forms.CharField(max_length=MAX_EVENT_TYPE, label="Event type")
+    type = forms.CharField(max_length=100, label="Event type")
     payload = forms.CharField(required=False, strip=False, widget=forms.Textarea)
 
     def clean_type(self) -> str:
         value = self.cleaned_data["type"]
-        if any(not char.isprintable() for char in value):
-            raise forms.ValidationError("The event type cannot hold control characters.")
+        if not EVENT_TYPE.fullmatch(value):
+            # The same rule as step.waitForEvent's `type`: another could never be waited for.
+            raise forms.ValidationError(
+                "An event type is letters, digits and _ . : - (like order.approved)."
+            )
         return value
 
     def clean_payload(self) -> Any:
         value = self.cleaned_data.get("payload") or ""
-        if len(value.encode("utf-8")) > MAX_EVENT_PAYLOAD_BYTES:
+        size = len(value.encode("utf-8"))
+        if size > MAX_EVENT_PAYLOAD_BYTES:
             raise forms.ValidationError(
-                f"The payload is larger than {MAX_EVENT_PAYLOAD_BYTES // 1024} KB."
+                f"The payload is {size:,} bytes; this form sends up to "
+                f"{MAX_EVENT_PAYLOAD_BYTES // 1024} KB (the instances API up to 1 MiB)."
             )
         if not value.strip():
             return None

@@ -19,9 +19,7 @@ from apps.executions.models import Execution, Status
 from apps.executions.selectors import (
     TABS,
     LiveCursor,
-    execution_controls,
     execution_page,
-    execution_timeline,
     execution_timing,
     execution_trace,
     tab_counts,
@@ -36,6 +34,7 @@ from apps.executions.services import (
     instance_event_send,
     manual,
 )
+from apps.executions.timeline import execution_controls, execution_timeline
 from apps.spaces.access import deny, require
 from apps.spaces.audit import actor
 from apps.spaces.models import Capability
