@@ -405,6 +405,8 @@ VIEWER: dict[str, Rule] = {
     "execution_detail": PAGE,
     "execution_cancel": Rule(405, 403, NO_BODY),
     "execution_rerun": Rule(405, 403, NO_BODY),
+    "execution_control": Rule(405, 403, lambda w: {"control": "pause"}),
+    "execution_event_send": Rule(405, 403, lambda w: {"type": "approved", "payload": "{}"}),
     "triggers": PAGE,
     "trigger_new": Rule(403, 403),
     "trigger_new_webhook": Rule(403, 403, webhook_body),

@@ -6,6 +6,8 @@ from django import forms
 
 from apps.environments.models import BUILTIN, DRAFT, Environment
 from apps.executions.selectors import RANGES, TABS, ExecutionFilters, parse_cursor
+from apps.executions.services import CONTROLS
+from apps.runtime.steps import EVENT_TYPE
 from apps.spaces.models import Customer
 from apps.workflows.forms import uploaded_text
 from apps.workflows.models import MAX_CODE_BYTES, Workflow
@@ -134,3 +136,46 @@ class RunForm(forms.Form):
                 f"The code is {upload.size:,} bytes; the limit is {MAX_CODE_BYTES:,} bytes (1 MB)."
             )
         return uploaded_text(upload)
+
+
+class ControlForm(forms.Form):
+    """A control button of the detail page: pause, resume, terminate or restart."""
+
+    control = forms.ChoiceField(choices=[(control, control) for control in CONTROLS])
+
+
+# Like ctx.input in the Test tab: a form body stays under FASTN_MAX_BODY_BYTES even when
+# URL-encoding triples it. The instances API takes payloads up to 1 MiB.
+MAX_EVENT_PAYLOAD_BYTES = MAX_JSON_BYTES
+
+
+class EventForm(forms.Form):
+    """ "Send event" of the detail page: what `step.waitForEvent(name, {type})` receives as
+    `{type, payload, timestamp}`. The payload is JSON; empty sends none (null)."""
+
+    type = forms.CharField(max_length=100, label="Event type")
+    payload = forms.CharField(required=False, strip=False, widget=forms.Textarea)
+
+    def clean_type(self) -> str:
+        value = self.cleaned_data["type"]
+        if not EVENT_TYPE.fullmatch(value):
+            # The same rule as step.waitForEvent's `type`: another could never be waited for.
+            raise forms.ValidationError(
+                "An event type is letters, digits and _ . : - (like order.approved)."
+            )
+        return value
+
+    def clean_payload(self) -> Any:
+        value = self.cleaned_data.get("payload") or ""
+        size = len(value.encode("utf-8"))
+        if size > MAX_EVENT_PAYLOAD_BYTES:
+            raise forms.ValidationError(
+                f"The payload is {size:,} bytes; this form sends up to "
+                f"{MAX_EVENT_PAYLOAD_BYTES // 1024} KB (the instances API up to 1 MiB)."
+            )
+        if not value.strip():
+            return None
+        try:
+            return parse_json(value, label="The payload")
+        except JsonInputError as exc:
+            raise forms.ValidationError(str(exc)) from None

@@ -24,6 +24,9 @@ RANGES = {"1h": timedelta(hours=1), "24h": timedelta(days=1), "7d": timedelta(da
 TABS = {
     "all": None,
     "running": (Status.RUNNING, Status.PENDING),
+    # Durable runs between attempts: asleep or waiting for an event, or paused by an operator.
+    "waiting": (Status.WAITING,),
+    "paused": (Status.PAUSED,),
     "completed": (Status.COMPLETED,),
     "failed": (Status.FAILED,),
     "timeout": (Status.TIMEOUT,),

@@ -12,6 +12,16 @@ urlpatterns = [
         name="execution_cancel",
     ),
     path("executions/<uuid:execution_id>/rerun/", views.execution_rerun, name="execution_rerun"),
+    path(
+        "executions/<uuid:execution_id>/control/",
+        views.execution_control_view,
+        name="execution_control",
+    ),
+    path(
+        "executions/<uuid:execution_id>/events/",
+        views.execution_event_view,
+        name="execution_event_send",
+    ),
 ]
 
 # Included under /s/<space_slug>/workflows/ beside the workflows app's own URLs: the Run dialog

@@ -7,7 +7,13 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import reswap, retarget, trigger_client_event
 
-from apps.executions.forms import RANGE_CHOICES, ExecutionFilterForm, RunForm
+from apps.executions.forms import (
+    RANGE_CHOICES,
+    ControlForm,
+    EventForm,
+    ExecutionFilterForm,
+    RunForm,
+)
 from apps.executions.live import live_read
 from apps.executions.models import Execution, Status
 from apps.executions.selectors import (
@@ -20,11 +26,15 @@ from apps.executions.selectors import (
     workflow_recent_executions,
 )
 from apps.executions.services import (
+    ControlConflict,
     execution_cancel,
+    execution_control,
     execution_create,
     execution_dispatch,
+    instance_event_send,
     manual,
 )
+from apps.executions.timeline import execution_controls, execution_timeline
 from apps.spaces.access import deny, require
 from apps.spaces.audit import actor
 from apps.spaces.models import Capability
@@ -66,18 +76,29 @@ def execution_list(request):
     return render(request, "executions/list.html", context)
 
 
+def detail_context(execution: Execution) -> dict:
+    """What the page and each of its polls show, but the logs and calls (see the view)."""
+    attempts = list(execution.attempt_set.all())
+    timeline = execution_timeline(execution)
+    durable = timeline.durable(execution)
+    return {
+        "execution": execution,
+        "attempts": attempts,
+        "timing": execution_timing(execution, attempts),
+        "timeline": timeline,
+        "durable": durable,
+        "controls": execution_controls(execution, durable=durable),
+    }
+
+
 @require(Capability.VIEW)
 def execution_detail(request, execution_id):
     """The page; for its poll while a run goes on (`?after=<cursor>`), only what is new —
     appended by htmx, so nothing flickers and scrolling and open steps stay — and the whole
-    trace once, when the attempt it showed has ended."""
+    trace once, when the attempt it showed has ended. The durable steps' timeline is sent
+    again only when it changed (`&timeline=<signature>` of what the page shows)."""
     execution = get_execution_for_member(request, execution_id)
-    attempts = list(execution.attempt_set.all())
-    context = {
-        "execution": execution,
-        "attempts": attempts,
-        "timing": execution_timing(execution, attempts),
-    }
+    context = detail_context(execution)
     cursor = LiveCursor.parse(request.GET.get("after")) if request.htmx else None
     if cursor is not None and cursor.continues(execution):
         new = ([], [])
@@ -89,13 +110,79 @@ def execution_detail(request, execution_id):
             logs, steps = new
             tail = {"new_logs": logs, "new_steps": steps}
             tail["cursor"] = cursor.advanced(len(logs), len(steps))
+            tail["timeline_changed"] = request.GET.get("timeline") != context["timeline"].signature
             return render(request, f"{DETAIL}#tail", {**context, **tail})
+    return render_detail(request, execution, context)
+
+
+def render_detail(request, execution, context, *, status: int = 200):
     trace = execution_trace(execution)
     context.update(trace=trace, cursor=trace.cursor(execution))
+    context.setdefault("event_form", EventForm())
     if request.htmx:
         response = render(request, f"{DETAIL}#refresh", context)
         return retarget(reswap(response, "outerHTML"), "#live")
-    return render(request, DETAIL, context)
+    return render(request, DETAIL, context, status=status)
+
+
+def to_detail(request, execution):
+    return redirect("execution_detail", space_slug=request.space.slug, execution_id=execution.id)
+
+
+# What the page says after each control, by the status the run has then.
+CONTROL_DONE = {
+    ("pause", Status.PAUSED): "Paused. Resume to continue from the stored steps.",
+    ("pause", Status.RUNNING): "Pausing: the run pauses at its next step.",
+    ("resume", Status.RUNNING): "The pause is called off.",
+    ("terminate", Status.RUNNING): "Terminating: the running attempt is being stopped.",
+    ("restart", Status.RUNNING): "Restarting: the running attempt is stopped first.",
+}
+CONTROL_DEFAULT = {
+    "pause": "Paused.",
+    "resume": "Resumed: the run continues from its stored steps.",
+    "terminate": "Terminated.",
+    "restart": "Restarted from the beginning; the stored step results were discarded.",
+}
+
+
+@require_POST
+@require(Capability.OPERATE)
+def execution_control_view(request, execution_id):
+    """Pause, Resume, Terminate and Restart of a durable run. A control that no longer applies
+    (the run moved on since the page was drawn) is said on the page."""
+    execution = get_execution_for_member(request, execution_id)
+    form = ControlForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Unknown control: use Pause, Resume, Terminate or Restart.")
+        return to_detail(request, execution)
+    control = form.cleaned_data["control"]
+    try:
+        execution = execution_control(execution, control, actor=actor(request))
+    except ControlConflict as exc:
+        messages.error(request, str(exc))
+    else:
+        done = CONTROL_DONE.get((control, execution.status), CONTROL_DEFAULT[control])
+        messages.success(request, done)
+    return to_detail(request, execution)
+
+
+@require_POST
+@require(Capability.OPERATE)
+def execution_event_view(request, execution_id):
+    """ "Send event": kept for the run, and delivered to a step waiting for its type."""
+    execution = get_execution_for_member(request, execution_id)
+    form = EventForm(request.POST)
+    if not form.is_valid():
+        context = {**detail_context(execution), "event_form": form}
+        return render_detail(request, execution, context, status=400)
+    event_type = form.cleaned_data["type"]
+    try:
+        instance_event_send(execution, type=event_type, payload=form.cleaned_data["payload"])
+    except ControlConflict as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"Event {event_type!r} sent.")
+    return to_detail(request, execution)
 
 
 @require_POST

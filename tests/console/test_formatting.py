@@ -64,7 +64,18 @@ def test_pending_is_neutral_and_running_is_info():
     assert status_badge("failed") == "badge-danger"
     assert status_badge("timeout") == "badge-warning"
     assert status_badge("cancelled") == "badge-neutral"
+    assert status_badge("waiting") == "badge-waiting"
+    assert status_badge("paused") == "badge-warning"
     assert status_badge("anything else") == "badge-neutral"
+
+
+def test_every_status_of_executions_and_steps_has_its_own_badge():
+    from apps.executions.models import Status, StepStatus
+
+    assert all(status_badge(status) != "badge-neutral" or status in ("pending", "cancelled")
+               for status in Status.values)  # fmt: skip
+    assert len({status_badge(status, "step") for status in StepStatus.values}) == 5
+    assert "badge-neutral" not in {status_badge(status, "step") for status in StepStatus.values}
 
 
 def test_when_is_human_with_the_exact_moment_in_the_tooltip(settings):

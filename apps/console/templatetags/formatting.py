@@ -11,7 +11,9 @@ Rules (tests/console/test_formatting.py pins them):
   time zone; `ago` is the relative form, "just now" under a minute.
 - `pretty_json` is indented JSON; `json_tree` a collapsible tree of the value.
 - `status_badge` maps an execution status to its badge class: pending is neutral (waiting,
-  nothing happening yet), running is info. `status_badge:"event"`, `:"delivery"` and
+  nothing happening yet), running is info, waiting (a durable run asleep or waiting for an
+  event) has its own colour, paused is warning (it waits on a person). `status_badge:"step"`
+  does the same for a durable step's status. `status_badge:"event"`, `:"delivery"` and
   `:"dead_letter"` do the same for the triggers' statuses, in the same colours: success for
   what started its runs, info while in flight, danger for what failed, warning for what waits
   on a person (a pending dead letter, a retrying delivery), neutral for the rest.
@@ -42,6 +44,8 @@ STATUS_BADGES = {
     "cancelled": "badge-neutral",
     "running": "badge-info",
     "pending": "badge-neutral",
+    "waiting": "badge-waiting",
+    "paused": "badge-warning",
 }
 TRIGGER_BADGES = {
     "event": {
@@ -63,6 +67,15 @@ TRIGGER_BADGES = {
         "pending": "badge-warning",
         "replayed": "badge-success",
         "expired": "badge-neutral",
+    },
+    # The durable steps of an execution (ExecutionStep.status).
+    "step": {
+        "running": "badge-info",
+        "retrying": "badge-warning",
+        "sleeping": "badge-waiting",
+        "waiting": "badge-waiting",
+        "complete": "badge-success",
+        "errored": "badge-danger",
     },
 }
 
