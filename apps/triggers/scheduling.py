@@ -207,7 +207,13 @@ def schedule_busy(trigger: Trigger) -> bool:
             | Q(
                 status=DeliveryStatus.STARTED,
                 run_ended_at__isnull=True,
-                execution__status__in=(Status.PENDING, Status.RUNNING),
+                # A durable run asleep, waiting for an event or paused has not ended either.
+                execution__status__in=(
+                    Status.PENDING,
+                    Status.RUNNING,
+                    Status.WAITING,
+                    Status.PAUSED,
+                ),
             )
         )
         .exists()
