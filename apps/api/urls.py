@@ -1,6 +1,9 @@
 from django.urls import path
 
-from apps.api import executions, views, webhooks
+from apps.api import executions, instances, views, webhooks
+
+# <slug:…>: a path segment that cannot be a slug (a NUL byte, say) is an unknown path.
+WORKFLOW = "tenants/<str:space_id>/workflows/<slug:workflow_slug>"
 
 urlpatterns = [
     path("openapi.json", views.openapi, name="api_openapi"),
@@ -23,6 +26,31 @@ urlpatterns = [
         "tenants/<str:space_id>/events/<str:event_id>",
         webhooks.event_detail,
         name="api_event_detail",
+    ),
+    path(
+        f"{WORKFLOW}/instances",
+        instances.instances_view,
+        name="api_instances",
+    ),
+    path(
+        f"{WORKFLOW}/instances/batch",
+        instances.instances_batch,
+        name="api_instances_batch",
+    ),
+    path(
+        f"{WORKFLOW}/instances/<str:instance_id>",
+        instances.instance_detail,
+        name="api_instance_detail",
+    ),
+    path(
+        f"{WORKFLOW}/instances/<str:instance_id>/status",
+        instances.instance_status,
+        name="api_instance_status",
+    ),
+    path(
+        f"{WORKFLOW}/instances/<str:instance_id>/events/<str:event_type>",
+        instances.instance_event,
+        name="api_instance_event",
     ),
     path("<slug:workflow_slug>", views.workflow_endpoint, name="api_execute"),
 ]
