@@ -25,6 +25,7 @@ MODULES = [
     "bench_webhooks",
     "bench_connectors",
     "bench_insight",
+    "bench_durable",
 ]
 
 

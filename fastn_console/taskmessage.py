@@ -109,3 +109,12 @@ def send(broker_url: str, task_name: str, args: list, *, queue: str, priority: i
     """LPUSH the task's message onto its queue; raises redis.RedisError when Redis is away."""
     message = task_message(task_name, args, queue=queue, priority=priority)
     client(broker_url).lpush(queue_list(queue, priority), message)
+
+
+def send_many(broker_url: str, task_name: str, sends: list[tuple[list, str, int]]) -> None:
+    """`send` for many tasks ((args, queue, priority) each) in one pipelined round trip."""
+    with client(broker_url).pipeline(transaction=False) as pipe:
+        for args, queue, priority in sends:
+            message = task_message(task_name, args, queue=queue, priority=priority)
+            pipe.lpush(queue_list(queue, priority), message)
+        pipe.execute()

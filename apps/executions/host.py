@@ -29,6 +29,7 @@ from apps.datastore.state import (
 from apps.datastore.tenantdb import TenantDbError, db_query
 from apps.environments.models import DRAFT, TEST
 from apps.runtime import HostError
+from apps.runtime.steps import LocalSteps
 from apps.secrets.errors import SecretError, SecretNotFound
 from apps.secrets.services import secret_resolve
 from apps.spaces.models import Customer, Space
@@ -69,10 +70,14 @@ class DatabaseHost:
         environment: str,
         execution_id: Any = None,
         deadline: float | None = None,
+        steps: Any = None,
     ):
         """`execution_id`: the Execution row the run belongs to, if any (traces link to it);
-        `deadline`: when the run ends (time.monotonic()), which connector retries respect."""
+        `deadline`: when the run ends (time.monotonic()), which connector retries respect;
+        `steps`: where durable steps are kept (apps/executions/steps.py), if anywhere — a
+        run without it keeps them in memory (apps/runtime/steps.py LocalSteps)."""
         self.space = space
+        self.step_store = steps if steps is not None else LocalSteps()
         self.customer = customer
         self.environment = environment
         self.invocation_id = invocation_id
@@ -169,6 +174,15 @@ class DatabaseHost:
 
     def connector_call(self, connector: str, action: str, params: Any) -> Any:
         return self.connectors.call(connector, action, params)
+
+    def step_begin(self, name, kind, options, line, again) -> dict:
+        return self.step_store.step_begin(name, kind, options, line, again)
+
+    def step_end(self, name, output_json) -> dict:
+        return self.step_store.step_end(name, output_json)
+
+    def step_fail(self, name, error) -> dict:
+        return self.step_store.step_fail(name, error)
 
     def attach_redactor(self, redactor) -> None:
         # Credentials injected into requests are redacted like the secrets the run read.

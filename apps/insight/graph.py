@@ -484,7 +484,9 @@ def _wait(method: str) -> Callable[[CallSite], CallInfo]:
 # (callee path with "*" wildcards, what it becomes). The first row that matches wins; the
 # path is the callee after aliases (`const shop = fastn.connector.shopify`) and with
 # `new Fastn(...)` read as `fastn`. `ctx.step.*` and a bare `step.*` (the durable-workflow
-# parameter) map onto `fastn.step.*`.
+# parameter) map onto `fastn.step.*`; so do the step object under another name (the default
+# export's second parameter, `const { step: s } = ctx`, `const s = ctx.step`) and the ctx under
+# another name (the default export's first parameter): see `_Builder.bind_parameters`.
 CALL_PATTERNS: tuple[tuple[tuple[str, ...], Callable[[CallSite], CallInfo]], ...] = (
     (("fastn", "connector", "*", "*"), _connector),
     (("fastn", "connectors", "*", "*"), _connector),
@@ -614,6 +616,7 @@ class _Builder:
     classes: list[str] = field(default_factory=list)  # the classes of the methods inlined
     consts: dict[str, TSNode] = field(default_factory=dict)
     aliases: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    contexts: set[str] = field(default_factory=set)  # names of the run's ctx: `ctx.step`
     inlined: set[str] = field(default_factory=set)
     inlining: list[str] = field(default_factory=list)
     counter: int = 0
@@ -673,6 +676,7 @@ class _Builder:
         self.calls.sort(key=lambda n: n.start_byte)
         self.call_starts = [n.start_byte for n in self.calls]
         entry = self.collect_module(root)
+        self.bind_parameters(entry)
         scope = _Scope()
         pending = [_Pending("trigger")]
         if entry is not None:
@@ -723,6 +727,45 @@ class _Builder:
                 self.inlined.add(default_name)
         return entry
 
+    def bind_parameters(self, entry: TSNode | None) -> None:
+        """The default export's parameters: the first is the run's ctx (`ctx.step`, `const {
+        step } = ctx`), a second one is the step object of Cloudflare's `run(event, step)`."""
+        if entry is None:
+            return
+        single = entry.child_by_field_name("parameter")  # `async ctx => ...`
+        params = entry.child_by_field_name("parameters")
+        found = [single] if single is not None else []
+        if params is not None:
+            found = [p for p in params.named_children if p.type != "comment"]
+        for index, param in enumerate(found[:2]):
+            if param.type == "assignment_pattern":  # `(ctx = {})`
+                param = param.child_by_field_name("left") or param
+            if param.type == "identifier":
+                name = _text(param, self.source)
+                if index == 0:
+                    self.contexts.add(name)
+                else:
+                    self.aliases[name] = ("fastn", "step")
+            elif param.type == "object_pattern" and index == 0:
+                self.collect_context_fields(param)
+
+    def collect_context_fields(self, pattern: TSNode) -> None:
+        """`{ step }` / `{ step: s }` taken out of the ctx: aliases of `fastn.step`."""
+        for entry in pattern.named_children:
+            if entry.type == "shorthand_property_identifier_pattern":
+                if _text(entry, self.source) == "step":
+                    self.aliases["step"] = ("fastn", "step")
+            elif entry.type == "pair_pattern":
+                key = entry.child_by_field_name("key")
+                target = entry.child_by_field_name("value")
+                if (
+                    key is not None
+                    and target is not None
+                    and target.type == "identifier"
+                    and _text(key, self.source).strip("'\"") == "step"
+                ):
+                    self.aliases[_text(target, self.source)] = ("fastn", "step")
+
     def collect_block_declarations(self, block: TSNode) -> None:
         for node in block.named_children:
             self.collect_declaration(node)
@@ -767,8 +810,12 @@ class _Builder:
                         self.aliases[key] = path
 
     def collect_destructured(self, pattern: TSNode, value: TSNode) -> None:
-        """`const { connector, state: kv } = fastn` makes `connector` and `kv` aliases."""
+        """`const { connector, state: kv } = fastn` makes `connector` and `kv` aliases;
+        `const { step } = ctx` makes `step` one of `fastn.step`."""
         path = self.resolve(member_path(value, self.source))
+        if path and len(path) == 1 and self.is_context(path[0]):
+            self.collect_context_fields(pattern)
+            return
         if not path or path[0] != "fastn":
             return
         for entry in pattern.named_children:
@@ -793,9 +840,15 @@ class _Builder:
                 if key is not None:
                     methods[_text(key, self.source)] = member
 
+    def is_context(self, name: str) -> bool:
+        """The run's ctx: the default export's first parameter, or anything called `ctx`."""
+        return name in self.contexts or name == "ctx"
+
     def resolve(self, path: tuple[str, ...] | None) -> tuple[str, ...] | None:
         if path and path[0] in self.aliases and path[0] != "fastn":
             return self.aliases[path[0]] + path[1:]
+        if path and len(path) > 1 and path[1] == "step" and self.is_context(path[0]):
+            return ("fastn", *path[1:])
         if path and path[0] == "Fastn":
             return None
         return path

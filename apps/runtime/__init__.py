@@ -6,7 +6,8 @@ that implements the `fastn.*` services, and `Limits`; it gets a `RunResult`::
     from apps.runtime import HostError, Limits, run_workflow
 
     result = run_workflow(code, ctx, host, Limits(timeout_s=30), cancel=event)
-    result.status      # "completed" | "failed" | "timeout" | "cancelled"
+    result.status      # "completed" | "failed" | "timeout" | "cancelled" | "suspended"
+                       # (a durable run's attempt ended to sleep or wait: see steps.py)
     result.output      # the JSON return value (None unless completed)
     result.error       # {"code", "message", "line", "column", "stack"} or None; plus
                        # "details" when a host error with details ended the run
@@ -73,7 +74,10 @@ code STATE_NOT_A_NUMBER), `state.setIfAbsent(key, value, opts)` and
 `state.compareAndSet(key, expected, value, opts)` (whether they wrote; values compare as
 JSON, null expects a missing key), `secrets.get(name)`, `envConfig.get(key)` (undefined
 when unset), `db.query(sql, params)`, `connector.<slug>.<action>(params)` (alias
-`connectors`), `retryable(err)` — and `new Fastn({...})` returning it; `console.*`
+`connectors`), `retryable(err)`, `step.do/sleep/sleepUntil/waitForEvent` (durable steps,
+also `ctx.step` and the default export's second argument: see steps.py; a host may store
+them through `step_begin/step_end/step_fail`, else they live in memory for the run) — and
+`new Fastn({...})` returning it; `console.*`
 (Node-like formatting), `setTimeout`, `btoa`/`atob`. There is no `require`, `process`,
 `fetch`, `import`, `eval`, `new Function` or `WebAssembly` (each fails with a clear
 error). Every run gets a fresh V8 isolate. Secret values read during a run (4+
@@ -100,7 +104,8 @@ a seccomp filter refusing sockets, processes and exec).
 from __future__ import annotations
 
 from apps.runtime.api import Limits, RunResult, run_workflow
-from apps.runtime.bridge import Host, HostError
+from apps.runtime.bridge import Host
+from apps.runtime.errors import HostError
 from apps.runtime.pool import PoolSettings, configure_pool, get_pool, shutdown_pool
 
 __all__ = [

@@ -63,6 +63,8 @@ MAX_ERROR_STACK = 64_000
 MAX_ERROR_DETAILS = 32_000
 
 COMPLETED, FAILED, TIMEOUT, CANCELLED = "completed", "failed", "timeout", "cancelled"
+# A durable run ended its attempt to sleep or wait (steps.py): it resumes in a later one.
+SUSPENDED = "suspended"
 # Only transient failures are retried (the reference: "never code, data, or out-of-memory
 # errors"): the run ran out of time or its sandbox died under it. A RUNTIME_ERROR is retryable
 # only when the thrown value says so (`fastn.retryable(err)`, `retryable: true`, or a host error
@@ -453,6 +455,8 @@ class _Run:
             except ValueError as exc:
                 raise SandboxGone("unreadable output") from exc
             return _Outcome(COMPLETED, output=value, healthy=True)
+        if meta.get("status") == SUSPENDED:
+            return _Outcome(SUSPENDED, healthy=True)
         error = meta.get("error")
         if not isinstance(error, dict):
             error = {}

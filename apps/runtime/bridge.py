@@ -18,7 +18,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from apps.runtime.errors import HostError
 from apps.runtime.redact import REDACTED, Redactor
+from apps.runtime.steps import KINDS as STEP_KINDS
+from apps.runtime.steps import LocalSteps
 
 logger = logging.getLogger("apps.runtime")
 
@@ -28,33 +31,6 @@ MAX_NAME_LENGTH = 256
 MAX_SQL_LENGTH = 1_000_000
 MAX_LINE = 10_000_000
 SCOPES = ("ORG", "INVOCATION")
-
-
-class HostError(Exception):
-    """Raised by host services; user code sees `Error(message)` with `.code` set.
-
-    `permanent=False` marks a transient failure that may succeed later (a network error,
-    a timeout, a service's 429 or 5xx): the JS error gets `retryable = true`, and a run that
-    lets it escape ends retryable (the executions' retry policy may try it again).
-
-    `details`, a JSON object, adds fields to the JS error (a connector failure's `step` and
-    `datasourceDebug`: `err.step`, `err.datasourceDebug`; `code`, `message`, `name`, `stack`
-    and `retryable` are not overwritten), to the step's recorded error, and — when the error
-    ends the run — to `RunResult.error["details"]` with the error's `code`."""
-
-    def __init__(
-        self,
-        code: str,
-        message: str,
-        *,
-        permanent: bool = True,
-        details: dict[str, Any] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.permanent = permanent
-        self.details = details
 
 
 class Host(Protocol):
@@ -78,6 +54,11 @@ class Host(Protocol):
     def env_config_get(self, key: str) -> str | None: ...
     def db_query(self, sql: str, params: list[Any]) -> dict[str, Any]: ...
     def connector_call(self, connector: str, action: str, params: Any) -> Any: ...
+
+    # Optional: durable steps (see steps.py). A host without them gets LocalSteps.
+    # def step_begin(self, name, kind, options, line, again) -> dict
+    # def step_end(self, name, output_json) -> dict
+    # def step_fail(self, name, error) -> dict
 
 
 class _Invalid(Exception):
@@ -142,6 +123,8 @@ class _Call:
     args: dict[str, Any]
     invoke: Callable[[Host], Any]
     secret: bool = False
+    step: bool = False  # served by the steps host (steps.py)
+    recorded: bool = True  # in the run's call trace
 
 
 def _parse(name: str, args: dict[str, Any]) -> _Call:
@@ -213,6 +196,40 @@ def _parse(name: str, args: dict[str, Any]) -> _Call:
             {"params": params},
             lambda h: h.connector_call(connector, action, params),
         )
+    if name.startswith("step."):
+        return _parse_step(name, args)
+    raise _Invalid(f"unknown call {name!r}")
+
+
+def _parse_step(name: str, args: dict[str, Any]) -> _Call:
+    step = _text(args, "name", MAX_NAME_LENGTH)
+    if name == "step.begin":
+        kind = args.get("kind")
+        if kind not in STEP_KINDS:
+            raise _Invalid("unknown step kind")
+        options, again = args.get("options"), bool(args.get("again"))
+        return _Call(
+            "step",
+            f"step.{kind}",
+            {"name": step},
+            lambda h: h.step_begin(step, kind, options, args.get("line"), again),
+            step=True,
+            recorded=not again,
+        )
+    if name == "step.end":
+        output = args.get("output")
+        if not isinstance(output, str):
+            raise _Invalid("output must be JSON text")
+        return _Call(
+            "step", name, {"name": step}, lambda h: h.step_end(step, output), step=True,
+            recorded=False,
+        )  # fmt: skip
+    if name == "step.fail":
+        error = args.get("error")
+        return _Call(
+            "step", name, {"name": step}, lambda h: h.step_fail(step, error), step=True,
+            recorded=False,
+        )  # fmt: skip
     raise _Invalid(f"unknown call {name!r}")
 
 
@@ -286,6 +303,8 @@ class Bridge:
         self.step_value_limit = step_value_limit
         self.steps: list[dict[str, Any]] = []
         self.unrecorded = 0
+        # Durable steps when the host stores them, else steps that live as long as the run.
+        self.step_host = host if callable(getattr(host, "step_begin", None)) else LocalSteps()
         attach = getattr(host, "attach_redactor", None)
         if callable(attach):
             attach(redactor)
@@ -301,6 +320,11 @@ class Bridge:
                 raise _Invalid("malformed request")
             call = _parse(name, args)
             line = _line(message.get("line"))
+            if call.step:
+                args["line"] = line
+                if call.name == "step.end" and self.redactor.active:
+                    # A stored result outlives the run: secrets it read never reach storage.
+                    call = _parse_step(name, {**args, "output": self.redactor.text(args["output"])})
         except (ValueError, KeyError, TypeError, _Invalid) as exc:
             detail = str(exc) if isinstance(exc, _Invalid) else "malformed request"
             return self._error_reply("INVALID_ARGUMENT", detail, permanent=True)
@@ -311,7 +335,7 @@ class Bridge:
         duration_ms = 0.0
         try:
             try:
-                result = call.invoke(self.host)
+                result = call.invoke(self.step_host if call.step else self.host)
             finally:
                 duration_ms = (time.perf_counter() - clock) * 1000
             if call.secret:
@@ -340,6 +364,8 @@ class Bridge:
                 "message": f"{call.name} failed: internal error",
                 "permanent": False,
             }
+        if not call.recorded:
+            return self._reply(reply, error)
         # The whole request (or reply) within the limit means every value in it is too,
         # which spares serialising each value again just to measure it.
         self._record(
@@ -352,6 +378,9 @@ class Bridge:
             args_fit=len(request) <= self.step_value_limit,
             result_fits=len(reply) <= self.step_value_limit,
         )
+        return self._reply(reply, error)
+
+    def _reply(self, reply: bytes, error: dict[str, Any] | None) -> bytes:
         if error is not None:
             return json.dumps({"err": error}, ensure_ascii=False).encode("utf-8")
         return reply

@@ -729,7 +729,136 @@
   }
   freeze(retryable);
 
-  const fastn = freeze({ state, secrets, envConfig, db, connector, connectors: connector, retryable });
+  // ---- durable steps: fastn.step / ctx.step ---------------------------------------------------
+  // The host decides (apps/runtime/steps.py): a step already done answers its stored result, a
+  // new one runs here, a sleep or a wait ends the attempt ("suspend") and the run replays from
+  // the top later. A suspension waits for the steps still running in parallel to settle (their
+  // results are stored), then ends the run; the promise of the suspended call never settles.
+  const durable = { running: 0, suspending: false };
+
+  function settleSuspension() {
+    if (durable.suspending && durable.running === 0) finish({ status: "suspended" });
+  }
+
+  const SUSPEND = freeze({ suspend: true });
+
+  function pause(ms) {
+    return new PromiseCtor((resolve) => innerSetTimeout(resolve, ms >= 1 ? ms : 1));
+  }
+
+  function stepError(error, code) {
+    const e = new ErrorCtor(StringCtor(error.message));
+    e.name = StringCtor(error.name || "Error");
+    e.code = code;
+    e.retryable = false;
+    return e;
+  }
+
+  function thrownAsError(e) {
+    if (e !== null && typeof e === "object") {
+      let name = "Error";
+      let message = "";
+      try {
+        name = StringCtor(e.name || "Error");
+        message = StringCtor(e.message === undefined ? formatValue(e, false) : e.message);
+      } catch {
+        message = "an exception that could not be described";
+      }
+      return { name, message };
+    }
+    return { name: "Error", message: formatValue(e, false) };
+  }
+
+  function withTimeout(promise, ms, name) {
+    let timer;
+    const timeout = new PromiseCtor((_resolve, reject) => {
+      timer = innerSetTimeout(() => {
+        const e = new ErrorCtor('Step "' + name + '" timed out after ' + ms + " ms");
+        e.name = "StepTimeoutError";
+        reject(e);
+      }, ms >= 1 ? ms : 1);
+    });
+    return PromiseCtor.race([promise, timeout]).finally(() => clearTimeout(timer));
+  }
+
+  // One loop for every kind: ask the host, act on its answer, ask again after a wait.
+  async function runStep(kind, name, options, callback) {
+    let answer = await call("step.begin", { name, kind, options });
+    for (;;) {
+      const state = answer.state;
+      if (state === "done") return answer.output === undefined ? null : answer.output;
+      if (state === "failed") throw stepError(answer.error, kind === "waitForEvent" ? "EVENT_TIMEOUT" : "STEP_FAILED");
+      if (state === "suspend") return SUSPEND;
+      if (state === "wait") {
+        await pause(answer.ms);
+        answer = await call("step.begin", { name, kind, options, again: true });
+        continue;
+      }
+      if (state !== "run") throw new ErrorCtor("step." + kind + ': unexpected answer "' + state + '"');
+      let text;
+      try {
+        const value = await withTimeout(PromiseCtor.resolve().then(() => callback()), answer.timeoutMs, name);
+        text = stringify(value === undefined ? null : value, refuseNotJSON);
+        if (text === undefined) text = "null";
+      } catch (e) {
+        const error = e === NOT_JSON
+          ? { name: "TypeError", message: 'Step "' + name + '" returned a value JSON cannot hold (a function, a symbol or a BigInt)' }
+          : thrownAsError(e);
+        answer = await call("step.fail", { name, error });
+        continue;
+      }
+      answer = await call("step.end", { name, output: text });
+      if (answer.state === "done") return parse(text);
+    }
+  }
+
+  async function tracked(kind, name, options, callback) {
+    checkText("step." + kind, "name", name, 256);
+    durable.running++;
+    let value;
+    try {
+      value = await runStep(kind, name, options, callback);
+    } finally {
+      durable.running--;
+    }
+    if (value === SUSPEND) {
+      durable.suspending = true;
+      settleSuspension();
+      return await new PromiseCtor(() => {}); // the attempt ends; a later one replays the run
+    }
+    settleSuspension();
+    return value;
+  }
+
+  function instant(value) {
+    if (value instanceof DateCtor) return apply(dateToISOString, value, []);
+    return value;
+  }
+
+  const step = freeze({
+    async do(name, config, callback) {
+      if (typeof config === "function" && callback === undefined) {
+        callback = config;
+        config = undefined;
+      }
+      if (typeof callback !== "function") {
+        throw new TypeErrorCtor('step.do: the last argument must be the step\'s function, e.g. step.do("charge", async () => {...})');
+      }
+      const options = config === undefined || config === null ? null : jsonValue("step.do", config);
+      return await tracked("do", name, options, callback);
+    },
+    async sleep(name, duration) {
+      return await tracked("sleep", name, jsonValue("step.sleep", duration), null);
+    },
+    async sleepUntil(name, moment) {
+      return await tracked("sleepUntil", name, jsonValue("step.sleepUntil", instant(moment)), null);
+    },
+    async waitForEvent(name, options) {
+      return await tracked("waitForEvent", name, jsonValue("step.waitForEvent", options), null);
+    },
+  });
+
+  const fastn = freeze({ state, secrets, envConfig, db, connector, connectors: connector, retryable, step });
 
   // The reference examples start with `const fastn = new Fastn({connectors: {...}})`;
   // the options only document which connectors are used, so both spellings return the
@@ -1017,6 +1146,8 @@
       };
       logStart[0] = run.startedAt;
       const ctx = parse(ctxText);
+      // For code written for `run(event, step)`: ctx.step, and the step API as a 2nd argument.
+      defineProperty(ctx, "step", { value: step, enumerable: false });
       const settle = (async () => {
         const main = await moduleFunction();
         if (typeof main !== "function") {
@@ -1029,7 +1160,7 @@
         } catch {
           // a frozen or exotic function keeps its name
         }
-        return await main(ctx);
+        return await main(ctx, step);
       })();
       apply(promiseThen, settle, [onSettled, onFailed]);
     },

@@ -204,3 +204,27 @@ def test_code_that_does_not_parse_shows_its_error_and_line(live_server, page, ca
     page.keyboard.type("export default async () => { await fastn.state.get('k'); }", delay=5)
     expect(page.locator("g.node").filter(has_text="state.get")).to_have_count(1, timeout=10000)
     assert "fastn.state.get" in editor_value(page)
+
+
+STEP_ALIAS_CODE = """\
+export default async function run(event, s) {
+  const order = await s.do("load order", async () => event.input);
+  const { step: durable } = event;
+  await durable.sleep("cool down", "1 minute");
+  return order;
+}
+"""
+
+
+def test_the_flow_draws_durable_steps_under_any_name(live_server, page, cast):
+    # `run(event, s)`: the step object is the second parameter; `{ step: durable }` is taken
+    # out of the first. Both draw as steps (not plain code) and select their lines.
+    workflow = make_workflow(cast.space, cast.owner, code=STEP_ALIAS_CODE)
+    open_docs_tab(page, live_server, workflow)
+    load = page.locator("g.node").filter(has_text="step load order")
+    expect(load).to_have_count(1)
+    expect(page.locator("g.node").filter(has_text="sleep cool down (1 minute)")).to_have_count(1)
+    load.click()
+    picked = selection(page)
+    assert (picked["start"], picked["end"]) == (2, 2)
+    assert picked["text"].startswith("const order = await s.do(")

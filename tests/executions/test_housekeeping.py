@@ -56,7 +56,7 @@ def test_reaper_fails_a_lost_run_that_has_no_attempts_left(cast):
     assert lost.status == "failed" and lost.error["code"] == "WORKER_LOST"
     attempt = ExecutionAttempt.objects.get(execution=lost)
     assert attempt.number == 1 and attempt.status == "failed"
-    assert execution_reap() == {"redispatched": 0, "failed": 0, "requeued": 0}
+    assert execution_reap() == {"redispatched": 0, "failed": 0, "requeued": 0, "woken": 0}
 
 
 def test_reaper_leaves_live_leases_and_fresh_pending_runs_alone(cast):
@@ -66,7 +66,7 @@ def test_reaper_leaves_live_leases_and_fresh_pending_runs_alone(cast):
         lease_expires_at=timezone.now() + timedelta(seconds=30),
     )  # fmt: skip
     pending = create(workflow)
-    assert execution_reap() == {"redispatched": 0, "failed": 0, "requeued": 0}
+    assert execution_reap() == {"redispatched": 0, "failed": 0, "requeued": 0, "woken": 0}
     assert Execution.objects.get(pk=running.pk).status == "running"
     assert Execution.objects.get(pk=pending.pk).status == "pending"
 

@@ -261,3 +261,26 @@ def test_a_recorded_step_finds_its_node_by_line_then_by_call():
     assert guards.node_for_step("connector", "connector.crm.getUser", line=4).label == (
         "crm.getUser"
     )
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "export default async function run(event, st) { await st.sleep('nap', 5); }",
+        "export default async (c) => { const { step: st } = c; await st.sleep('nap', 5); }",
+        "export default async c => { const st = c.step; await st.sleep('nap', 5); }",
+        "export default async c => { await c.step.sleep('nap', 5); }",
+        "export default async ({ input, step: st }) => { await st.sleep('nap', 5); }",
+        "export default async ({ step }) => { await step.sleep('nap', 5); }",
+        "export default async function (ctx) { const s = fastn.step; await s.sleep('nap', 5); }",
+    ],
+)
+def test_the_step_object_is_found_under_any_name(code):
+    waits = [n for n in build_graph(code).nodes if n.kind == "WAIT"]
+    assert [(n.label, n.calls) for n in waits] == [("sleep nap (5)", (("step", "step.sleep"),))]
+
+
+def test_a_ctx_named_otherwise_is_not_the_step_object_itself():
+    # `event.sleep(...)`: the first parameter is the ctx, not the step object.
+    code = "export default async function run(event) { await event.sleep('nap', 5); }"
+    assert [n.kind for n in build_graph(code).nodes] == ["TRIGGER", "PROCESS", "DONE"]

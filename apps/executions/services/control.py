@@ -97,10 +97,13 @@ def execution_restart(execution: Execution, *, actor: Actor) -> Execution:
     raise _conflict(_current(execution), "restart")
 
 
-def restart_now(execution_id: Any) -> bool:
-    """Reset a run that no attempt is running back to queued, in one transaction."""
+def restart_now(execution_id: Any, *, only_if_requested: bool = False) -> bool:
+    """Reset a run that no attempt is running back to queued, in one transaction
+    (`only_if_requested`: only one whose restart was asked while an attempt ran)."""
     with transaction.atomic():
         reset = Execution.objects.filter(pk=execution_id).exclude(status=Status.RUNNING)
+        if only_if_requested:
+            reset = reset.filter(restart_requested=True)
         updated = reset.update(
             status=Status.PENDING,
             attempts=0,

@@ -153,6 +153,24 @@ def publish(execution_id, *, queue: str, countdown: float = 0, priority: int = P
         raise QueueUnavailable(str(exc) or type(exc).__name__) from None
 
 
+def publish_many(runs: list[tuple[Any, str, str]]) -> bool:
+    """Send many runs ((id, tier, triggered_by) each) at once: the reaper's wake-ups. False
+    with the broker down: the runs stay pending past their due time, and the reaper's
+    overdue pass sends them once it is back."""
+    broker = settings.CELERY_BROKER_URL
+    try:
+        if taskmessage.is_redis(broker):
+            sends = [([str(id_)], tier, priority_for(by)) for id_, tier, by in runs]
+            taskmessage.send_many(broker, RUN_TASK, sends)
+        else:
+            for id_, tier, by in runs:
+                publish(id_, queue=tier, priority=priority_for(by))
+    except (QueueUnavailable, *UNAVAILABLE_ERRORS) as exc:
+        logger.warning("Queue unavailable, %d wake-ups deferred: %s", len(runs), exc)
+        return False
+    return True
+
+
 def execution_dispatch(execution: Execution, *, countdown: float = 0) -> bool | None:
     """Queue the execution on its tier's queue, once the row is committed (None: on commit).
     With the broker down it answers False: the row stays pending, marked overdue, and the

@@ -5,10 +5,18 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.conf import settings
+from django.db.models import F
 from django.utils import timezone
 
-from apps.executions.models import Execution, ExecutionAttempt, Status
-from apps.executions.services.dispatch import execution_dispatch
+from apps.executions.models import (
+    Execution,
+    ExecutionAttempt,
+    ExecutionStep,
+    Status,
+    StepStatus,
+)
+from apps.executions.services.control import restart_now
+from apps.executions.services.dispatch import execution_dispatch, publish_many
 
 # A pending run this long past its due time lost its broker message (Redis lost it, or it was
 # down when the run was accepted): dispatch it again. Longer than the lease, because a queue
@@ -21,15 +29,19 @@ def execution_reap() -> dict[str, int]:
     """Nothing lost, nothing looping:
     1. a running execution whose lease expired lost its worker: its attempt is recorded as
        lost; it goes back to pending while attempts remain, and fails otherwise — so a
-       workflow that kills its worker every time ends after exactly max attempts;
+       workflow that kills its worker every time ends after exactly max attempts. A durable
+       run lost inside a step goes back to pending whatever its attempts: the step counts the
+       lost try against its own retries when the run resumes;
     2. a pending execution long past its due time lost its broker message: dispatch it again
-    (a duplicate delivery is harmless: claiming is a conditional UPDATE)."""
+    (a duplicate delivery is harmless: claiming is a conditional UPDATE);
+    3. a waiting (durable) run whose due time came — a sleep ended, a retry or a wait's
+       timeout is due — is queued: wake-ups live in the database, not in broker messages."""
     now = timezone.now()
     grace = timedelta(seconds=max(settings.FASTN_EXECUTION_LEASE_SECONDS, OVERDUE_GRACE_S))
-    counts = {"redispatched": 0, "failed": 0, "requeued": 0}
+    counts = {"redispatched": 0, "failed": 0, "requeued": 0, "woken": wake_due(now)}
     stale = Execution.objects.filter(status=Status.RUNNING, lease_expires_at__lt=now)
     fields = ("id", "attempts", "max_attempts", "tier", "triggered_by", "cancel_requested",
-              "started_at")  # fmt: skip
+              "started_at", "restart_requested")  # fmt: skip
     for execution in stale.only(*fields):
         lost = {
             "code": "WORKER_LOST",
@@ -43,6 +55,26 @@ def execution_reap() -> dict[str, int]:
         )  # fmt: skip
         rows = Execution.objects.filter(pk=execution.pk, status=Status.RUNNING,
                                         lease_expires_at__lt=now)  # fmt: skip
+        if execution.restart_requested:
+            if rows.update(status=Status.CANCELLED, lease_expires_at=None, finished_at=now):
+                if restart_now(execution.pk):
+                    execution_dispatch(execution)
+                counts["redispatched"] += 1
+            continue
+        in_step = ExecutionStep.objects.filter(execution_id=execution.pk, status=StepStatus.RUNNING)
+        if not execution.cancel_requested and in_step.exists():
+            resumed = rows.update(
+                status=Status.PENDING,
+                error=lost,
+                lease_expires_at=None,
+                due_at=now,
+                max_attempts=F("max_attempts") + 1,
+                replays=F("replays") + 1,
+            )
+            if resumed:
+                execution_dispatch(execution)
+                counts["redispatched"] += 1
+            continue
         if execution.attempts < execution.max_attempts and not execution.cancel_requested:
             if rows.update(status=Status.PENDING, error=lost, lease_expires_at=None, due_at=now):
                 execution_dispatch(execution)
@@ -55,6 +87,26 @@ def execution_reap() -> dict[str, int]:
         execution_dispatch(execution)
         counts["requeued"] += 1
     return counts
+
+
+WAKE_BATCH = 5000
+
+
+def wake_due(now) -> int:
+    """Queue the waiting runs whose due time came, in one UPDATE per batch, and send them."""
+    woken = 0
+    while True:
+        due = Execution.objects.filter(status=Status.WAITING, due_at__lte=now)
+        batch = list(due.values_list("id", "tier", "triggered_by")[:WAKE_BATCH])
+        if not batch:
+            return woken
+        ids = [row[0] for row in batch]
+        # Woken by an event meanwhile: already queued and sent; a second message is harmless.
+        Execution.objects.filter(pk__in=ids, status=Status.WAITING).update(status=Status.PENDING)
+        publish_many(batch)
+        woken += len(batch)
+        if len(batch) < WAKE_BATCH:
+            return woken
 
 
 def execution_purge_old(*, batch_size: int = 5000) -> int:

@@ -8,22 +8,26 @@ import logging
 import socket
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
 import redis
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from apps.executions.host import DatabaseHost
 from apps.executions.live import LiveTrace
-from apps.executions.models import Execution, ExecutionAttempt, Status
+from apps.executions.models import Execution, ExecutionAttempt, InstanceEvent, Status
+from apps.executions.services.control import restart_now, wake
 from apps.executions.services.dispatch import execution_dispatch
 from apps.executions.services.lease import LEASES, lease_until
 from apps.executions.services.waiting import notify_end
+from apps.executions.steps import DurableSteps
 from apps.runtime import Limits, RunResult, run_workflow
+from apps.runtime.api import SUSPENDED
 from apps.spaces.models import Customer, Space
 from apps.workflows.models import Workflow, WorkflowVersion
 from fastn_console import rawsql
@@ -41,7 +45,8 @@ def claim_sql() -> str:
     return (
         f"UPDATE {e} SET status = %s, attempts = attempts + 1, started_at = %s,"
         " lease_expires_at = %s"
-        " WHERE id = %s AND status = %s AND NOT cancel_requested AND attempts < max_attempts"
+        " WHERE id = %s AND (status = %s OR (status = %s AND due_at <= %s))"
+        " AND NOT cancel_requested AND attempts < max_attempts"
         f" RETURNING {rawsql.columns(Execution, Execution._meta.db_table)},"
         f" (SELECT slug FROM {rawsql.table(Workflow)} WHERE id = {e}.workflow_id),"
         f" (SELECT code FROM {rawsql.table(WorkflowVersion)} WHERE id = {e}.version_id),"
@@ -60,16 +65,20 @@ class Claimed:
 
 
 def claim(execution_id: str) -> Claimed | None:
-    """pending → running, if the run may still start: a conditional UPDATE, so a duplicate
-    delivery or a second worker finds nothing to claim."""
+    """pending (or waiting and due: a durable run's wake-up message) → running, if the run
+    may still start: a conditional UPDATE, so a duplicate delivery or a second worker finds
+    nothing to claim."""
+    now = timezone.now()
     row = rawsql.fetchone(
         claim_sql(),
         [
             Status.RUNNING.value,
-            rawsql.db_value(Execution, "started_at", timezone.now()),
+            rawsql.db_value(Execution, "started_at", now),
             rawsql.db_value(Execution, "lease_expires_at", lease_until()),
             rawsql.db_value(Execution, "id", execution_id),
             Status.PENDING.value,
+            Status.WAITING.value,
+            rawsql.db_value(Execution, "due_at", now),
         ],
     )
     if row is None:
@@ -102,12 +111,12 @@ def workflow_context(claimed: Claimed) -> dict[str, Any]:
     }
 
 
-def run_attempt(claimed: Claimed) -> RunResult:
+def run_attempt(claimed: Claimed, steps: DurableSteps) -> RunResult:
     """Run the claimed attempt in a sandbox; its logs and steps stream to the live trace
     while it runs (apps/executions/live.py), its result is recorded by the caller."""
     execution = claimed.execution
     cancel = threading.Event()
-    LEASES.register(str(execution.id), cancel)
+    LEASES.register(str(execution.id), cancel, steps.pause)
     try:
         with (
             LiveTrace(
@@ -121,6 +130,7 @@ def run_attempt(claimed: Claimed) -> RunResult:
                 environment=execution.environment,
                 execution_id=execution.id,
                 deadline=time.monotonic() + execution.timeout_seconds,
+                steps=steps,
             ) as host,
         ):
             return run_workflow(
@@ -144,9 +154,25 @@ def execution_perform(execution_id: str) -> str:
     if claimed is None:
         return "skipped"
     execution = claimed.execution
-    result = run_attempt(claimed)
+    pause = threading.Event()
+    if execution.pause_requested:
+        pause.set()
+    steps = DurableSteps(execution.id, instant=execution.tier == "instant", pause=pause)
+    result = run_attempt(claimed, steps)
+    if result.status == SUSPENDED:
+        suspended = suspend_attempt(execution, result, steps)
+        if suspended is not None:
+            notify_end_quietly(execution_id)
+            return suspended
+        # Terminated or restarted meanwhile: the attempt ends like a cancelled one.
+        result = replace(result, status=Status.CANCELLED, error=CANCELLED_ERROR)
     delay_s, final = finish_attempt(execution, result)
     if delay_s is None:
+        # A restart stops the running attempt through a cancel, then starts over.
+        cancelled = result.status == Status.CANCELLED
+        if cancelled and restart_now(execution.pk, only_if_requested=True):
+            execution_dispatch(execution)
+            return "restarted"
         notify_end_quietly(execution_id, final)
         return result.status
     if execution.tier == "instant":
@@ -161,6 +187,62 @@ def execution_perform(execution_id: str) -> str:
             return result.status
     execution_dispatch(execution, countdown=delay_s)
     return "retrying"
+
+
+CANCELLED_ERROR = {"code": "CANCELLED", "message": "Workflow run was cancelled"}
+# A run waking up this soon is also sent as a message with a countdown (more precise than the
+# sweep); later ones only by the sweep (their due time is in the row either way).
+COUNTDOWN_WAKE_S = 60.0
+
+
+def suspend_attempt(execution: Execution, result: RunResult, steps: DurableSteps) -> str | None:
+    """running → waiting (until the earliest sleep end, retry or wait timeout) or paused, with
+    the attempt recorded, both or neither. The attempt does not count against the retry
+    policy (max_attempts grows with it). None when the run was terminated or restarted
+    meanwhile: the caller ends it as cancelled."""
+    now = timezone.now()
+    due = steps.wake_at or now
+    fields = dict(
+        output=None,
+        error=None,
+        logs=result.logs,
+        steps=result.steps,
+        duration_ms=result.duration_ms,
+        lease_expires_at=None,
+        due_at=due,
+        max_attempts=F("max_attempts") + 1,
+        replays=F("replays") + 1,
+    )
+    rows = Execution.objects.filter(pk=execution.pk, status=Status.RUNNING, cancel_requested=False)
+    with transaction.atomic():
+        status = Status.PAUSED
+        # A resume between the pause request and here called the pause off.
+        updated = steps.paused and rows.filter(pause_requested=True).update(
+            status=Status.PAUSED, pause_requested=False, **fields
+        )
+        if not updated:
+            status = Status.WAITING
+            updated = rows.update(status=Status.WAITING, **fields)
+        if not updated:
+            return None
+        ExecutionAttempt.objects.create(
+            execution=execution,
+            number=execution.attempts,
+            status=status,
+            started_at=execution.started_at,
+            finished_at=now,
+            duration_ms=result.duration_ms,
+            worker=WORKER_NAME,
+        )
+    if status == Status.WAITING:
+        arrived = InstanceEvent.objects.filter(
+            execution_id=execution.pk, type__in=steps.waits_for, taken_by=""
+        )
+        if steps.waits_for and arrived.exists():
+            wake(execution)  # an event came while this attempt was ending
+        elif (due - now).total_seconds() <= COUNTDOWN_WAKE_S:
+            execution_dispatch(execution, countdown=max(0.0, (due - now).total_seconds()) + 0.05)
+    return status
 
 
 def notify_end_quietly(execution_id, final: dict | None = None) -> None:

@@ -1,0 +1,294 @@
+"""Durable steps: the host side of `fastn.step` for runs recorded as executions.
+
+Each step is a row (ExecutionStep). The first step call of an attempt reads every stored step
+of the run in one query; from then on a step already done answers its stored result without
+running, and a new one is written before its callback runs (so a worker dying inside it is
+counted against the step's retries when the run resumes) and after it finishes. A sleep, a
+wait for an event, or a retry delay longer than a second ends the attempt ("suspend"): the
+caller (running.py) then sets the run waiting until `wake_at`, and a new attempt replays it.
+
+The answers are those of apps/runtime/steps.py, whose parsing and defaults this reuses."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+from typing import Any
+
+from django.utils import timezone
+
+from apps.executions.models import ExecutionStep, InstanceEvent, StepKind, StepStatus
+from apps.runtime import HostError
+from apps.runtime.steps import (
+    MAX_STEP_RESULT_BYTES,
+    StepConfig,
+    check_name,
+    duplicate_name,
+    error_of,
+    result_too_large,
+    sleep_target,
+    wait_options,
+)
+
+# Retry delays up to this long are waited in the isolate; longer ones end the attempt.
+IN_PROCESS_WAIT_MS = 1000
+LOST = {
+    "name": "WorkerLost",
+    "message": "The attempt running this step stopped (its worker was lost) before it finished.",
+}
+
+
+def _iso(moment: dt.datetime) -> str:
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _ms_until(moment: dt.datetime, now: dt.datetime) -> int:
+    return max(1, int((moment - now).total_seconds() * 1000) + 1)
+
+
+class DurableSteps:
+    def __init__(self, execution_id: Any, *, instant: bool, pause: threading.Event):
+        self.execution_id = execution_id
+        self.instant = instant
+        self.pause = pause
+        self.rows: dict[str, ExecutionStep] | None = None
+        self.next_position = 0
+        self.seen: dict[str, int | None] = {}
+        # What the attempt's suspension waits for: the earliest wake-up, a pause, event types.
+        self.wake_at: dt.datetime | None = None
+        self.paused = False
+        self.waits_for: set[str] = set()
+
+    # ---- the host protocol ------------------------------------------------------------------
+    def step_begin(
+        self, name: str, kind: str, options: Any, line: int | None, again: bool
+    ) -> dict[str, Any]:
+        name = check_name(name)
+        if not again:
+            if name in self.seen:
+                raise duplicate_name(name, line, self.seen[name])
+            self.seen[name] = line
+        rows = self._rows()
+        row = rows.get(name)
+        if row is not None and row.kind != kind:
+            raise HostError(
+                "STEP_KIND_CHANGED",
+                f'Step "{name}" was a step.{row.kind} when this run stored it and is now a '
+                f"step.{kind}: give the new step another name (or restart the run).",
+            )
+        if kind == StepKind.DO:
+            return self._begin_do(name, options, line, row)
+        if self.instant:
+            raise HostError(
+                "STEP_NOT_AVAILABLE",
+                f"step.{kind} is not available in the instant tier: an instant caller waits "
+                "for the answer. Use the standard or long tier for workflows that sleep or "
+                "wait for events.",
+            )
+        if kind == StepKind.WAIT_FOR_EVENT:
+            return self._begin_wait(name, options, line, row)
+        return self._begin_sleep(name, kind, options, line, row)
+
+    def step_end(self, name: str, output_json: str) -> dict[str, Any]:
+        row = self._running(name)
+        now = timezone.now()
+        size = len(output_json.encode("utf-8"))
+        if size > MAX_STEP_RESULT_BYTES:
+            error = result_too_large(name, size)
+            self._end_try(row, now, error)
+            return self._fail(row, now, error)
+        self._end_try(row, now, None)
+        row.status, row.output, row.finished_at = StepStatus.COMPLETE, json.loads(output_json), now
+        row.save(update_fields=["status", "output", "finished_at", "attempts"])
+        if self.pause.is_set():
+            return self._suspend_for_pause()
+        return {"state": "done"}
+
+    def step_fail(self, name: str, error: Any) -> dict[str, Any]:
+        row = self._running(name)
+        now = timezone.now()
+        failure = error_of(error)
+        self._end_try(row, now, failure)
+        return self._after_failure(row, now, failure)
+
+    # ---- step.do ----------------------------------------------------------------------------
+    def _begin_do(self, name, options, line, row) -> dict[str, Any]:
+        now = timezone.now()
+        if row is None:
+            config = StepConfig.parse(options, name)
+            if self.pause.is_set():
+                return self._suspend_for_pause()
+            row = self._create(name, StepKind.DO, line, now, config=config.as_json())
+            row.attempts = [self._try(now)]
+            row.save(force_insert=True)
+            return self._run(row)
+        if row.status == StepStatus.COMPLETE:
+            return {"state": "done", "output": row.output}
+        if row.status == StepStatus.ERRORED:
+            return {"state": "failed", "error": row.error}
+        if row.status == StepStatus.RUNNING:
+            # The attempt that ran it is gone: count that try as lost, like a failure.
+            self._end_try(row, now, LOST)
+            return self._after_failure(row, now, LOST)
+        # Retrying: due, or still waiting for its delay.
+        if row.wake_at and row.wake_at > now:
+            if self.instant or (row.wake_at - now).total_seconds() * 1000 <= IN_PROCESS_WAIT_MS:
+                return {"state": "wait", "ms": _ms_until(row.wake_at, now)}
+            return self._suspend(row.wake_at)
+        if self.pause.is_set():
+            return self._suspend_for_pause()
+        row.status, row.wake_at = StepStatus.RUNNING, None
+        row.attempts = [*row.attempts, self._try(now)]
+        row.save(update_fields=["status", "wake_at", "attempts"])
+        return self._run(row)
+
+    def _run(self, row: ExecutionStep) -> dict[str, Any]:
+        config = self._config(row)
+        return {"state": "run", "attempt": len(row.attempts), "timeoutMs": config.timeout_ms}
+
+    def _after_failure(self, row, now, error) -> dict[str, Any]:
+        config = self._config(row)
+        tries = len(row.attempts)
+        if tries > config.limit:
+            return self._fail(row, now, error)
+        delay_ms = config.delay_before(tries)
+        row.status = StepStatus.RETRYING
+        row.wake_at = now + dt.timedelta(milliseconds=delay_ms)
+        row.save(update_fields=["status", "wake_at", "attempts"])
+        if self.instant or delay_ms <= IN_PROCESS_WAIT_MS:
+            return {"state": "wait", "ms": max(1, delay_ms)}
+        return self._suspend(row.wake_at)
+
+    def _fail(self, row, now, error) -> dict[str, Any]:
+        row.status, row.error, row.finished_at, row.wake_at = StepStatus.ERRORED, error, now, None
+        row.save(update_fields=["status", "error", "finished_at", "wake_at", "attempts"])
+        return {"state": "failed", "error": error}
+
+    # ---- step.sleep / step.sleepUntil -------------------------------------------------------
+    def _begin_sleep(self, name, kind, options, line, row) -> dict[str, Any]:
+        now = timezone.now()
+        if row is None:
+            until = sleep_target(kind, options, name, now)
+            if self.pause.is_set():
+                return self._suspend_for_pause()
+            row = self._create(name, kind, line, now, config={"until": _iso(until)})
+            row.wake_at = until
+            row.status = StepStatus.SLEEPING
+            row.save(force_insert=True)
+        if row.status == StepStatus.COMPLETE:
+            return {"state": "done", "output": None}
+        if row.wake_at is None or row.wake_at <= now:
+            row.status, row.finished_at = StepStatus.COMPLETE, now
+            row.save(update_fields=["status", "finished_at"])
+            return {"state": "done", "output": None}
+        return self._suspend(row.wake_at)
+
+    # ---- step.waitForEvent ------------------------------------------------------------------
+    def _begin_wait(self, name, options, line, row) -> dict[str, Any]:
+        if row is not None and row.status == StepStatus.COMPLETE:
+            return {"state": "done", "output": row.output}
+        if row is not None and row.status == StepStatus.ERRORED:
+            return {"state": "failed", "error": row.error}
+        now = timezone.now()
+        if row is None:
+            event_type, timeout_ms = wait_options(options, name)
+            if self.pause.is_set():
+                return self._suspend_for_pause()
+            config = {"type": event_type, "timeout": timeout_ms}
+            row = self._create(name, StepKind.WAIT_FOR_EVENT, line, now, config=config)
+            row.status, row.event_type = StepStatus.WAITING, event_type
+            row.wake_at = now + dt.timedelta(milliseconds=timeout_ms)
+            row.save(force_insert=True)
+        event = self._take_event(row)
+        if event is not None:
+            row.status, row.finished_at = StepStatus.COMPLETE, timezone.now()
+            row.output = {
+                "type": event.type,
+                "payload": event.payload,
+                "timestamp": _iso(event.received_at),
+            }
+            row.save(update_fields=["status", "finished_at", "output"])
+            return {"state": "done", "output": row.output}
+        if row.wake_at is not None and row.wake_at <= now:
+            timeout = (row.config or {}).get("timeout")
+            error = {
+                "name": "WaitForEventTimeoutError",
+                "message": f'No "{row.event_type}" event arrived for step "{name}" within '
+                f"{timeout} ms.",
+            }
+            return self._fail(row, now, error)
+        self.waits_for.add(row.event_type)
+        return self._suspend(row.wake_at)
+
+    def _take_event(self, row: ExecutionStep) -> InstanceEvent | None:
+        """The oldest event of the type not taken yet (or one this step took before a crash
+        kept it from completing), taken in a conditional UPDATE: two waits never share one."""
+        events = InstanceEvent.objects.filter(execution_id=self.execution_id, type=row.event_type)
+        mine = events.filter(taken_by=row.name).first()
+        if mine is not None:
+            return mine
+        for event in events.filter(taken_by="")[:5]:
+            if InstanceEvent.objects.filter(pk=event.pk, taken_by="").update(taken_by=row.name):
+                return event
+        return None
+
+    # ---- helpers ----------------------------------------------------------------------------
+    def _rows(self) -> dict[str, ExecutionStep]:
+        if self.rows is None:
+            stored = ExecutionStep.objects.filter(execution_id=self.execution_id)
+            self.rows = {row.name: row for row in stored}
+            self.next_position = max((row.position for row in self.rows.values()), default=-1) + 1
+        return self.rows
+
+    def _running(self, name: str) -> ExecutionStep:
+        row = self._rows().get(check_name(name))
+        if row is None or row.status != StepStatus.RUNNING:
+            raise HostError("INVALID_STEP", f'Step "{name}" is not running.')
+        return row
+
+    def _create(self, name, kind, line, now, *, config) -> ExecutionStep:
+        row = ExecutionStep(
+            execution_id=self.execution_id,
+            name=name,
+            kind=kind,
+            status=StepStatus.RUNNING,
+            position=self.next_position,
+            line=line,
+            config=config,
+            started_at=now,
+        )
+        self.next_position += 1
+        assert self.rows is not None
+        self.rows[name] = row
+        return row
+
+    def _config(self, row: ExecutionStep) -> StepConfig:
+        retries = (row.config or {}).get("retries") or {}
+        return StepConfig(
+            limit=retries.get("limit", StepConfig.limit),
+            delay_ms=retries.get("delay", StepConfig.delay_ms),
+            backoff=retries.get("backoff", StepConfig.backoff),
+            timeout_ms=(row.config or {}).get("timeout", StepConfig.timeout_ms),
+        )
+
+    @staticmethod
+    def _try(now: dt.datetime) -> dict[str, Any]:
+        return {"start": _iso(now), "end": None, "success": None, "error": None}
+
+    @staticmethod
+    def _end_try(row: ExecutionStep, now: dt.datetime, error: dict | None) -> None:
+        attempts = list(row.attempts)
+        last = dict(attempts[-1]) if attempts else {"start": _iso(now)}
+        last.update(end=_iso(now), success=error is None, error=error)
+        attempts[-1:] = [last]
+        row.attempts = attempts
+
+    def _suspend(self, until: dt.datetime) -> dict[str, Any]:
+        if self.wake_at is None or until < self.wake_at:
+            self.wake_at = until
+        return {"state": "suspend"}
+
+    def _suspend_for_pause(self) -> dict[str, Any]:
+        self.paused = True
+        return {"state": "suspend"}

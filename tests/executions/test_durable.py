@@ -1,0 +1,342 @@
+"""Durable workflows (fastn.step): replay, sleeps, events, retries, controls — on a real worker,
+the real database and Redis, real V8."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import time
+
+import pytest
+
+from apps.datastore.state import StateScope, state_get
+from apps.executions.models import Execution, ExecutionStep, Status, StepStatus
+from apps.executions.services import (
+    ControlConflict,
+    execution_control,
+    execution_create,
+    execution_dispatch,
+    execution_reap,
+    instance_event_send,
+)
+from apps.spaces.audit import Actor
+from tests.executions.factories import make_workflow
+
+pytestmark = pytest.mark.django_db(transaction=True)
+SYSTEM = Actor.system("test")
+
+
+def start(workflow, input=None, *, dispatch=True) -> Execution:
+    execution = execution_create(
+        workflow, version=None, code=None, input=input or {}, headers={},
+        triggered_by="api", actor=None,
+    )  # fmt: skip
+    if dispatch:
+        execution_dispatch(execution)
+    return execution
+
+
+def wait_status(execution, statuses, timeout=20.0, reap=False) -> Execution:
+    statuses = {statuses} if isinstance(statuses, str) else set(statuses)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        execution.refresh_from_db()
+        if execution.status in statuses:
+            return execution
+        if reap:
+            execution_reap()
+        time.sleep(0.05)
+    raise AssertionError(f"run {execution.id} is {execution.status}, not {statuses}: "
+                         f"{execution.error}")  # fmt: skip
+
+
+def counter(workflow, key) -> int:
+    scope = StateScope(space_id=workflow.space_id, customer_id=None,
+                       workflow_key=str(workflow.id), invocation_id="")  # fmt: skip
+    return state_get(scope, key) or 0
+
+
+def steps_of(execution) -> list[ExecutionStep]:
+    return list(ExecutionStep.objects.filter(execution=execution))
+
+
+REPLAY = """
+export default async function (ctx) {
+  const one = await ctx.step.do("one", async () => {
+    await fastn.state.incr("one");
+    return { n: 1 };
+  });
+  await fastn.state.incr("outside");
+  await ctx.step.sleep("nap", "1 second");
+  const two = await fastn.step.do("two", async () => {
+    await fastn.state.incr("two");
+    return one.n + 1;
+  });
+  return { one, two };
+}
+"""
+
+
+def test_a_sleep_ends_the_attempt_and_the_replay_returns_stored_results(cast, celery_worker):
+    workflow = make_workflow(cast.space, slug="replay", code=REPLAY, tier="standard")
+    execution = start(workflow)
+    wait_status(execution, Status.WAITING)
+    assert execution.instance_status == "waiting"
+    nap = ExecutionStep.objects.get(execution=execution, name="nap")
+    assert nap.status == StepStatus.SLEEPING and nap.kind == "sleep"
+    assert execution.due_at == nap.wake_at
+    # The countdown message wakes it without any sweep.
+    wait_status(execution, Status.COMPLETED, timeout=15)
+    assert execution.output == {"one": {"n": 1}, "two": 2}
+    assert execution.replays == 1
+    # Each step's side effect happened once; code outside steps ran in both attempts.
+    assert (counter(workflow, "one"), counter(workflow, "two"), counter(workflow, "outside")) == (
+        1, 1, 2,
+    )  # fmt: skip
+    assert [(s.name, s.status) for s in steps_of(execution)] == [
+        ("one", "complete"), ("nap", "complete"), ("two", "complete"),
+    ]  # fmt: skip
+    statuses = list(execution.attempt_set.values_list("status", flat=True))
+    assert statuses == ["waiting", "completed"]
+
+
+WAIT = """
+export default async function (ctx, step) {
+  await step.do("prepare", async () => "ready");
+  try {
+    const options = { type: "approved", timeout: ctx.input.timeout };
+    const ev = await step.waitForEvent("approval", options);
+    return { by: ev.payload.by, type: ev.type, at: typeof ev.timestamp };
+  } catch (e) {
+    return { timedOut: e.message, name: e.name };
+  }
+}
+"""
+
+
+def test_wait_for_event_delivered_after_the_wait_started(cast, celery_worker):
+    workflow = make_workflow(cast.space, slug="approve", code=WAIT, tier="standard")
+    execution = start(workflow, {"timeout": "1 hour"})
+    wait_status(execution, Status.WAITING)
+    step = ExecutionStep.objects.get(execution=execution, name="approval")
+    assert step.status == StepStatus.WAITING and step.event_type == "approved"
+    instance_event_send(execution, type="other", payload={"x": 1})  # not what it waits for
+    instance_event_send(execution, type="approved", payload={"by": "ana"})
+    wait_status(execution, Status.COMPLETED)
+    assert execution.output == {"by": "ana", "type": "approved", "at": "string"}
+    # The event of another type is kept for a wait that may ask for it.
+    assert execution.event_set.get(type="other").taken_by == ""
+
+
+def test_wait_for_event_delivered_before_the_wait_started(cast, celery_worker):
+    workflow = make_workflow(cast.space, slug="approve", code=WAIT, tier="standard")
+    execution = start(workflow, {"timeout": "1 hour"}, dispatch=False)
+    instance_event_send(execution, type="approved", payload={"by": "early"})
+    execution_dispatch(execution)
+    wait_status(execution, Status.COMPLETED)
+    assert execution.output["by"] == "early"
+    assert execution.replays == 0  # it never had to wait
+
+
+def test_wait_for_event_timeout_throws_a_catchable_error(cast, celery_worker):
+    workflow = make_workflow(cast.space, slug="approve", code=WAIT, tier="standard")
+    execution = start(workflow, {"timeout": "1 second"})
+    wait_status(execution, Status.COMPLETED, timeout=15)
+    assert execution.output["name"] == "WaitForEventTimeoutError"
+    assert 'No "approved" event arrived' in execution.output["timedOut"]
+    with pytest.raises(ControlConflict) as exc:
+        instance_event_send(execution, type="approved", payload={})
+    assert exc.value.status == "complete"
+
+
+RETRIES = """
+export default async function (ctx) {
+  let tries = 0;
+  const value = await fastn.step.do("flaky", { retries: { limit: 3, delay: ctx.input.delay,
+      backoff: ctx.input.backoff } }, async () => {
+    tries++;
+    if (await fastn.state.incr("tries") < 3) throw new Error("not yet");
+    return "ok";
+  });
+  return value;
+}
+"""
+
+
+@pytest.mark.parametrize(
+    ("backoff", "delay", "gaps"),
+    [
+        ("constant", 300, (300, 300)),
+        ("linear", 300, (300, 600)),
+        ("exponential", 300, (300, 600)),
+        ("constant", 1500, (1500, 1500)),  # longer than a second: the attempt ends between
+    ],
+)
+def test_step_retry_timing_for_each_backoff(cast, celery_worker, backoff, delay, gaps):
+    workflow = make_workflow(cast.space, slug=f"flaky-{backoff}-{delay}", code=RETRIES,
+                             tier="standard", timeout=30)  # fmt: skip
+    execution = start(workflow, {"delay": delay, "backoff": backoff})
+    wait_status(execution, Status.COMPLETED, timeout=30)
+    assert execution.output == "ok"
+    (step,) = steps_of(execution)
+    starts = [dt.datetime.fromisoformat(a["start"].replace("Z", "+00:00")) for a in step.attempts]
+    assert [a["success"] for a in step.attempts] == [False, False, True]
+    assert step.attempts[0]["error"] == {"name": "Error", "message": "not yet"}
+    measured = [(b - a).total_seconds() * 1000 for a, b in itertools.pairwise(starts)]
+    for got, expected in zip(measured, gaps, strict=True):
+        assert expected - 5 <= got <= expected + 1500, (measured, gaps)
+    assert execution.replays == (2 if delay > 1000 else 0)
+
+
+EXHAUSTED = """
+export default async function () {
+  try {
+    await fastn.step.do("always fails", { retries: { limit: 1, delay: 10 } }, async () => {
+      throw new TypeError("broken input");
+    });
+  } catch (e) {
+    return { caught: e.message, name: e.name, code: e.code };
+  }
+}
+"""
+
+
+def test_a_step_whose_retries_are_exhausted_throws_into_the_workflow(cast, celery_worker):
+    workflow = make_workflow(cast.space, slug="exhausted", code=EXHAUSTED, tier="standard")
+    execution = wait_status(start(workflow), Status.COMPLETED)
+    assert execution.output == {"caught": "broken input", "name": "TypeError",
+                                "code": "STEP_FAILED"}  # fmt: skip
+    (step,) = steps_of(execution)
+    assert step.status == StepStatus.ERRORED and len(step.attempts) == 2
+
+
+def test_the_instant_tier_refuses_sleeps_and_waits_at_the_call(cast, celery_worker):
+    code = """export default async function (ctx) {
+  const a = await ctx.step.do("fine", async () => 1);
+  await ctx.step.sleep("nap", "1 second");
+  return a;
+}"""
+    workflow = make_workflow(cast.space, slug="quick", code=code, tier="instant")
+    execution = wait_status(start(workflow), Status.FAILED)
+    assert execution.error["code"] == "RUNTIME_ERROR"
+    assert "step.sleep is not available in the instant tier" in execution.error["message"]
+    assert execution.error["line"] == 3
+
+
+def test_duplicate_step_names_are_an_error_naming_the_line(cast, celery_worker):
+    code = """export default async function (ctx) {
+  for (const i of [1, 2]) {
+    await ctx.step.do("same", async () => i);
+  }
+}"""
+    workflow = make_workflow(cast.space, slug="dup", code=code, tier="standard")
+    execution = wait_status(start(workflow), Status.FAILED)
+    assert (
+        'Step name "same" at line 3 is already used by the step at line 3'
+        in (execution.error["message"])
+    )
+
+
+def test_an_oversized_step_result_is_a_clear_error_and_nothing_is_stored(cast, celery_worker):
+    code = """export default async function (ctx) {
+  try {
+    await ctx.step.do("big", { retries: { limit: 0 } }, async () => "x".repeat(1100000));
+  } catch (e) { return e.message; }
+}"""
+    workflow = make_workflow(cast.space, slug="big", code=code, tier="standard")
+    execution = wait_status(start(workflow), Status.COMPLETED)
+    assert "must be at most 1 MiB" in execution.output
+    (step,) = steps_of(execution)
+    assert step.status == StepStatus.ERRORED and step.output is None
+
+
+MANY_STEPS = """
+export default async function (ctx) {
+  const done = [];
+  for (let i = 0; i < 12; i++) {
+    done.push(await ctx.step.do(`step ${i}`, async () => {
+      await fastn.state.incr("runs");
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      return i;
+    }));
+  }
+  return done.length;
+}
+"""
+
+
+def wait_for_steps(execution, count, timeout=20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        done = ExecutionStep.objects.filter(execution=execution, status=StepStatus.COMPLETE)
+        if done.count() >= count:
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"fewer than {count} steps done")
+
+
+def test_pause_takes_effect_at_a_step_boundary_and_resume_finishes(cast, celery_worker):
+    workflow = make_workflow(cast.space, slug="many", code=MANY_STEPS, tier="standard", timeout=30)
+    execution = start(workflow)
+    wait_for_steps(execution, 2)
+    paused = execution_control(execution, "pause", actor=SYSTEM)
+    assert paused.instance_status in ("waitingForPause", "paused")
+    wait_status(execution, Status.PAUSED)
+    assert execution.instance_status == "paused"
+    done_when_paused = ExecutionStep.objects.filter(execution=execution).count()
+    assert done_when_paused < 12
+    time.sleep(0.5)
+    assert ExecutionStep.objects.filter(execution=execution).count() == done_when_paused
+    with pytest.raises(ControlConflict):
+        execution_control(execution, "pause", actor=SYSTEM)
+    execution_control(execution, "resume", actor=SYSTEM)
+    wait_status(execution, Status.COMPLETED, timeout=30)
+    assert execution.output == 12
+    assert counter(workflow, "runs") == 12  # no step ran twice
+
+
+def test_terminate_stops_a_running_instance_for_good(cast, celery_worker):
+    workflow = make_workflow(cast.space, slug="many", code=MANY_STEPS, tier="standard", timeout=30)
+    execution = start(workflow)
+    wait_for_steps(execution, 1)
+    execution_control(execution, "terminate", actor=SYSTEM)
+    wait_status(execution, Status.CANCELLED)
+    assert execution.instance_status == "terminated"
+    ran = counter(workflow, "runs")
+    time.sleep(0.5)
+    assert counter(workflow, "runs") == ran < 12
+    with pytest.raises(ControlConflict) as exc:
+        execution_control(execution, "resume", actor=SYSTEM)
+    assert exc.value.status == "terminated"
+
+
+def test_restart_while_running_stops_the_attempt_and_starts_over(cast, celery_worker):
+    workflow = make_workflow(cast.space, slug="many", code=MANY_STEPS, tier="standard", timeout=30)
+    execution = start(workflow)
+    wait_for_steps(execution, 2)
+    execution_control(execution, "restart", actor=SYSTEM)
+    wait_status(execution, Status.COMPLETED, timeout=40)
+    assert execution.output == 12
+    before_restart = counter(workflow, "runs") - 12
+    assert 2 <= before_restart < 12  # the stored results were discarded: every step ran again
+    assert execution.attempts == 1 and execution.replays == 0
+
+
+def test_a_waiting_instance_can_be_paused_resumed_and_terminated(cast, celery_worker):
+    workflow = make_workflow(cast.space, slug="approve", code=WAIT, tier="standard")
+    execution = start(workflow, {"timeout": "1 hour"})
+    wait_status(execution, Status.WAITING)
+    assert execution_control(execution, "pause", actor=SYSTEM).status == Status.PAUSED
+    # An event for a paused instance is kept, delivered once it resumes.
+    instance_event_send(execution, type="approved", payload={"by": "later"})
+    time.sleep(0.3)
+    assert Execution.objects.get(pk=execution.pk).status == Status.PAUSED
+    execution_control(execution, "resume", actor=SYSTEM)
+    wait_status(execution, Status.COMPLETED)
+    assert execution.output["by"] == "later"
+
+    second = start(workflow, {"timeout": "1 hour"})
+    wait_status(second, Status.WAITING)
+    execution_control(second, "terminate", actor=SYSTEM)
+    second.refresh_from_db()
+    assert second.status == Status.CANCELLED and second.error["code"] == "TERMINATED"
