@@ -292,8 +292,7 @@ def instance_spec(value: Any, where: str) -> InstanceSpec:
             400,
             f"{where}: id must be a string of 1 to 100 letters, digits, '_', '-', ':' or '.'.",
         )
-    params = value.get("params")
-    return InstanceSpec(id=chosen or "", params={} if params is None else params)
+    return InstanceSpec(id=chosen or "", params=value.get("params", {}))
 
 
 def refuse_taken_ids(workflow: Workflow, specs: list[InstanceSpec]) -> None:

@@ -368,7 +368,7 @@ INSTANCE_SCHEMAS: dict[str, Any] = {
                 "`instance_id` is accepted too.",
             },
             "instance_id": {"type": "string", "maxLength": 100},
-            "params": {"description": "ctx.input of the run (any JSON; absent or null: {})."},
+            "params": {"description": "ctx.input of the run (any JSON; absent: {})."},
         },
     },
     "InstanceCreated": {

@@ -9,6 +9,7 @@ are set directly. Every answer is checked against its schema in the OpenAPI docu
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -147,7 +148,8 @@ def test_create_without_a_body_names_the_instance_by_its_execution_id(call, orde
 def test_create_accepts_the_references_instance_id_and_null_params(call, orders):
     response = call("post", body={"instance_id": "a:b.c_d-1", "params": None})
     assert response.status_code == 201 and response.json()["id"] == "a:b.c_d-1"
-    assert Execution.objects.get(instance_id="a:b.c_d-1").input == {}
+    # null is ctx.input = null, as {"input": null} on the execute API; absent is {}.
+    assert Execution.objects.get(instance_id="a:b.c_d-1").input is None
 
 
 def test_params_may_be_any_json(call, orders):
@@ -870,3 +872,92 @@ def test_no_request_answers_5xx(call, orders, method, path, body, text, query):
 def test_a_path_segment_that_is_no_slug_is_an_unknown_path(call, orders, slug):
     for method, path in [("get", ""), ("post", ""), ("post", "/batch"), ("get", "/i")]:
         assert_error(call(method, path, body={}, slug=slug), 404, "NOT_FOUND")
+
+
+# --- End to end: a real worker, real V8 -------------------------------------------------------
+
+
+def poll(call, path: str, status: str, timeout: float = 30.0) -> dict:
+    """GET the instance until it is in `status`; its document."""
+    deadline = time.monotonic() + timeout
+    while True:
+        body = call("get", path).json()
+        if body["status"] == status:
+            return conforms(body, "InstanceDetail")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still {body['status']}, not {status}: {body}")
+        time.sleep(0.1)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_instance_waits_for_an_event_sent_through_the_api_then_completes(
+    call, orders, celery_worker
+):
+    created = call("post", body={"id": "order-1", "params": {"id": 1}})
+    assert created.status_code == 201
+    waiting = poll(call, "/order-1", "waiting")
+    assert [(s["name"], s["type"], s["status"]) for s in waiting["steps"]] == [
+        ("load order", "step", "complete"), ("approval", "waitForEvent", "waiting"),
+    ]  # fmt: skip
+    load, approval = waiting["steps"]
+    assert load["output"] == {"id": 1} and [a["success"] for a in load["attempts"]] == [True]
+    assert load["config"] == {
+        "retries": {"limit": 5, "delay": 10_000, "backoff": "exponential"},
+        "timeout": 600_000,
+    }  # fmt: skip (the documented defaults)
+    assert approval["event_type"] == "approved" and approval["timeout_at"] is not None
+
+    sent = call("post", "/order-1/events/approved", body={"by": "ada"})
+    assert sent.status_code == 202
+    done = poll(call, "/order-1", "complete")
+    assert done["output"] == {"order": {"id": 1}, "approvedBy": "ada"}
+    assert done["error"] is None and done["end"] is not None and done["replays"] == 1
+    assert [(s["name"], s["status"]) for s in done["steps"]] == [
+        ("load order", "complete"), ("approval", "complete"),
+    ]  # fmt: skip
+    taken = done["steps"][1]["output"]
+    assert (taken["type"], taken["payload"]) == ("approved", {"by": "ada"})
+    assert [(e["type"], e["taken_by"]) for e in done["events"]] == [("approved", "approval")]
+    # Ended: another event is refused.
+    assert_error(call("post", "/order-1/events/approved", body={}), 409)
+    (item,) = call("get", "?status=complete").json()["result"]
+    assert item["id"] == "order-1" and item["ended_on"] is not None
+
+    # Restart: from the beginning, the stored steps discarded; it waits for a new event.
+    restarted = call("patch", "/order-1/status", body={"status": "restart"})
+    assert restarted.json()["status"] in ("queued", "running")
+    again = poll(call, "/order-1", "waiting")
+    assert [(s["name"], s["status"]) for s in again["steps"]] == [
+        ("load order", "complete"), ("approval", "waiting"),
+    ]  # fmt: skip
+    # The count started over: one suspension (at the wait) since the restart.
+    assert (again["output"], again["replays"], again["events"]) == (None, 1, [])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_pause_keeps_an_event_until_resume_and_terminate_ends_a_waiting_instance(
+    call, orders, celery_worker
+):
+    created = call("post", "/batch", body=[{"id": "paused-one"}, {"id": "stopped-one"}])
+    assert created.status_code == 201
+    poll(call, "/paused-one", "waiting")
+    poll(call, "/stopped-one", "waiting")
+
+    assert call("patch", "/paused-one/status", body={"status": "pause"}).json()["status"] == (
+        "paused"
+    )
+    assert call("post", "/paused-one/events/approved", body={"by": "bo"}).status_code == 202
+    # A paused instance is not woken by an event (the wake-up is part of the send): it keeps it.
+    kept = call("get", "/paused-one").json()
+    assert kept["status"] == "paused"
+    assert [(e["type"], e["taken_by"]) for e in kept["events"]] == [("approved", None)]
+    resumed = call("patch", "/paused-one/status", body={"status": "resume"})
+    assert resumed.json()["status"] in ("queued", "running")
+    assert poll(call, "/paused-one", "complete")["output"]["approvedBy"] == "bo"
+
+    stopped = call("patch", "/stopped-one/status", body={"status": "terminate"})
+    assert stopped.json()["status"] == "terminated"
+    body = poll(call, "/stopped-one", "terminated")
+    assert body["error"]["name"] == "TERMINATED"
+    conflict = call("patch", "/stopped-one/status", body={"status": "resume"})
+    assert assert_error(conflict, 409)["status"] == "terminated"
