@@ -4,13 +4,15 @@ running attempt's trace from its live stream (apps/executions/live.py)."""
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from django.db.models import Q, QuerySet
+from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -241,3 +243,68 @@ def execution_to_replay(request, workflow) -> Execution | None:
         .filter(space=request.space, workflow=workflow, id=execution_id)
         .first()
     )
+
+
+# --- The instances API (apps/api/instances.py) ----------------------------------------------
+
+# Each word of `Execution.instance_status`, as a filter on the row.
+INSTANCE_STATUS_FILTERS = {
+    "queued": Q(status=Status.PENDING),
+    "running": Q(status=Status.RUNNING, pause_requested=False),
+    "waitingForPause": Q(status=Status.RUNNING, pause_requested=True),
+    "paused": Q(status=Status.PAUSED),
+    "waiting": Q(status=Status.WAITING),
+    "complete": Q(status=Status.COMPLETED),
+    "errored": Q(status__in=(Status.FAILED, Status.TIMEOUT)),
+    "terminated": Q(status=Status.CANCELLED),
+}
+
+# What a list item shows: never the (possibly large) input, output, logs or trace.
+INSTANCE_LIST_FIELDS = ("id", "instance_id", "workflow_name", "version_number", "environment",
+                        "status", "pause_requested", "triggered_by", "queued_at", "started_at",
+                        "finished_at")  # fmt: skip
+
+
+def instances_filtered(
+    instances: QuerySet,
+    *,
+    statuses: list[str] | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> QuerySet:
+    """`instances` (already scoped to a Space and workflow) in those instance statuses and
+    created (queued) within [since, until], newest first. Each row carries `first_started_at`
+    (the first attempt's start: `started_at` is the latest attempt's) and `last_attempt_at`
+    (when the latest attempt started or ended), read with the unique (execution, number)
+    index."""
+    if statuses:
+        match = Q()
+        for word in statuses:
+            match |= INSTANCE_STATUS_FILTERS[word]
+        instances = instances.filter(match)
+    if since is not None:
+        instances = instances.filter(queued_at__gte=since)
+    if until is not None:
+        instances = instances.filter(queued_at__lte=until)
+    attempts = ExecutionAttempt.objects.filter(execution=OuterRef("pk"))
+    return (
+        instances.annotate(
+            first_started_at=Subquery(attempts.order_by("number").values("started_at")[:1]),
+            last_attempt_at=Subquery(
+                attempts.order_by("-number").values(last=Coalesce("finished_at", "started_at"))[:1]
+            ),
+        )
+        .only(*INSTANCE_LIST_FIELDS)
+        .order_by("-queued_at", "-id")
+    )
+
+
+def instance_by_key(instances: QuerySet, key: str) -> Execution | None:
+    """The instance named `key` among `instances` (one workflow's): by the id its creator chose,
+    else by its execution's UUID."""
+    match = Q(instance_id=key)
+    with contextlib.suppress(ValueError):
+        match |= Q(pk=uuid.UUID(key))
+    found = list(instances.filter(match)[:2])
+    # Only a chosen id that spells another run's UUID could match twice; the chosen id wins.
+    return next((row for row in found if row.instance_id == key), found[0] if found else None)

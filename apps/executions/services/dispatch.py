@@ -43,9 +43,12 @@ def execution_create(
     customer: Customer | None = None,
     environment: str = DRAFT,
     retry: bool = True,
+    instance_id: str = "",
 ) -> Execution:
     """A pending execution of `version`, or of `code` as a draft when no version is given.
-    `retry=False` runs once whatever the workflow's retry policy (a person is waiting)."""
+    `retry=False` runs once whatever the workflow's retry policy (a person is waiting).
+    `instance_id`: the instances API's id chosen by the caller (unique per workflow: a
+    duplicate raises IntegrityError)."""
     if version is None and code is None:
         code = workflow.draft_code
     retry = retry and workflow.retry_enabled
@@ -69,6 +72,7 @@ def execution_create(
         headers=headers,
         max_attempts=max_attempts,
         retry_delays_ms=workflow.retry_delays_ms() if retry else [],
+        instance_id=instance_id,
     )
     try:
         rawsql.insert(execution)  # on every run's path: see fastn_console/rawsql.py
