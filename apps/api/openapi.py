@@ -859,6 +859,45 @@ PATHS[INSTANCE_PATH + "/events/{event_type}"] = {
         },
     },
 }  # fmt: skip
+PATHS["/tenants/{space_id}/workflows/{workflow_slug}/versions/{version}/graph"] = {
+    "get": {
+        "summary": "The step graph of a version",
+        "description": (
+            "The durable step graph of a published version's code (`draft`: the draft), in "
+            "the shape of the reference's version graph: `graph.workflow` is a function_def "
+            "whose `nodes` are step_do (with `config`), step_sleep, step_sleep_until, "
+            "step_wait_for_event, loop, parallel (all, any, all_settled, race), if, switch, "
+            "try, block, function_call and break, each with `starts`/`resolves` lines; "
+            "`functions` holds the helpers that contain steps."
+        ),
+        "parameters": [
+            *WORKFLOW_PARAMETERS,
+            {"name": "version", "in": "path", "required": True,
+             "schema": {"type": "string", "pattern": "^([0-9]{1,9}|draft)$"}},
+        ],
+        "responses": {
+            "200": {"description": "The graph.", "content": json_content({
+                "type": "object",
+                "required": ["workflow_id", "graph"],
+                "properties": {
+                    "id": {"type": ["string", "null"], "description": "The version's id."},
+                    "workflow_id": {"type": "string"},
+                    "class_name": {"type": "string"},
+                    "created_on": {"type": ["string", "null"], "format": "date-time"},
+                    "modified_on": {"type": ["string", "null"], "format": "date-time"},
+                    "graph": {"type": "object", "properties": {
+                        "version": {"type": "integer"},
+                        "workflow": {"type": "object"},
+                    }},
+                },
+            })},
+            "400": error_response("BAD_REQUEST: version is not a number or draft"),
+            **INSTANCE_AUTH_ERRORS,
+            "404": error_response("NOT_FOUND: no such workflow or version in this Space"),
+            "422": error_response("SYNTAX_ERROR: the code does not parse (`line`, `column`)"),
+        },
+    },
+}  # fmt: skip
 
 
 def openapi_document() -> dict[str, Any]:
