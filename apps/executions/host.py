@@ -101,6 +101,10 @@ class DatabaseHost:
         return self
 
     def __exit__(self, *exc_info) -> None:
+        # Steps kept back (apps/executions/steps.py) are written whatever ended the run.
+        flush = getattr(self.step_store, "flush", None)
+        if flush is not None:
+            flush()
         # INVOCATION-scoped state lives exactly as long as the run.
         if self.wrote_invocation_state:
             state_clear_invocation(self.space.id, self.invocation_id)
@@ -175,14 +179,26 @@ class DatabaseHost:
     def connector_call(self, connector: str, action: str, params: Any) -> Any:
         return self.connectors.call(connector, action, params)
 
+    def step_flush(self) -> None:
+        flush = getattr(self.step_store, "flush", None)
+        if flush is not None:
+            flush()
+
+    def step_preload(self) -> dict:
+        preload = getattr(self.step_store, "step_preload", None)
+        return preload() if preload is not None else {}
+
     def step_begin(self, name, kind, options, line, again) -> dict:
         return self.step_store.step_begin(name, kind, options, line, again)
 
-    def step_end(self, name, output_json) -> dict:
-        return self.step_store.step_end(name, output_json)
+    def step_started(self, starts) -> None:
+        self.step_store.step_started(starts)
 
-    def step_fail(self, name, error) -> dict:
-        return self.step_store.step_fail(name, error)
+    def step_end(self, name, output_json, start=None) -> dict:
+        return self.step_store.step_end(name, output_json, start)
+
+    def step_fail(self, name, error, start=None) -> dict:
+        return self.step_store.step_fail(name, error, start)
 
     def attach_redactor(self, redactor) -> None:
         # Credentials injected into requests are redacted like the secrets the run read.

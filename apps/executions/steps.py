@@ -33,6 +33,8 @@ from apps.runtime.steps import (
 
 # Retry delays up to this long are waited in the isolate; longer ones end the attempt.
 IN_PROCESS_WAIT_MS = 1000
+# Finished steps kept back are written at least this often.
+FLUSH_EVERY = 200
 LOST = {
     "name": "WorkerLost",
     "message": "The attempt running this step stopped (its worker was lost) before it finished.",
@@ -59,12 +61,25 @@ class DurableSteps:
         self.wake_at: dt.datetime | None = None
         self.paused = False
         self.waits_for: set[str] = set()
+        # Finished steps not written yet (see step_end): written before anything else.
+        self.unwritten: list[ExecutionStep] = []
 
     # ---- the host protocol ------------------------------------------------------------------
+    def step_preload(self) -> dict[str, dict[str, Any]]:
+        """The run's finished steps (done or failed for good), read in one query before the
+        attempt starts: the isolate answers them itself when the replay reaches them."""
+        return {
+            row.name: {"kind": row.kind, "status": row.status, "output": row.output,
+                       "error": row.error}
+            for row in self._rows().values()
+            if row.status in (StepStatus.COMPLETE, StepStatus.ERRORED)
+        }  # fmt: skip
+
     def step_begin(
         self, name: str, kind: str, options: Any, line: int | None, again: bool
     ) -> dict[str, Any]:
         name = check_name(name)
+        self.flush()
         if not again:
             if name in self.seen:
                 raise duplicate_name(name, line, self.seen[name])
@@ -90,10 +105,36 @@ class DurableSteps:
             return self._begin_wait(name, options, line, row)
         return self._begin_sleep(name, kind, options, line, row)
 
-    def step_end(self, name: str, output_json: str) -> dict[str, Any]:
-        row = self._running(name)
+    def step_started(self, starts: list[dict[str, Any]]) -> None:
+        """Steps the isolate began without asking (the default config, or one accepted
+        already), told with a later host call: recorded as running."""
+        self.flush()
+        for start in starts:
+            if start["name"] not in self._rows():
+                self._fresh(start, StepStatus.RUNNING).save(force_insert=True)
+
+    def step_end(
+        self, name: str, output_json: str, start: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         now = timezone.now()
         size = len(output_json.encode("utf-8"))
+        fresh = start is not None and start["name"] not in self._rows()
+        if fresh and size <= MAX_STEP_RESULT_BYTES:
+            # Begun and done without a word to the host: no host call was made while it ran
+            # (any would have carried its start), so it touched nothing outside the isolate
+            # and running it again would change nothing. Its row is written with the next
+            # ones, before any other call is served and when the attempt ends (`flush`).
+            row = self._fresh(start, StepStatus.COMPLETE)
+            self._end_try(row, now, None)
+            row.output, row.finished_at = json.loads(output_json), now
+            self.unwritten.append(row)
+            if len(self.unwritten) >= FLUSH_EVERY:
+                self.flush()
+            return self._after_end()
+        self.flush()
+        if fresh:
+            self._fresh(start, StepStatus.RUNNING).save(force_insert=True)
+        row = self._running(name)
         if size > MAX_STEP_RESULT_BYTES:
             error = result_too_large(name, size)
             self._end_try(row, now, error)
@@ -101,16 +142,40 @@ class DurableSteps:
         self._end_try(row, now, None)
         row.status, row.output, row.finished_at = StepStatus.COMPLETE, json.loads(output_json), now
         row.save(update_fields=["status", "output", "finished_at", "attempts"])
+        return self._after_end()
+
+    def flush(self) -> None:
+        """Write the finished steps kept back, in one statement."""
+        if self.unwritten:
+            rows, self.unwritten = self.unwritten, []
+            ExecutionStep.objects.bulk_create(rows)
+
+    def _after_end(self) -> dict[str, Any]:
         if self.pause.is_set():
             return self._suspend_for_pause()
         return {"state": "done"}
 
-    def step_fail(self, name: str, error: Any) -> dict[str, Any]:
+    def step_fail(
+        self, name: str, error: Any, start: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        self.flush()
+        if start is not None and start["name"] not in self._rows():
+            self._fresh(start, StepStatus.RUNNING).save(force_insert=True)
         row = self._running(name)
         now = timezone.now()
         failure = error_of(error)
         self._end_try(row, now, failure)
         return self._after_failure(row, now, failure)
+
+    def _fresh(self, start: dict[str, Any], status: str) -> ExecutionStep:
+        """The row of a step the isolate began by itself, with its first try."""
+        name = check_name(start["name"])
+        begun = dt.datetime.fromtimestamp(start["start"] / 1000, dt.UTC)
+        config = StepConfig.parse(start["options"], name).as_json()
+        row = self._create(name, StepKind.DO, start["line"], begun, config=config)
+        row.status = status
+        row.attempts = [self._try(begun)]
+        return row
 
     # ---- step.do ----------------------------------------------------------------------------
     def _begin_do(self, name, options, line, row) -> dict[str, Any]:

@@ -38,6 +38,7 @@ from apps.runtime.pool import (
 )
 from apps.runtime.redact import Redactor
 from apps.runtime.sandbox import EXIT_MEMORY, ret_frame
+from apps.runtime.steps import MAX_STEP_RESULT_BYTES
 
 logger = logging.getLogger("apps.runtime")
 
@@ -230,12 +231,19 @@ def run_workflow(
         ctx_json = json.dumps(ctx, default=json_default, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"ctx must be JSON-serialisable: {exc}") from None
+    # A durable run's finished steps go in with the code: the isolate answers them from here,
+    # without a host call each, so a replay costs one read whatever the number of steps.
+    preload = getattr(host, "step_preload", None)
     limits_json = json.dumps(
         {
             "maxOutputBytes": limits.max_output_bytes,
             "maxLogEntries": limits.max_log_entries,
             "maxLogBytes": limits.max_log_bytes,
-        }
+            "storedSteps": preload() if callable(preload) else {},
+            "maxStepResultBytes": MAX_STEP_RESULT_BYTES,
+        },
+        default=json_default,
+        ensure_ascii=False,
     )
     script = source.assemble(prepared, ctx_json, limits_json, source.script_name(ctx))
     return _Run(prepared, script, host, limits, cancel, progress).execute()
@@ -334,6 +342,17 @@ class _Run:
                 started,
             )
         outcome = self._serve(sandbox, deadline)
+        failure = self.bridge.detached_failure
+        if failure is not None and outcome.status in (COMPLETED, SUSPENDED):
+            # A step's result the workflow did not wait for could not be stored: the run must
+            # not end as if it had been (a replay would run the step again).
+            message = f"A step's result could not be stored: {failure['message']}"
+            outcome = _Outcome(
+                FAILED,
+                error=_error("STEP_NOT_STORED", message),
+                healthy=outcome.healthy,
+                marked_retryable=not failure.get("permanent", True),
+            )
         if outcome.healthy:
             pool.release(sandbox)
         else:
@@ -660,5 +679,8 @@ class _Run:
             steps=self.bridge.final_steps(),
             duration_ms=(time.monotonic() - started) * 1000,
             retryable=outcome.status in (FAILED, TIMEOUT)
-            and (code in TRANSIENT or (code == "RUNTIME_ERROR" and outcome.marked_retryable)),
+            and (
+                code in TRANSIENT
+                or (code in ("RUNTIME_ERROR", "STEP_NOT_STORED") and outcome.marked_retryable)
+            ),
         )

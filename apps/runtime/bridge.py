@@ -57,8 +57,10 @@ class Host(Protocol):
 
     # Optional: durable steps (see steps.py). A host without them gets LocalSteps.
     # def step_begin(self, name, kind, options, line, again) -> dict
-    # def step_end(self, name, output_json) -> dict
-    # def step_fail(self, name, error) -> dict
+    # def step_started(self, starts) -> None   steps begun in the isolate without asking
+    # def step_flush(self) -> None              write what the host kept back (before a call)
+    # def step_end(self, name, output_json, start) -> dict
+    # def step_fail(self, name, error, start) -> dict
 
 
 class _Invalid(Exception):
@@ -216,21 +218,40 @@ def _parse_step(name: str, args: dict[str, Any]) -> _Call:
             step=True,
             recorded=not again,
         )
+    start = _step_start(args.get("start"))
     if name == "step.end":
         output = args.get("output")
         if not isinstance(output, str):
             raise _Invalid("output must be JSON text")
         return _Call(
-            "step", name, {"name": step}, lambda h: h.step_end(step, output), step=True,
+            "step", name, {"name": step}, lambda h: h.step_end(step, output, start), step=True,
             recorded=False,
         )  # fmt: skip
     if name == "step.fail":
         error = args.get("error")
         return _Call(
-            "step", name, {"name": step}, lambda h: h.step_fail(step, error), step=True,
+            "step", name, {"name": step}, lambda h: h.step_fail(step, error, start), step=True,
             recorded=False,
         )  # fmt: skip
     raise _Invalid(f"unknown call {name!r}")
+
+
+def _step_start(value: Any) -> dict[str, Any] | None:
+    """How a step that began without asking the host began: {name, line, start (epoch ms),
+    options}; None when the host was told already."""
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not isinstance(value.get("start"), int | float):
+        raise _Invalid("malformed step start")
+    name = value.get("name")
+    if not isinstance(name, str) or not 0 < len(name) <= MAX_NAME_LENGTH:
+        raise _Invalid("malformed step start")
+    return {
+        "name": name,
+        "line": _line(value.get("line")),
+        "start": float(value["start"]),
+        "options": value.get("options"),
+    }
 
 
 def _line(value: Any) -> int | None:
@@ -303,8 +324,10 @@ class Bridge:
         self.step_value_limit = step_value_limit
         self.steps: list[dict[str, Any]] = []
         self.unrecorded = 0
+        self.detached_failure: dict[str, Any] | None = None
         # Durable steps when the host stores them, else steps that live as long as the run.
         self.step_host = host if callable(getattr(host, "step_begin", None)) else LocalSteps()
+        self.flush_steps = getattr(self.step_host, "step_flush", None)
         attach = getattr(host, "attach_redactor", None)
         if callable(attach):
             attach(redactor)
@@ -319,7 +342,13 @@ class Bridge:
             if not isinstance(name, str) or not isinstance(args, dict):
                 raise _Invalid("malformed request")
             call = _parse(name, args)
+            detached = message.get("detached") is True
             line = _line(message.get("line"))
+            step_starts = message.get("started")
+            if step_starts is not None:
+                if not isinstance(step_starts, list):
+                    raise _Invalid("malformed request")
+                step_starts = [_step_start(item) for item in step_starts]
             if call.step:
                 args["line"] = line
                 if call.name == "step.end" and self.redactor.active:
@@ -335,6 +364,11 @@ class Bridge:
         duration_ms = 0.0
         try:
             try:
+                if step_starts:
+                    self.step_host.step_started(step_starts)
+                elif not call.step and self.flush_steps is not None:
+                    # Steps the host keeps back are written before anything else is done.
+                    self.flush_steps()
                 result = call.invoke(self.step_host if call.step else self.host)
             finally:
                 duration_ms = (time.perf_counter() - clock) * 1000
@@ -364,6 +398,9 @@ class Bridge:
                 "message": f"{call.name} failed: internal error",
                 "permanent": False,
             }
+        if error is not None and detached and self.detached_failure is None:
+            # Nobody waits for this answer: the run's end reports it (api.py).
+            self.detached_failure = error
         if not call.recorded:
             return self._reply(reply, error)
         # The whole request (or reply) within the limit means every value in it is too,

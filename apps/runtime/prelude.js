@@ -48,6 +48,9 @@
   const arrayJoin = Array.prototype.join;
   const arrayIncludes = Array.prototype.includes;
   const arrayFilter = Array.prototype.filter;
+  const arrayIndexOf = Array.prototype.indexOf;
+  const setAdd = Set.prototype.add;
+  const setDelete = Set.prototype.delete;
   const arraySlice = Array.prototype.slice;
   const arrayFrom = Array.from;
   const promiseThen = Promise.prototype.then;
@@ -57,6 +60,7 @@
   const weakMapGet = WeakMap.prototype.get;
   const weakMapSet = WeakMap.prototype.set;
   const objectKeys = Object.keys;
+  const objectHasOwn = Object.hasOwn;
   const mapSet = Map.prototype.set;
   const regExpTest = RegExp.prototype.test;
 
@@ -127,8 +131,11 @@
   let lastCallId = 0;
   let outstanding = 0; // calls sent and not answered yet
   let pumpScheduled = false;
+  const detachedCalls = new SetCtor();
 
-  function send(payload) {
+  // `detached`: a call whose answer the workflow does not wait for (a step's result being
+  // stored): while only such calls are outstanding the pump does not block for replies.
+  function send(payload, detached) {
     const id = ++lastCallId;
     const message = id + "\n" + payload;
     const total = message.length;
@@ -144,6 +151,7 @@
     } while (pos < total);
     const promise = new PromiseCtor((resolve) => pendingCalls.set(id, resolve));
     outstanding++;
+    if (detached) apply(setAdd, detachedCalls, [id]);
     if (!pumpScheduled) {
       pumpScheduled = true;
       apply(promiseThen, settledPromise, [pump]);
@@ -169,7 +177,7 @@
     let text = "";
     for (;;) {
       channelHeader[0] = OP_PUMP;
-      channelHeader[3] = delivered ? 0 : PUMP_WAIT_MS;
+      channelHeader[3] = delivered || outstanding === detachedCalls.size ? 0 : PUMP_WAIT_MS;
       notifyHost();
       if (channelHeader[4] !== 1) break;
       text += readReply(channelHeader[6]);
@@ -178,6 +186,7 @@
       const resolve = pendingCalls.get(id);
       if (resolve !== undefined) {
         pendingCalls.delete(id);
+        apply(setDelete, detachedCalls, [id]);
         outstanding--;
         resolve(text);
       }
@@ -494,18 +503,22 @@
     }
   }
 
-  async function call(name, args) {
+  async function call(name, args, detached) {
     if (notifyHost === null || run === null || run.finished) {
       throw new ErrorCtor(name + " was called after the workflow finished");
     }
     const line = callerLine();
     let request;
     try {
-      request = stringify({ name, args, line });
+      const message = { name, args, line };
+      if (pendingStarts.length !== 0) message.started = pendingStarts;
+      if (detached === true) message.detached = true;
+      request = stringify(message);
+      pendingStarts = [];
     } catch (e) {
       throw new TypeErrorCtor(name + ": arguments are not JSON-serialisable (" + e.message + ")");
     }
-    const reply = parse(await send(request));
+    const reply = parse(await send(request, detached === true));
     if (reply.err) throw hostError(reply.err);
     return reply.ok;
   }
@@ -782,8 +795,39 @@
   }
 
   // One loop for every kind: ask the host, act on its answer, ask again after a wait.
-  async function runStep(kind, name, options, callback) {
-    let answer = await call("step.begin", { name, kind, options });
+  // Steps begun without asking the host (see runStep), not yet told to it: they go with the
+  // next host call (a connector call inside the step, say), so that a worker dying there
+  // finds the step recorded as running and counts the lost try against its retries.
+  let pendingStarts = [];
+  const STEP_DEFAULT_TIMEOUT_MS = 600000;
+  // Configs the host accepted in this attempt (their JSON -> timeout): a loop of steps with
+  // the same config asks once.
+  const knownConfigs = new MapCtor();
+
+  function takeStart(notice) {
+    const index = apply(arrayIndexOf, pendingStarts, [notice]);
+    if (index < 0) return null; // it went with another call: the host has it
+    pendingStarts = apply(arrayFilter, pendingStarts, [(other) => other !== notice]);
+    return notice;
+  }
+
+  // A new step.do with the default config (or one the host accepted already) runs at once and
+  // costs one host call, its end (which stores it); others ask `step.begin` first.
+  async function runStep(kind, name, options, callback, line) {
+    let answer = null;
+    if (kind === "do" && !(run.storedSteps && objectHasOwn(run.storedSteps, name))) {
+      const key = options === null ? "" : stringify(options);
+      if (key === "" || knownConfigs.has(key)) {
+        const timeoutMs = key === "" ? STEP_DEFAULT_TIMEOUT_MS : knownConfigs.get(key);
+        answer = { state: "run", attempt: 1, timeoutMs, fresh: true };
+      }
+    }
+    if (answer === null) {
+      answer = await call("step.begin", { name, kind, options });
+      if (kind === "do" && options !== null && answer.state === "run") {
+        knownConfigs.set(stringify(options), answer.timeoutMs);
+      }
+    }
     for (;;) {
       const state = answer.state;
       if (state === "done") return answer.output === undefined ? null : answer.output;
@@ -795,6 +839,11 @@
         continue;
       }
       if (state !== "run") throw new ErrorCtor("step." + kind + ': unexpected answer "' + state + '"');
+      let notice = null;
+      if (answer.fresh === true) {
+        notice = { name, line, start: now(), options };
+        apply(arrayPush, pendingStarts, [notice]);
+      }
       let text;
       try {
         const value = await withTimeout(PromiseCtor.resolve().then(() => callback()), answer.timeoutMs, name);
@@ -804,20 +853,76 @@
         const error = e === NOT_JSON
           ? { name: "TypeError", message: 'Step "' + name + '" returned a value JSON cannot hold (a function, a symbol or a BigInt)' }
           : thrownAsError(e);
-        answer = await call("step.fail", { name, error });
+        answer = await call("step.fail", { name, error, start: notice && takeStart(notice) });
         continue;
       }
-      answer = await call("step.end", { name, output: text });
-      if (answer.state === "done") return parse(text);
+      const start = notice && takeStart(notice);
+      const limit = run.limits.maxStepResultBytes;
+      if (text.length * 3 > limit && utf8Length(text) > limit) {
+        answer = await call("step.end", { name, output: text, start }); // the host refuses it
+        continue;
+      }
+      // The workflow goes on while the host stores the result: the host serves calls in
+      // order, so the result is stored before anything a later step asks of it. The answer
+      // only matters when it asks to pause (or the store failed).
+      apply(promiseThen, call("step.end", { name, output: text, start }, true), [afterEnd, endFailed]);
+      return parse(text);
     }
+  }
+
+  function afterEnd(answer) {
+    if (answer.state === "suspend") {
+      durable.suspending = true;
+      settleSuspension();
+    }
+  }
+
+  function endFailed(e) {
+    finish({ status: "failed", error: describeError(e) });
+  }
+
+
+  // Names used in this attempt and where: a second step of the same name is a mistake that
+  // would make a replay return the first one's result.
+  const stepLines = new MapCtor();
+
+  function checkUnique(name) {
+    const line = callerLine();
+    if (stepLines.has(name)) {
+      const first = stepLines.get(name);
+      const e = new ErrorCtor(
+        'Step name "' + name + '"' + (line ? " at line " + line : "") +
+          " is already used by the step" + (first ? " at line " + first : "") +
+          ": step names must be unique within a run (add the loop index or an id to the name).",
+      );
+      e.code = "DUPLICATE_STEP_NAME";
+      e.retryable = false;
+      throw e;
+    }
+    stepLines.set(name, line);
+    return line;
+  }
+
+  // A step this run finished in an earlier attempt: its stored result (or error), at once.
+  function storedStep(kind, name) {
+    const stored = run.storedSteps;
+    if (stored === null || typeof stored !== "object" || !objectHasOwn(stored, name)) return null;
+    const row = stored[name];
+    if (row.kind !== kind) return null; // the host explains the change of kind
+    if (row.status === "complete") return { value: row.output === undefined ? null : row.output };
+    throw stepError(row.error, kind === "waitForEvent" ? "EVENT_TIMEOUT" : "STEP_FAILED");
   }
 
   async function tracked(kind, name, options, callback) {
     checkText("step." + kind, "name", name, 256);
+    const line = checkUnique(name);
+    const stored = storedStep(kind, name);
+    if (stored !== null) return stored.value;
+    if (durable.suspending) return await new PromiseCtor(() => {}); // the attempt is ending
     durable.running++;
     let value;
     try {
-      value = await runStep(kind, name, options, callback);
+      value = await runStep(kind, name, options, callback, line);
     } finally {
       durable.running--;
     }
@@ -1140,6 +1245,7 @@
         logEntries: 0,
         logChars: 0,
         logsClosed: false,
+        storedSteps: limits.storedSteps || null,
         finished: false,
         waiting: false,
         result: null,

@@ -275,13 +275,29 @@ class LocalSteps:
             "timeoutMs": self.configs[name].timeout_ms,
         }
 
-    def step_end(self, name: str, output_json: str) -> dict[str, Any]:
+    def step_started(self, starts: list[dict[str, Any]]) -> None:
+        for start in starts:
+            self._fresh(start)
+
+    def _fresh(self, start: dict[str, Any] | None) -> None:
+        """A step that began in the isolate without asking: its first try."""
+        if start is not None and start["name"] not in self.tries:
+            self.tries[start["name"]] = 1
+            self.configs[start["name"]] = StepConfig.parse(start["options"], start["name"])
+
+    def step_end(
+        self, name: str, output_json: str, start: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        self._fresh(start)
         size = len(output_json.encode("utf-8"))
         if size > MAX_STEP_RESULT_BYTES:
             return {"state": "failed", "error": result_too_large(name, size)}
         return {"state": "done"}
 
-    def step_fail(self, name: str, error: Any) -> dict[str, Any]:
+    def step_fail(
+        self, name: str, error: Any, start: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        self._fresh(start)
         config = self.configs.get(name, StepConfig())
         tries = self.tries.get(name, 1)
         if tries > config.limit:

@@ -340,3 +340,23 @@ def test_a_waiting_instance_can_be_paused_resumed_and_terminated(cast, celery_wo
     execution_control(second, "terminate", actor=SYSTEM)
     second.refresh_from_db()
     assert second.status == Status.CANCELLED and second.error["code"] == "TERMINATED"
+
+
+def test_pure_steps_are_stored_and_replayed_with_their_first_result(cast, celery_worker):
+    """Steps that make no host call are written in batches (before any other call and when
+    the attempt ends): the replay returns exactly what they returned the first time."""
+    code = """export default async function (ctx) {
+  const values = [];
+  for (let i = 0; i < 30; i++) {
+    values.push(await ctx.step.do(`random ${i}`, async () => Math.random()));
+  }
+  await ctx.step.sleep("nap", "1 second");
+  return values;
+}"""
+    workflow = make_workflow(cast.space, slug="pure", code=code, tier="standard")
+    execution = start(workflow)
+    wait_status(execution, Status.WAITING)
+    stored = [s.output for s in steps_of(execution) if s.kind == "do"]
+    assert len(stored) == 30 and all(s.status == "complete" for s in steps_of(execution)[:30])
+    wait_status(execution, Status.COMPLETED, timeout=15)
+    assert execution.output == stored

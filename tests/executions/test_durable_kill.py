@@ -106,3 +106,41 @@ def test_a_sleep_survives_stopping_every_process_and_losing_the_queue(cast, tmp_
     execution.refresh_from_db()
     assert execution.output == {"before": 1, "after": 1}
     assert (count(workflow, "before"), count(workflow, "after")) == (1, 1)
+
+
+def test_a_worker_killed_inside_a_step_without_host_calls_resumes_there(cast, tmp_path):
+    """A step with no host call is not recorded until it ends: a worker dying inside it finds
+    no running step, and the run resumes on the strength of its stored steps (a run lost that
+    way three times in a row stops resuming)."""
+    code = """export default async function (ctx) {
+  for (let i = 1; i <= 4; i++) {
+    await ctx.step.do(`count ${i}`, async () => fastn.state.incr(`done ${i}`));
+  }
+  const spun = await ctx.step.do("spin", async () => {
+    const until = Date.now() + 4000;
+    while (Date.now() < until) {}
+    return "spun";
+  });
+  return spun;
+}"""
+    workflow = make_workflow(cast.space, slug="spinner", tier="standard", timeout=30, code=code)
+    housekeeping = start_housekeeping(tmp_path)
+    worker = start_worker("spin1")
+    second = None
+    try:
+        [execution] = enqueue(workflow, 1)
+        done = ExecutionStep.objects.filter(execution_id=execution.pk, name="count 4")
+        wait_until(lambda: done.filter(status="complete").exists(), timeout=60)
+        time.sleep(0.5)  # inside "spin"
+        kill(worker)
+        second = start_worker("spin2")
+        row = Execution.objects.filter(pk=execution.pk)
+        wait_until(lambda: row.get().status == Status.COMPLETED, timeout=60)
+    finally:
+        for process in [worker, second, *housekeeping]:
+            if process is not None and process.poll() is None:
+                kill(process)
+    execution.refresh_from_db()
+    assert execution.output == "spun"
+    assert [count(workflow, f"done {i}") for i in range(1, 5)] == [1, 1, 1, 1]
+    assert execution.attempt_set.filter(error__code="WORKER_LOST").count() == 1

@@ -61,8 +61,7 @@ def execution_reap() -> dict[str, int]:
                     execution_dispatch(execution)
                 counts["redispatched"] += 1
             continue
-        in_step = ExecutionStep.objects.filter(execution_id=execution.pk, status=StepStatus.RUNNING)
-        if not execution.cancel_requested and in_step.exists():
+        if not execution.cancel_requested and durable_resumes(execution.pk):
             resumed = rows.update(
                 status=Status.PENDING,
                 error=lost,
@@ -87,6 +86,31 @@ def execution_reap() -> dict[str, int]:
         execution_dispatch(execution)
         counts["requeued"] += 1
     return counts
+
+
+# A durable run lost this many times in a row outside any recorded step stops resuming: it
+# then ends like any run whose worker died (a lost try inside a step counts against that
+# step's own retries instead).
+DURABLE_LOST_LIMIT = 3
+
+
+def durable_resumes(execution_id) -> bool:
+    """Whether a durable run whose worker died goes back to pending whatever its retry policy:
+    it has stored steps (its replay loses nothing), and it was lost inside a recorded step or
+    fewer than DURABLE_LOST_LIMIT times in a row."""
+    steps = ExecutionStep.objects.filter(execution_id=execution_id)
+    if steps.filter(status=StepStatus.RUNNING).exists():
+        return True
+    if not steps.exists():
+        return False
+    recent = ExecutionAttempt.objects.filter(execution_id=execution_id).order_by("-number")
+    errors = recent.values_list("error", flat=True)[:DURABLE_LOST_LIMIT]
+    in_a_row = 0
+    for error in errors:
+        if (error or {}).get("code") != "WORKER_LOST":
+            break
+        in_a_row += 1
+    return in_a_row < DURABLE_LOST_LIMIT
 
 
 WAKE_BATCH = 5000
