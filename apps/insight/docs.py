@@ -11,6 +11,7 @@ The content is stored (apps/insight/models.py) and rendered by the template and 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -44,10 +45,12 @@ def docs_content(
     workflow: dict[str, Any],
     triggers: list[dict[str, Any]],
     action_info: Callable[[str, str], Any],
+    steps: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Everything the Docs view and the Markdown show. `workflow` holds name, slug,
     description, tier, tier_label, timeout_seconds and retry (dict or None when off);
-    `action_info(slug, action)` answers the catalog's ActionInfo or None."""
+    `action_info(slug, action)` answers the catalog's ActionInfo or None; `steps` the
+    durable steps (`durable_steps`)."""
     http = [{"method": use.method, "url": use.url, "line": use.line} for use in analysis.http]
     actions = []
     for use in analysis.connectors:
@@ -92,7 +95,63 @@ def docs_content(
             for table in analysis.tables
         ],
         "outputs": [_output(shape) for shape in analysis.outputs],
+        "steps": steps or [],
     }
+
+
+STEP_KINDS = {
+    "step_do": "step.do",
+    "step_sleep": "step.sleep",
+    "step_sleep_until": "step.sleepUntil",
+    "step_wait_for_event": "step.waitForEvent",
+}
+# What a reader of a durable workflow's docs must know (README "Durable workflows").
+REPLAY_NOTE = (
+    "The run resumes after each sleep, wait or long retry delay by running the function again "
+    "from the top: finished steps return their stored results without running, but code "
+    "outside steps — fastn.* calls included — runs again on every replay. Keep side effects "
+    "inside step.do."
+)
+
+
+def durable_steps(graph: dict[str, Any]) -> list[dict[str, Any]]:
+    """The durable steps of a step graph (apps/insight/stepgraph.py), in code order, helpers'
+    steps included: kind, name, line and what configures it."""
+    found: list[dict[str, Any]] = []
+
+    def walk(nodes: list[Any]) -> None:
+        for node in nodes:
+            if not isinstance(node, dict):
+                continue
+            kind = STEP_KINDS.get(node.get("type", ""))
+            if kind is not None:
+                name, line = str(node.get("name", "")), node.get("starts")
+                found.append({"kind": kind, "name": name, "line": line,
+                              "detail": _step_detail(node)})  # fmt: skip
+            for key in ("nodes", "branches", "try_block", "catch_block", "finally_block"):
+                child = node.get(key)
+                if isinstance(child, dict):
+                    walk([child])
+                elif isinstance(child, list):
+                    walk(child)
+
+    walk(graph.get("nodes", []))
+    for function in graph.get("functions", {}).values():
+        walk(function.get("nodes", []))
+    return sorted(found, key=lambda step: step["line"] or 0)
+
+
+def _step_detail(node: dict[str, Any]) -> str:
+    if node["type"] == "step_do":
+        config = node.get("config")
+        return json.dumps(config, separators=(", ", ": ")) if config else "default retries"
+    if node["type"] == "step_sleep":
+        return f"for {node.get('duration')}"
+    if node["type"] == "step_sleep_until":
+        return f"until {node.get('timestamp')}"
+    options = node.get("options") or {}
+    timeout = options.get("timeout")
+    return f"event {options.get('event_type', '?')}" + (f", timeout {timeout}" if timeout else "")
 
 
 def _output(output: Any) -> dict[str, Any]:
@@ -187,6 +246,15 @@ def docs_markdown(content: dict[str, Any], *, generated: str) -> str:
         md.append("")
     for title, key, head, empty in sections[2:]:
         md += _field_section(title, content.get(key, []), head, empty)
+
+    if content.get("steps"):
+        md += ["## Durable steps", "", REPLAY_NOTE, ""]
+        md += _table(
+            ["Step", "Name", "Details", "Line"],
+            [[s["kind"], _code(s["name"]), s["detail"], str(s["line"] or "–")]
+             for s in content["steps"]],
+        )  # fmt: skip
+        md.append("")
 
     md += ["## Tables (`fastn.db`)", ""]
     tables = content.get("tables", [])

@@ -16,11 +16,12 @@ from django.utils import timezone
 
 from apps.insight import selectors
 from apps.insight.analysis import analyze
-from apps.insight.docs import docs_content, docs_markdown
+from apps.insight.docs import docs_content, docs_markdown, durable_steps
 from apps.insight.graph import Graph, ParseFailure, build_graph
 from apps.insight.models import GeneratedDoc
 from apps.insight.render import FlowSvg, RenderError, render_flow
 from apps.insight.stats import NodeStats, line_mapping, node_statistics
+from apps.insight.stepgraph import step_graph
 from apps.runtime.source import code_hash
 from apps.spaces.audit import Actor, audit_record
 from apps.spaces.models import Space
@@ -206,6 +207,7 @@ def docs_build(workflow: Workflow, code: str) -> dict:
         workflow=workflow_facts(workflow),
         triggers=triggers,
         action_info=catalog.info,
+        steps=durable_steps(step_graph(code)),
     )
 
 

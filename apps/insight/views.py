@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import trigger_client_event
 
 from apps.insight import selectors, services
+from apps.insight.docs import REPLAY_NOTE
 from apps.insight.forms import InsightForm
 from apps.insight.graph import ParseFailure
 from apps.insight.models import GeneratedDoc
@@ -162,7 +163,11 @@ def tab_context(request, workflow, form: InsightForm, view: str, code: str | Non
 def docs_context(workflow, code: str) -> dict:
     doc = GeneratedDoc.objects.filter(workflow=workflow, space=workflow.space).first()
     current = services.code_hash(code)
-    context: dict = {"doc": doc, "out_of_date": doc is not None and doc.code_hash != current}
+    context: dict = {
+        "doc": doc,
+        "out_of_date": doc is not None and doc.code_hash != current,
+        "replay_note": REPLAY_NOTE,
+    }
     if doc is not None:
         context["content"] = doc.content
         return context

@@ -141,3 +141,31 @@ def test_another_spaces_docs_stay_out_of_reach(client, cast):
     assert client.get(tab_url(theirs, "insight_docs_markdown")).status_code == 404
     assert generate(client, theirs).status_code == 404
     assert post_tab(client, theirs, view="docs").status_code == 404
+
+
+DURABLE_CODE = """\
+export default async function run(event, step) {
+  const order = await step.do("load order", { retries: { limit: 2, delay: "1 second" } },
+    async () => ({ id: event.input.id }));
+  await step.sleep("cool off", "1 day");
+  const ok = await event.step.waitForEvent("approval", { type: "approved", timeout: "7 days" });
+  return { order, ok };
+}
+"""
+
+
+def test_docs_of_a_durable_workflow_list_its_steps_and_the_replay_rule(client, cast):
+    workflow = make_workflow(cast.space, cast.owner, code=DURABLE_CODE)
+    login(client, cast.viewer)
+    body = post_tab(client, workflow, view="docs").content.decode()
+    assert "Durable steps" in body
+    assert "code outside steps — fastn.* calls included — runs again on every replay" in body
+    for kind, name in (("step.do", "load order"), ("step.sleep", "cool off"),
+                       ("step.waitForEvent", "approval")):  # fmt: skip
+        assert f"<code>{kind}</code> <strong>{name}</strong>" in body
+    assert "event approved, timeout 7 days" in body and "for 1 day" in body
+    text = client.get(tab_url(workflow, "insight_docs_markdown")).content.decode()
+    assert "## Durable steps" in text and "runs again on every replay" in text
+    assert "| step.sleep | `cool off` | for 1 day | 4 |" in text
+    plain = make_workflow(cast.space, cast.owner, code=SHOP_CODE, name="Plain")
+    assert "Durable steps" not in post_tab(client, plain, view="docs").content.decode()
