@@ -3,6 +3,9 @@ version's code (apps/insight/stepgraph.py; its corpus is in tests/insight/stepgr
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from apps.spaces.audit import Actor
@@ -68,3 +71,17 @@ def test_code_that_does_not_parse_is_a_json_error_with_the_line(client, cast, li
     assert response.status_code == 422
     body = response.json()
     assert body["code"] == "SYNTAX_ERROR" and body["line"] >= 2 and "Traceback" not in str(body)
+
+
+CORPUS = Path(__file__).resolve().parents[1] / "insight" / "stepgraph_corpus"
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in CORPUS.glob("*.js")))
+def test_the_endpoint_answers_each_corpus_workflows_expected_graph(client, cast, live_key, name):
+    code = (CORPUS / f"{name}.js").read_text()
+    workflow = make_workflow(cast.space, slug=name.replace("_", "-"), code=code, tier="standard")
+    publish(workflow)
+    response = get(client, cast.space, f"{workflow.slug}/versions/1/graph", live_key)
+    assert response.status_code == 200, response.content
+    expected = json.loads((CORPUS / f"{name}.json").read_text())
+    assert response.json()["graph"]["workflow"] == expected
