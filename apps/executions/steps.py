@@ -66,14 +66,17 @@ class DurableSteps:
 
     # ---- the host protocol ------------------------------------------------------------------
     def step_preload(self) -> dict[str, dict[str, Any]]:
-        """The run's finished steps (done or failed for good), read in one query before the
-        attempt starts: the isolate answers them itself when the replay reaches them."""
-        return {
-            row.name: {"kind": row.kind, "status": row.status, "output": row.output,
-                       "error": row.error}
-            for row in self._rows().values()
-            if row.status in (StepStatus.COMPLETE, StepStatus.ERRORED)
-        }  # fmt: skip
+        """Every stored step of the run, read in one query before the attempt starts: the
+        isolate answers the finished ones (done, or failed for good) itself when the replay
+        reaches them, and asks about the others (running, retrying, sleeping, waiting)."""
+        preload = {}
+        for row in self._rows().values():
+            if row.status in (StepStatus.COMPLETE, StepStatus.ERRORED):
+                preload[row.name] = {"kind": row.kind, "status": row.status,
+                                     "output": row.output, "error": row.error}  # fmt: skip
+            else:
+                preload[row.name] = {"kind": row.kind, "status": row.status}
+        return preload
 
     def step_begin(
         self, name: str, kind: str, options: Any, line: int | None, again: bool

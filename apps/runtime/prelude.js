@@ -910,7 +910,10 @@
     const row = stored[name];
     if (row.kind !== kind) return null; // the host explains the change of kind
     if (row.status === "complete") return { value: row.output === undefined ? null : row.output };
-    throw stepError(row.error, kind === "waitForEvent" ? "EVENT_TIMEOUT" : "STEP_FAILED");
+    if (row.status === "errored") {
+      throw stepError(row.error, kind === "waitForEvent" ? "EVENT_TIMEOUT" : "STEP_FAILED");
+    }
+    return null; // running, retrying, sleeping or waiting: the host decides
   }
 
   async function tracked(kind, name, options, callback) {

@@ -360,3 +360,27 @@ def test_pure_steps_are_stored_and_replayed_with_their_first_result(cast, celery
     assert len(stored) == 30 and all(s.status == "complete" for s in steps_of(execution)[:30])
     wait_status(execution, Status.COMPLETED, timeout=15)
     assert execution.output == stored
+
+
+def test_a_default_config_step_retried_after_a_long_delay_resumes_its_retry(cast, celery_worker):
+    """The first retry of the default config waits 10 s: the attempt ends, and the replay
+    finds the step waiting to retry (not a new step)."""
+    code = """export default async function (ctx) {
+  return await ctx.step.do("eventually", async () => {
+    if (await fastn.state.incr("tries") < 2) throw new Error("not yet");
+    return "ok";
+  });
+}"""
+    workflow = make_workflow(cast.space, slug="slow-retry", code=code, tier="standard")
+    execution = start(workflow)
+    wait_status(execution, Status.WAITING)
+    (step,) = steps_of(execution)
+    assert step.status == StepStatus.RETRYING
+    assert 9.5 <= (step.wake_at - step.started_at).total_seconds() <= 11
+    # Due now: the sweep (the reaper) wakes it as it would in 10 s.
+    ExecutionStep.objects.filter(pk=step.pk).update(wake_at=dt.datetime.now(dt.UTC))
+    Execution.objects.filter(pk=execution.pk).update(due_at=dt.datetime.now(dt.UTC))
+    wait_status(execution, Status.COMPLETED, reap=True)
+    assert execution.output == "ok"
+    (step,) = steps_of(execution)
+    assert [a["success"] for a in step.attempts] == [False, True]
