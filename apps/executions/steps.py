@@ -12,10 +12,12 @@ The answers are those of apps/runtime/steps.py, whose parsing and defaults this 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import threading
-from typing import Any
+from typing import Any, NamedTuple
 
+from django.db import connection
 from django.utils import timezone
 
 from apps.executions.models import ExecutionStep, InstanceEvent, StepKind, StepStatus
@@ -30,6 +32,7 @@ from apps.runtime.steps import (
     sleep_target,
     wait_options,
 )
+from fastn_console import rawsql
 
 # Retry delays up to this long are waited in the isolate; longer ones end the attempt.
 IN_PROCESS_WAIT_MS = 1000
@@ -49,6 +52,32 @@ def _ms_until(moment: dt.datetime, now: dt.datetime) -> int:
     return max(1, int((moment - now).total_seconds() * 1000) + 1)
 
 
+class KeptStep(NamedTuple):
+    """A finished step not written yet (DurableSteps.flush): what a lookup needs of it."""
+
+    name: str
+    kind: str
+    status: str
+    position: int
+    output: Any
+    error: Any = None
+
+
+@functools.cache
+def _flush_sql() -> str:
+    """One INSERT of many finished steps from a JSON array (PostgreSQL)."""
+    table = rawsql.table(ExecutionStep)
+    return (
+        f"INSERT INTO {table} (execution_id, name, kind, status, position, line, config,"
+        " attempts, output, error, event_type, wake_at, started_at, finished_at)"
+        " SELECT %s, r.name, 'do', 'complete', r.position, r.line, r.config, r.attempts,"
+        " r.output, NULL, '', NULL, r.started_at, r.finished_at"
+        " FROM jsonb_to_recordset(%s::jsonb) AS r(name text, position integer, line integer,"
+        " config jsonb, attempts jsonb, output jsonb, started_at timestamptz,"
+        " finished_at timestamptz)"
+    )
+
+
 class DurableSteps:
     def __init__(self, execution_id: Any, *, instant: bool, pause: threading.Event):
         self.execution_id = execution_id
@@ -62,7 +91,8 @@ class DurableSteps:
         self.paused = False
         self.waits_for: set[str] = set()
         # Finished steps not written yet (see step_end): written before anything else.
-        self.unwritten: list[ExecutionStep] = []
+        self.unwritten: list[str] = []
+        self.config_texts: dict[str, str] = {}
 
     # ---- the host protocol ------------------------------------------------------------------
     def step_preload(self) -> dict[str, dict[str, Any]]:
@@ -127,10 +157,7 @@ class DurableSteps:
             # (any would have carried its start), so it touched nothing outside the isolate
             # and running it again would change nothing. Its row is written with the next
             # ones, before any other call is served and when the attempt ends (`flush`).
-            row = self._fresh(start, StepStatus.COMPLETE)
-            self._end_try(row, now, None)
-            row.output, row.finished_at = json.loads(output_json), now
-            self.unwritten.append(row)
+            self._keep(start, output_json, now)
             if len(self.unwritten) >= FLUSH_EVERY:
                 self.flush()
             return self._after_end()
@@ -147,11 +174,49 @@ class DurableSteps:
         row.save(update_fields=["status", "output", "finished_at", "attempts"])
         return self._after_end()
 
+    def _keep(self, start: dict[str, Any], output_json: str, now: dt.datetime) -> None:
+        """Keep a finished step back for `flush`, as the JSON of its row: a replay of the
+        same attempt never needs more of it than that it is done, and its output."""
+        name = check_name(start["name"])
+        begun = dt.datetime.fromtimestamp(start["start"] / 1000, dt.UTC)
+        output = json.loads(output_json)  # the isolate's JSON, checked before it is stored
+        config = self._config_json(start["options"], name)
+        attempt = {"start": _iso(begun), "end": _iso(now), "success": True, "error": None}
+        position = self.next_position
+        self.next_position += 1
+        assert self.rows is not None
+        self.rows[name] = KeptStep(name, StepKind.DO, StepStatus.COMPLETE, position, output)
+        line = start["line"]
+        self.unwritten.append(
+            f'{{"name":{json.dumps(name)},"position":{position},'
+            f'"line":{"null" if line is None else int(line)},"config":{config},'
+            f'"attempts":[{json.dumps(attempt)}],"output":{output_json},'
+            f'"started_at":"{begun.isoformat()}","finished_at":"{now.isoformat()}"}}'
+        )
+
+    def _config_json(self, options: Any, name: str) -> str:
+        key = json.dumps(options, sort_keys=True)
+        if key not in self.config_texts:
+            self.config_texts[key] = json.dumps(StepConfig.parse(options, name).as_json())
+        return self.config_texts[key]
+
     def flush(self) -> None:
         """Write the finished steps kept back, in one statement."""
-        if self.unwritten:
-            rows, self.unwritten = self.unwritten, []
-            ExecutionStep.objects.bulk_create(rows)
+        if not self.unwritten:
+            return
+        records, self.unwritten = self.unwritten, []
+        batch = "[" + ",".join(records) + "]"
+        if connection.vendor == "postgresql":
+            rawsql.execute(_flush_sql(), [self.execution_id, batch])
+            return
+        ExecutionStep.objects.bulk_create(
+            ExecutionStep(
+                execution_id=self.execution_id, kind=StepKind.DO, status=StepStatus.COMPLETE,
+                **{**record, "started_at": dt.datetime.fromisoformat(record["started_at"]),
+                   "finished_at": dt.datetime.fromisoformat(record["finished_at"])},
+            )
+            for record in json.loads(batch)
+        )  # fmt: skip
 
     def _after_end(self) -> dict[str, Any]:
         if self.pause.is_set():

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import json
 import time
 
 import pytest
@@ -384,3 +385,38 @@ def test_a_default_config_step_retried_after_a_long_delay_resumes_its_retry(cast
     assert execution.output == "ok"
     (step,) = steps_of(execution)
     assert [a["success"] for a in step.attempts] == [False, True]
+
+
+@pytest.mark.parametrize("vendor", ["postgresql", "sqlite"])
+def test_kept_back_steps_are_written_in_one_batch_on_either_database(cast, monkeypatch, vendor):
+    """The batch INSERT of finished steps (PostgreSQL: one statement from a JSON array; other
+    databases: bulk_create) writes rows the timeline and a replay read back alike."""
+    import threading
+    import types
+
+    from apps.executions import steps as steps_module
+    from apps.executions.steps import DurableSteps
+
+    if vendor != "postgresql":
+        monkeypatch.setattr(steps_module, "connection", types.SimpleNamespace(vendor=vendor))
+    workflow = make_workflow(cast.space, slug="batch", tier="standard")
+    execution = start(workflow, dispatch=False)
+    store = DurableSteps(execution.id, instant=False, pause=threading.Event())
+    store.step_preload()
+    started = time.time() * 1000
+    for n, output in enumerate([{"a": [1, 2]}, "text", None, 3.5]):
+        begun = {"name": f"s{n}", "line": 4 + n, "start": started, "options": None}
+        assert store.step_end(f"s{n}", json.dumps(output), begun) == {"state": "done"}
+    assert not ExecutionStep.objects.filter(execution=execution).exists()  # kept back
+    store.flush()
+    rows = steps_of(execution)
+    assert [(r.name, r.status, r.position, r.line, r.output) for r in rows] == [
+        ("s0", "complete", 0, 4, {"a": [1, 2]}), ("s1", "complete", 1, 5, "text"),
+        ("s2", "complete", 2, 6, None), ("s3", "complete", 3, 7, 3.5),
+    ]  # fmt: skip
+    assert rows[0].config == {"retries": {"limit": 5, "delay": 10000, "backoff": "exponential"},
+                              "timeout": 600000}  # fmt: skip
+    assert rows[0].attempts[0]["success"] is True and rows[0].finished_at >= rows[0].started_at
+    replay = DurableSteps(execution.id, instant=False, pause=threading.Event())
+    assert replay.step_preload()["s1"] == {"kind": "do", "status": "complete", "output": "text",
+                                           "error": None}  # fmt: skip
