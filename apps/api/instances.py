@@ -149,11 +149,8 @@ def trigger_source(execution: Execution) -> str:
     return TRIGGER_SOURCES.get(execution.triggered_by, "unknown")
 
 
-def instance_summary(execution: Execution, workflow: Workflow) -> dict[str, Any]:
-    """A list item; `execution` comes from `instances_filtered` (with its attempt times)."""
-    started = execution.first_started_at or execution.started_at
-    moments = [execution.queued_at, execution.started_at, execution.finished_at]
-    moments.append(execution.last_attempt_at)
+def instance_identity(execution: Execution, workflow: Workflow) -> dict[str, Any]:
+    """What every answer about an instance starts with: which run it is, of what, and how."""
     return {
         "id": execution.instance_key,
         "executionId": str(execution.id),
@@ -163,6 +160,16 @@ def instance_summary(execution: Execution, workflow: Workflow) -> dict[str, Any]
         "environment": execution.environment,
         "trigger_source": trigger_source(execution),
         "triggered_by": execution.triggered_by,
+    }
+
+
+def instance_summary(execution: Execution, workflow: Workflow) -> dict[str, Any]:
+    """A list item; `execution` comes from `instances_filtered` (with its attempt times)."""
+    started = execution.first_started_at or execution.started_at
+    moments = [execution.queued_at, execution.started_at, execution.finished_at]
+    moments.append(execution.last_attempt_at)
+    return {
+        **instance_identity(execution, workflow),
         "created_on": stamp(execution.queued_at),
         "modified_on": stamp(max(moment for moment in moments if moment)),
         "started_on": stamp(started),
@@ -216,14 +223,7 @@ def instance_document(execution: Execution, workflow: Workflow) -> dict[str, Any
     event_count = len(latest) if len(latest) < MAX_EVENTS_SHOWN else events.count()
     first = execution.attempt_set.order_by("number").values_list("started_at", flat=True)[:1]
     return {
-        "id": execution.instance_key,
-        "executionId": str(execution.id),
-        "status": execution.instance_status,
-        "workflow": workflow.slug,
-        "version": version_of(execution),
-        "environment": execution.environment,
-        "trigger_source": trigger_source(execution),
-        "triggered_by": execution.triggered_by,
+        **instance_identity(execution, workflow),
         "params": execution.input,
         "output": execution.output,
         "error": instance_error(execution),
