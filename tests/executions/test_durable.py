@@ -420,3 +420,26 @@ def test_kept_back_steps_are_written_in_one_batch_on_either_database(cast, monke
     replay = DurableSteps(execution.id, instant=False, pause=threading.Event())
     assert replay.step_preload()["s1"] == {"kind": "do", "status": "complete", "output": "text",
                                            "error": None}  # fmt: skip
+
+
+def test_a_test_tab_run_that_sleeps_answers_with_its_waiting_state(client, cast, celery_worker):
+    from django.urls import reverse
+
+    from tests.conftest import login
+
+    code = """export default async function (ctx) {
+  await ctx.step.do("first", async () => 1);
+  await ctx.step.sleep("later", "1 hour");
+}"""
+    workflow = make_workflow(cast.space, slug="sleeper", code=code, tier="standard")
+    login(client, cast.developer)
+    test_url = reverse("workflow_test", kwargs={"space_slug": cast.space.slug,
+                                                "workflow_id": workflow.id})  # fmt: skip
+    response = client.post(test_url, {"input": "{}", "code": code}, headers={"HX-Request": "true"})
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert 'data-status="waiting"' in body and ">Waiting<" in body
+    assert "A step sleeps or waits for an event (until" in body
+    assert "the run goes on in the background; follow it on its" in body
+    execution = Execution.objects.get(workflow=workflow)
+    assert execution.status == Status.WAITING and execution.triggered_by == "manual"
