@@ -343,9 +343,10 @@ class _Run:
             )
         outcome = self._serve(sandbox, deadline)
         failure = self.bridge.detached_failure
-        if failure is not None and outcome.status in (COMPLETED, SUSPENDED):
+        if failure is not None and outcome.status in (COMPLETED, SUSPENDED, FAILED):
             # A step's result the workflow did not wait for could not be stored: the run must
-            # not end as if it had been (a replay would run the step again).
+            # not end as if it had been (a replay would run the step again). The failure may
+            # have reached the isolate first and ended the run there: it is the same cause.
             message = f"A step's result could not be stored: {failure['message']}"
             outcome = _Outcome(
                 FAILED,
