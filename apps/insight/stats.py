@@ -172,7 +172,9 @@ def step_trace(step: Mapping) -> StepTrace | None:
         kind=kind,
         name=name,
         line=line if type(line) is int and line > 0 else None,
-        duration_ms=float(duration) if isinstance(duration, int | float) else 0.0,
+        duration_ms=float(duration)
+        if isinstance(duration, int | float) and not isinstance(duration, bool)
+        else 0.0,
         started=started if isinstance(started := step.get("startedAt"), str) else None,
         failed=bool(step.get("error")),
     )
@@ -241,29 +243,43 @@ def node_statistics(
     placer = _Placer(graph)
     ranges = _Ranges(graph)
     by_node: dict[str, _Tally] = {}
+    # Where each (line, kind, name) goes — its node's tally and the ranges holding it — worked
+    # out once: a thousand runs repeat the same few.
+    plans: dict[tuple[int | None, str, str], tuple[_Tally | None, list[int] | None]] = {}
+
+    def plan(line: int | None, kind: str, name: str) -> tuple[_Tally | None, list[int] | None]:
+        if line is not None and line_map is not None:
+            line = line_map.get(line)
+        node = placer.place(line, kind, name)
+        if node is None:
+            return None, None
+        tally = by_node.get(node.id)
+        if tally is None:
+            tally = by_node[node.id] = _Tally()
+        return tally, ranges.covering.get(line if line is not None else node.start_line)
+
     for index, run in enumerate(runs):
         seen: dict[int, list[float | None]] = {}  # range → [first start, last end] this run
         for step in run.steps:
-            line = step.line
-            if line is not None and line_map is not None:
-                line = line_map.get(line)
-            node = placer.place(line, step.kind, step.name)
-            if node is None:
-                continue
-            tally = by_node.get(node.id)
+            key = (step.line, step.kind, step.name)
+            found = plans.get(key)
+            if found is None:
+                found = plans[key] = plan(*key)
+            tally, holding = found
             if tally is None:
-                tally = by_node[node.id] = _Tally()
+                continue
             tally.runs.add(index)
             tally.calls += 1
-            tally.durations[index] = tally.durations.get(index, 0.0) + step.duration_ms
+            durations = tally.durations
+            durations[index] = durations.get(index, 0.0) + step.duration_ms
             if step.failed:
                 tally.failed_runs.add(index)
-            holding = ranges.covering.get(line if line is not None else node.start_line)
             if holding:
                 ranges.see(seen, holding, step)
-        failed = run.status in FAILED_STATUSES
-        for position, (first, last) in seen.items():
-            ranges.count(position, index, failed, first, last)
+        if seen:
+            failed = run.status in FAILED_STATUSES
+            for position, (first, last) in seen.items():
+                ranges.count(position, index, failed, first, last)
 
     failed_runs = {i for i, run in enumerate(runs) if run.status in FAILED_STATUSES}
     ways = _Ways(graph)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 from xml.etree import ElementTree
 
+from apps.insight import render
 from apps.insight.graph import Edge, Graph, Node
 from apps.insight.render import (
     LABEL_WIDTH,
@@ -78,3 +81,28 @@ def test_the_picture_is_cut_once_and_filled_many_times():
     second = flow.fill({"n2": "4 runs · 25.0% failed"}, {"n2": "st_fail"})
     assert "3 runs · 0% failed" in first and "4 runs · 25.0% failed" in second
     assert len(flow.slots) == 2 * len(GRAPH.nodes)
+
+
+def test_dot_runs_with_only_the_plugins_the_flow_needs(monkeypatch):
+    """A private GVBINDIR (render._Plugins): the layout and the SVG writer, nothing that
+    measures text; the same picture as with graphviz's own configuration but for the edge
+    labels' baselines."""
+    binary = shutil.which("dot")
+    directory = render.PLUGINS.directory(binary)
+    assert directory is not None
+    names = sorted(os.listdir(directory))
+    assert any(name.startswith("config") for name in names)
+    assert all(
+        name.startswith(("config", "libgvplugin_dot_layout.so", "libgvplugin_core.so"))
+        for name in names
+    )
+    source = to_dot(GRAPH, trigger_label="t", boxes={n.id: node_box(n, "t") for n in GRAPH.nodes})
+    private = render.run_dot(source)
+    monkeypatch.setattr(render, "PLUGINS", render._Plugins())
+    monkeypatch.setattr(render, "PLUGIN_DIRS", ())  # nothing found: graphviz's own setup
+    assert render.PLUGINS.directory(binary) is None
+    assert _boxes(render.run_dot(source)) == _boxes(private)
+
+
+def _boxes(svg: str) -> list[str]:
+    return re.findall(r"<polygon[^>]*>|<path[^>]*>", svg)
