@@ -106,7 +106,6 @@ def webhook_receive(request, space_id: str, webhook_id: str):
         headers=headers,
         body=body,
         content_type=content_type,
-        log_request=True,
     )
     mark_subscribed(trigger)  # an app event's first delivery from the provider
     if accepted.duplicate:

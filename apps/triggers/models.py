@@ -380,8 +380,9 @@ class DeadLetter(models.Model):
 
 
 class WebhookRequest(models.Model):
-    """The last requests to a trigger's URL, accepted or refused (the request inspector).
-    Kept to the last 50 per trigger."""
+    """A refused request to a trigger's URL, for the request inspector (an accepted request
+    is its event: apps/triggers/selectors.py trigger_requests). Kept to the last 50 or so per
+    trigger."""
 
     trigger = models.ForeignKey(  # indexed by `webhookreq_trigger`
         Trigger, on_delete=models.CASCADE, related_name="requests", db_index=False
@@ -389,7 +390,6 @@ class WebhookRequest(models.Model):
     received_at = models.DateTimeField(default=timezone.now)
     status_code = models.PositiveSmallIntegerField()
     outcome = models.CharField(max_length=200)
-    event = models.ForeignKey(Event, null=True, blank=True, on_delete=models.SET_NULL)
 
     class Meta:
         ordering = ["-received_at", "-id"]

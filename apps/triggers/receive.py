@@ -68,9 +68,10 @@ KEY_USE_RESOLUTION = timedelta(seconds=60)
 SENDER_ID_HEADERS = ("webhook-id", "x-fastn-event-id", "idempotency-key")
 # A person's click is meant: never suppressed as a repeat unless the caller names the event.
 PERSON_SOURCES = frozenset({Source.MANUAL, Source.TEST})
-# The request inspector keeps the last KEEP_REQUESTS requests of a trigger; older rows are
-# deleted on one insert in TRIM_EVERY (by its id), so the table holds at most about
-# KEEP_REQUESTS + TRIM_EVERY rows per trigger and a request rarely pays for the DELETE.
+# The request inspector shows the last KEEP_REQUESTS requests of a trigger: the accepted ones
+# are their events; a refused one has a row of its own (WebhookRequest: there is no event),
+# and older refusals are deleted on one such insert in TRIM_EVERY (by its id), so the table
+# holds at most about KEEP_REQUESTS + TRIM_EVERY rows per trigger.
 KEEP_REQUESTS = 50
 TRIM_EVERY = 16
 # How a receiver wakes the publisher (apps/triggers/pipeline/publisher.py waits on them): a
@@ -96,15 +97,14 @@ def event_accept(
     body: bytes,
     content_type: str = "",
     event_key: str | None = None,
-    log_request: bool = False,
 ) -> Accepted:
-    """Record an incoming event durably, or recognise it as a duplicate. `log_request`: also
-    record the request in the trigger's request inspector (the webhook receiver does).
+    """Record an incoming event durably, or recognise it as a duplicate (the request
+    inspector shows the event: apps/triggers/selectors.py trigger_requests).
 
     1. parse the body (JSON, or a form) and work out the event's identity;
     2. in one transaction: claim the identity (DedupKey), insert the event and its outbox row
-       (a duplicate: the event row only, pointing at the first), and the inspector's row —
-       an event without an identity on PostgreSQL: all in one statement (insert_chain);
+       (a duplicate: the event row only, pointing at the first) — an event without an
+       identity on PostgreSQL: both in one statement (insert_chain);
     3. wake the publisher at commit (it also polls)."""
     # PostgreSQL text and JSON cannot hold NUL, whatever a client manages to send.
     headers, content_type = clean_headers(headers), content_type.replace("\x00", "")
@@ -126,7 +126,7 @@ def event_accept(
     )
     if key is None and connection.vendor == "postgresql":
         values = {f.name: getattr(event, f.attname) for f in _fields(Event)}
-        insert_chain(values, trigger_id=trigger.id, log_request=log_request)
+        insert_chain(values)
         return Accepted(event, False)
     with transaction.atomic():
         first_id = dedup_claim(key, trigger, event.id, now) if key else event.id
@@ -137,9 +137,6 @@ def event_accept(
         rawsql.insert(event)
         if not duplicate:
             rawsql.insert(Outbox(event_id=event.id, created_at=now))
-        if log_request:
-            outcome = f"Duplicate of event {first_id}" if duplicate else "Accepted"
-            request_log(trigger, 200 if duplicate else 202, outcome, event_id=event.id, now=now)
         if not duplicate:
             wake_publisher()
     if duplicate:
@@ -185,7 +182,7 @@ def event_accept_public(
     now = values["received_at"]
     lookup = [space_uuid, webhook_id[:64], api_key_hash, now, api_key_hash,
               now - KEY_USE_RESOLUTION]  # fmt: skip
-    if insert_chain(values, lookup=lookup, log_request=True) is None:
+    if insert_chain(values, lookup=lookup) is None:
         return None
     return event_id
 
@@ -207,18 +204,18 @@ FROM_TRIGGER = {
 _LITERAL = re.compile(r"[a-z0-9-]*")
 
 
-def insert_chain(values: dict[str, Any], *, trigger_id=None, lookup=None, log_request: bool):
-    """Write a new event without an identity (nothing to check for duplicates), its outbox row
-    and, with `log_request`, the inspector's row in one statement — data-modifying CTEs, each
-    INSERT selecting FROM the one before, atomic by itself: one round trip where a transaction
-    takes five — and wake the publisher (pg_notify, delivered when it commits). `values`: the
-    event's fields by name (the others take their constant defaults, written in the SQL).
-    `lookup` (space id, webhook id, then the API key's hash, the time and the hash and time
-    again for recording the key's use) finds the trigger in the same statement and fills the
-    event's trigger fields (FROM_TRIGGER), for `event_accept_public`. Answers the trigger's
-    id, or None when the lookup found no trigger (nothing written). Every accepted webhook
-    comes here, so it is hand-written (see fastn_console/rawsql.py), with as few parameters as
-    can be (each costs psycopg more than PostgreSQL) and the values as psycopg takes them."""
+def insert_chain(values: dict[str, Any], *, lookup=None):
+    """Write a new event without an identity (nothing to check for duplicates) and its outbox
+    row in one statement — data-modifying CTEs, the outbox INSERT selecting FROM the event's,
+    atomic by itself: one round trip where a transaction takes four — and wake the publisher
+    (pg_notify, delivered when it commits). `values`: the event's fields by name (the others
+    take their constant defaults, written in the SQL). `lookup` (space id, webhook id, then the
+    API key's hash, the time and the hash and time again for recording the key's use) finds
+    the trigger in the same statement and fills the event's trigger fields (FROM_TRIGGER), for
+    `event_accept_public`. Answers the trigger's id, or None when the lookup found no trigger
+    (nothing written). Every accepted webhook comes here, so it is hand-written (see
+    fastn_console/rawsql.py), with as few parameters as can be (each costs psycopg more than
+    PostgreSQL) and the values as psycopg takes them."""
     adapt_json = rawsql.db().ops.adapt_json_value
     params: list = list(lookup or [])
     given = tuple(name for name in _field_names() if name in values)
@@ -227,19 +224,12 @@ def insert_chain(values: dict[str, Any], *, trigger_id=None, lookup=None, log_re
         if value is not None and name in _json_fields():
             value = adapt_json(value, Event._meta.get_field(name).encoder)  # None: SQL NULL
         params.append(value)
-    if log_request and lookup is None:
-        params.append(trigger_id)
-    row = rawsql.fetchone(_chain_sql(lookup is not None, log_request, given), params)
-    if row is None:
-        return None
-    request_id, trigger_id, _notified = row
-    if request_id is not None and request_id % TRIM_EVERY == 0:
-        rawsql.execute(_trim_sql(), [trigger_id, trigger_id, KEEP_REQUESTS - 1])
-    return trigger_id
+    row = rawsql.fetchone(_chain_sql(lookup is not None, given), params)
+    return None if row is None else row[0]
 
 
 @functools.cache
-def _chain_sql(lookup: bool, log_request: bool, given: tuple[str, ...]) -> str:
+def _chain_sql(lookup: bool, given: tuple[str, ...]) -> str:
     q, trigger_table = rawsql.quote, rawsql.table(Trigger)
     ctes = []
     if lookup:
@@ -291,17 +281,8 @@ def _chain_sql(lookup: bool, log_request: bool, given: tuple[str, ...]) -> str:
         f"o AS (INSERT INTO {rawsql.table(Outbox)} ({q('event_id')}, {q('created_at')})"
         " SELECT id, received_at FROM e RETURNING 1)"
     )
-    request = "NULL"
-    if log_request:
-        trigger = "e.trigger_id" if lookup else "%s"
-        ctes.append(
-            f"r AS (INSERT INTO {rawsql.table(WebhookRequest)} ({q('trigger_id')},"
-            f" {q('received_at')}, {q('status_code')}, {q('outcome')}, {q('event_id')})"
-            f" SELECT {trigger}, e.received_at, 202, 'Accepted', e.id FROM e, o RETURNING id)"
-        )
-        request = "(SELECT id FROM r)"
     notify = f"pg_notify('{NOTIFY_CHANNEL}', '')"
-    return f"WITH {', '.join(ctes)} SELECT {request}, e.trigger_id, {notify} FROM e, o"
+    return f"WITH {', '.join(ctes)} SELECT e.trigger_id, {notify} FROM e, o"
 
 
 def mark_subscribed(trigger: Trigger) -> None:
@@ -467,15 +448,15 @@ def _owner_sql() -> str:
     )
 
 
-def request_log(trigger: Trigger, status: int, outcome: str, *, event_id=None, now=None) -> None:
-    """One row of the trigger's request inspector; every TRIM_EVERY-th insert deletes the
-    rows beyond the last KEEP_REQUESTS (by id: rows are inserted in time order)."""
+def request_log(trigger: Trigger, status: int, outcome: str, *, now=None) -> None:
+    """A refused request in the trigger's request inspector (an accepted one is its event);
+    every TRIM_EVERY-th insert deletes the rows beyond the last KEEP_REQUESTS (by id: rows
+    are inserted in time order)."""
     row = WebhookRequest(
         trigger_id=trigger.id,
         received_at=now or timezone.now(),
         status_code=status,
         outcome=outcome[:200],
-        event_id=event_id,
     )
     rawsql.insert(row)
     if row.pk % TRIM_EVERY == 0:

@@ -33,6 +33,7 @@ from apps.triggers.models import (
     EventStatus,
     Kind,
     Route,
+    Source,
     Trigger,
     WebhookRequest,
 )
@@ -115,15 +116,46 @@ def _with_executions() -> Prefetch:
     )
 
 
-def trigger_requests(trigger: Trigger) -> list[WebhookRequest]:
-    """The request inspector: the last requests to the trigger's URL, each with its event and
-    the executions that event started."""
-    return list(
+@dataclass(frozen=True)
+class InspectedRequest:
+    """One request to a trigger's URL as the inspector shows it: an accepted one is its event
+    (202, or 200 for a duplicate); a refused one its WebhookRequest row (no event)."""
+
+    received_at: datetime
+    status_code: int
+    outcome: str
+    event: Event | None = None
+
+
+# The sources of the events that came to the trigger's URL (not a schedule's, a test event or
+# a replay: those are MANUAL).
+URL_SOURCES = (Source.WEBHOOK, Source.APP_EVENT)
+
+
+def trigger_requests(trigger: Trigger) -> list[InspectedRequest]:
+    """The request inspector: the last requests to the trigger's URL, newest first, the
+    accepted ones with the executions their event started."""
+    events = (
+        Event.objects.filter(trigger=trigger, source__in=URL_SOURCES)
+        .prefetch_related(_with_executions())
+        .order_by("-received_at")[:REQUESTS_SHOWN]
+    )
+    refused = (
         WebhookRequest.objects.filter(trigger=trigger)
-        .select_related("event")
-        .prefetch_related(Prefetch("event__deliveries", queryset=_with_executions().queryset))
+        .only("received_at", "status_code", "outcome")
         .order_by("-received_at", "-id")[:REQUESTS_SHOWN]
     )
+    shown = [_inspected(event) for event in events]
+    shown += [InspectedRequest(r.received_at, r.status_code, r.outcome) for r in refused]
+    shown.sort(key=lambda request: request.received_at, reverse=True)
+    return shown[:REQUESTS_SHOWN]
+
+
+def _inspected(event: Event) -> InspectedRequest:
+    if event.status == EventStatus.DUPLICATE:
+        outcome = f"Duplicate of event {event.duplicate_of_id}"
+        return InspectedRequest(event.received_at, 200, outcome, event)
+    return InspectedRequest(event.received_at, 202, "Accepted", event)
 
 
 def trigger_events(trigger: Trigger) -> list[Event]:

@@ -26,6 +26,7 @@ from apps.triggers.models import (
     WebhookRequest,
 )
 from apps.triggers.receive import KEEP_REQUESTS, TRIM_EVERY, event_accept
+from apps.triggers.selectors import trigger_requests
 from apps.triggers.signatures import new_signing_secret, sign_fastn, sign_standard
 from tests.triggers.pipeline_fixtures import (
     live_key,
@@ -413,23 +414,39 @@ def test_a_signing_secret_that_does_not_exist_refuses_every_request(client, cast
 # --- the request inspector ------------------------------------------------------------------
 
 
-def test_the_inspector_keeps_about_the_last_50_requests(client, trigger):
-    for n in range(KEEP_REQUESTS + 3 * TRIM_EVERY):
+def test_the_inspector_shows_the_last_50_requests_accepted_or_refused(client, trigger):
+    for n in range(KEEP_REQUESTS + 3):
         post_event(client, trigger, {"n": n})
+    trigger.enabled = False
+    trigger.save()
+    post_event(client, trigger, {"refused": True})
+    shown = trigger_requests(trigger)
+    assert len(shown) == KEEP_REQUESTS
+    assert (shown[0].status_code, shown[0].outcome, shown[0].event) == (404, "Trigger disabled",
+                                                                         None)  # fmt: skip
+    assert [r.event.payload["n"] for r in shown[1:4]] == [KEEP_REQUESTS + 2, KEEP_REQUESTS + 1,
+                                                          KEEP_REQUESTS]  # fmt: skip
+    assert {(r.status_code, r.outcome) for r in shown[1:]} == {(202, "Accepted")}
+    # An accepted request is its event: only refusals have rows of their own.
+    assert WebhookRequest.objects.filter(trigger=trigger).count() == 1
+
+
+def test_refused_requests_are_trimmed_to_about_the_last_50(client, trigger):
+    trigger.enabled = False
+    trigger.save()
+    for _ in range(KEEP_REQUESTS + 3 * TRIM_EVERY):
+        post_event(client, trigger, {})
     kept = WebhookRequest.objects.filter(trigger=trigger)
     assert KEEP_REQUESTS <= kept.count() < KEEP_REQUESTS + TRIM_EVERY
-    newest = kept.order_by("-id").first()
-    last = KEEP_REQUESTS + 3 * TRIM_EVERY - 1
-    assert Event.objects.get(pk=newest.event_id).payload == {"n": last}
-    assert {r.status_code for r in kept} == {202}
+    assert len(trigger_requests(trigger)) == KEEP_REQUESTS
 
 
-def test_duplicates_are_logged_with_their_outcome(client, trigger):
+def test_duplicates_are_shown_with_their_outcome(client, trigger):
     first = post_event(client, trigger, {}, **{"webhook-id": "d"}).json()["eventId"]
     post_event(client, trigger, {}, **{"webhook-id": "d"})
-    latest = WebhookRequest.objects.filter(trigger=trigger).order_by("-id").first()
-    assert latest.status_code == 200
-    assert latest.outcome == f"Duplicate of event {first}"
+    latest, original = trigger_requests(trigger)
+    assert (latest.status_code, latest.outcome) == (200, f"Duplicate of event {first}")
+    assert (original.status_code, str(original.event.id)) == (202, first)
 
 
 # --- the event API --------------------------------------------------------------------------
