@@ -55,6 +55,15 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 EVERY_MINUTE = {"preset": "interval", "every": 1, "unit": "minutes", "timezone": "UTC"}
 EVERY_HOUR = {"preset": "interval", "every": 1, "unit": "hours", "timezone": "UTC"}
+
+
+def daily_in_twelve_hours() -> dict:
+    """A schedule whose next due time is hours away whatever the time of day (an hourly one
+    made seconds before the hour fires again while the test watches)."""
+    return {"preset": "daily", "time": f"{timezone.now() + timedelta(hours=12):%H:%M}",
+            "timezone": "UTC"}  # fmt: skip
+
+
 T0 = datetime(2026, 6, 1, 10, 0, tzinfo=UTC)
 
 
@@ -586,7 +595,7 @@ def test_a_schedule_runs_each_route_with_its_payload_and_the_schedule_headers(
         [{"workflow": workflow, "payload": {"report": "daily", "rows": [1, 2]},
           "headers": {"X-Team": "ops", "x-fastn-schedule-id": "spoofed"}},
          {"workflow": workflow}],
-        schedule=EVERY_HOUR, next_run_at=due,
+        schedule=daily_in_twelve_hours(), next_run_at=due,
     )  # fmt: skip
     runs = wait_until(
         lambda: (
@@ -617,7 +626,9 @@ def test_a_schedule_runs_each_route_with_its_payload_and_the_schedule_headers(
 @pytest.mark.slow
 def test_failed_runs_of_a_schedule_show_in_its_failures(cast, celery_worker, events_pipeline):
     boom = make_workflow(cast.space, "boom", code="export default async () => { throw 1 }")
-    trigger = make_schedule(cast.space, [boom], schedule=EVERY_HOUR, next_run_at=timezone.now())
+    trigger = make_schedule(
+        cast.space, [boom], schedule=daily_in_twelve_hours(), next_run_at=timezone.now()
+    )
     wait_until(
         lambda: Trigger.objects.get(pk=trigger.pk).failures == 1,
         timeout=60,
