@@ -8,6 +8,13 @@ scripts/bootstrap.sh test
 # processes (Celery workers, gunicorn, sandboxes) and pytest rewrites every test module's
 # asserts; with the caches, each compiles once instead of on every start.
 unset PYTHONDONTWRITEBYTECODE
+# The whole suite runs in FASTN_TEST_PROCESSES processes (pytest-xdist, default 2: most tests
+# wait on workers, browsers and sockets, so two processes share even two cores well); each
+# takes whole test files and has its own test database and Redis database. Arguments replace
+# this and go to pytest as they are (`scripts/test.sh tests/api -x` runs in one process).
+if [ $# -eq 0 ]; then
+  set -- -n "${FASTN_TEST_PROCESSES:-2}" --dist loadfile
+fi
 exec scripts/with_services.sh bash -c '
   set -euo pipefail
   echo "==> ruff"
