@@ -79,11 +79,16 @@ def _flush_sql() -> str:
 
 
 class DurableSteps:
-    def __init__(self, execution_id: Any, *, instant: bool, pause: threading.Event):
+    def __init__(
+        self, execution_id: Any, *, instant: bool, pause: threading.Event, first: bool = False
+    ):
+        """`first`: the run's first attempt (since it was created or restarted: a restart
+        deletes its steps in the transaction that resets its attempts), which has no stored
+        steps to read — every run that uses no steps is one, and skips the query."""
         self.execution_id = execution_id
         self.instant = instant
         self.pause = pause
-        self.rows: dict[str, ExecutionStep] | None = None
+        self.rows: dict[str, ExecutionStep] | None = {} if first else None
         self.next_position = 0
         self.seen: dict[str, int | None] = {}
         # What the attempt's suspension waits for: the earliest wake-up, a pause, event types.

@@ -422,6 +422,31 @@ def test_kept_back_steps_are_written_in_one_batch_on_either_database(cast, monke
                                            "error": None}  # fmt: skip
 
 
+def test_a_first_attempt_reads_no_stored_steps_and_every_later_one_does(cast):
+    """The first attempt (attempts == 1 once claimed) of a run cannot have stored steps, so
+    it does not look for them; a replay reads them in one query."""
+    import threading
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from apps.executions.services.running import claim
+    from apps.executions.steps import DurableSteps
+
+    workflow = make_workflow(cast.space, slug="first", tier="standard")
+    execution = start(workflow, dispatch=False)
+    assert claim(str(execution.id)).execution.attempts == 1
+    first = DurableSteps(execution.id, instant=False, pause=threading.Event(), first=True)
+    with CaptureQueriesContext(connection) as queries:
+        assert first.step_preload() == {}
+        begun = {"name": "a", "line": 2, "start": time.time() * 1000, "options": None}
+        assert first.step_end("a", "1", begun) == {"state": "done"}
+    assert not [q for q in queries.captured_queries if "executions_executionstep" in q["sql"]]
+    first.flush()
+    replay = DurableSteps(execution.id, instant=False, pause=threading.Event())
+    assert replay.step_preload()["a"]["output"] == 1
+
+
 def test_a_test_tab_run_that_sleeps_answers_with_its_waiting_state(client, cast, celery_worker):
     from django.urls import reverse
 

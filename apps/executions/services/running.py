@@ -157,7 +157,12 @@ def execution_perform(execution_id: str) -> str:
     pause = threading.Event()
     if execution.pause_requested:
         pause.set()
-    steps = DurableSteps(execution.id, instant=execution.tier == "instant", pause=pause)
+    steps = DurableSteps(
+        execution.id,
+        instant=execution.tier == "instant",
+        pause=pause,
+        first=execution.attempts == 1,  # claimed: counted already
+    )
     result = run_attempt(claimed, steps)
     if result.status == SUSPENDED:
         suspended = suspend_attempt(execution, result, steps)
