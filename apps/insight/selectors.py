@@ -105,7 +105,7 @@ def recent_runs(
 # and all, so a string tells from a number — and Python reads them as `step_trace` reads the
 # JSON (`_runs_from_step_rows`). Run numbers instead of ids: a UUID per row was a tenth of the
 # time. A step that is not an object stops `jsonb_to_recordset`: the runtime never writes one,
-# and a trace that holds one is read by _STEP_VALUES, which looks at each value in SQL.
+# and a trace that holds one is read by _STEP_VALUES, which takes each field with `->`.
 _STEP_FIELDS = """
 WITH recent AS (
     SELECT row_number() OVER (ORDER BY q.queued_at DESC, q.id DESC) AS n, q.status,
