@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections
@@ -145,29 +146,28 @@ def _prep_save(field: Field, value: Any, connection) -> Any:
 
 
 def fetchone(sql: str, params: Sequence[Any]) -> tuple | None:
-    connection = db()
-    cursor = _kept_cursor(connection)
-    if cursor is None:
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            return cursor.fetchone()
-    connection.validate_no_broken_transaction()
-    with connection.wrap_database_errors:
+    with _cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchone()
 
 
 def execute(sql: str, params: Sequence[Any]) -> int:
-    connection = db()
-    cursor = _kept_cursor(connection)
-    if cursor is None:
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            return cursor.rowcount
-    connection.validate_no_broken_transaction()
-    with connection.wrap_database_errors:
+    with _cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount
+
+
+@contextmanager
+def _cursor():
+    connection = db()
+    kept = _kept_cursor(connection)
+    if kept is None:
+        with connection.cursor() as cursor:
+            yield cursor
+        return
+    connection.validate_no_broken_transaction()
+    with connection.wrap_database_errors:
+        yield kept
 
 
 def _kept_cursor(connection):

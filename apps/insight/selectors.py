@@ -106,12 +106,17 @@ def recent_runs(
 # JSON (`_runs_from_step_rows`). Run numbers instead of ids: a UUID per row was a tenth of the
 # time. A step that is not an object stops `jsonb_to_recordset`: the runtime never writes one,
 # and a trace that holds one is read by _STEP_VALUES, which takes each field with `->`.
-_STEP_FIELDS = """
+# The selected runs, numbered newest first.
+_RECENT = """
 WITH recent AS (
     SELECT row_number() OVER (ORDER BY q.queued_at DESC, q.id DESC) AS n, q.status,
            q.duration_ms, q.steps
     FROM ({runs}) q
 )
+"""
+_STEP_FIELDS = (
+    _RECENT
+    + """
 SELECT r.n, r.status, r.duration_ms, s.kind::text, s.name::text, s.line::text,
        s.took::text, s.started::text,
        s.error NOT IN ('false'::jsonb, '""'::jsonb, '0'::jsonb, '{{}}'::jsonb, '[]'::jsonb)
@@ -122,12 +127,10 @@ LEFT JOIN LATERAL ROWS FROM (jsonb_to_recordset(
     WITH ORDINALITY AS s(kind, name, line, took, started, error, position) ON true
 ORDER BY r.n, s.position
 """
-_STEP_VALUES = """
-WITH recent AS (
-    SELECT row_number() OVER (ORDER BY q.queued_at DESC, q.id DESC) AS n, q.status,
-           q.duration_ms, q.steps
-    FROM ({runs}) q
 )
+_STEP_VALUES = (
+    _RECENT
+    + """
 SELECT r.n, r.status, r.duration_ms, (s.value->'kind')::text, (s.value->'name')::text,
        (s.value->'line')::text, (s.value->'durationMs')::text, (s.value->'startedAt')::text,
        coalesce(s.value->'error', 'null'::jsonb) NOT IN (
@@ -138,6 +141,7 @@ LEFT JOIN LATERAL jsonb_array_elements(
 ) WITH ORDINALITY AS s(value, position) ON true
 ORDER BY r.n, s.position
 """
+)
 
 
 def _step_rows(runs_sql: str, params) -> list[tuple]:

@@ -213,17 +213,9 @@ class _Placer:
             for key in self.keys[node.id]:
                 by_key.setdefault(key, []).append(node)
         self.unique = {key: nodes[0] for key, nodes in by_key.items() if len(nodes) == 1}
-        self.cache: dict[tuple[int | None, str, str], Node | None] = {}
 
     def place(self, line: int | None, kind: str, name: str) -> Node | None:
-        """Memoised: a thousand runs repeat the same few (line, call) pairs."""
-        cached = (line, kind, name)
-        found = self.cache.get(cached, self)
-        if found is self:
-            found = self.cache[cached] = self._place(line, call_key(kind, name))
-        return found  # type: ignore[return-value]
-
-    def _place(self, line: int | None, key: tuple[str, str]) -> Node | None:
+        key = call_key(kind, name)
         if line is not None:
             holding = [n for n in self.call_nodes if n.start_line <= line <= n.end_line]
             if holding:
