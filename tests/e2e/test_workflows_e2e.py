@@ -476,8 +476,9 @@ def test_save_publish_twice_diff_view_and_restore(live_server, page, cast):
     viewer.locator("[data-close-dialog]").click()
 
     page.once("dialog", lambda d: d.accept())
-    page.click("[data-version='1'] >> text=Restore to draft")
-    page.wait_for_load_state()
+    # The restore answers with a redirect that htmx follows: wait for that page, not the old one.
+    with page.expect_navigation():
+        page.click("[data-version='1'] >> text=Restore to draft")
     wait_for_monaco(page)
     page.wait_for_function("() => window.wfEditor.getValue().includes('Hello from workflow!')")
     expect(page.locator(".flash-success")).to_contain_text("v1 restored to the draft")
