@@ -5,5 +5,5 @@
 # ignores SIGINT/SIGTERM: it ends when COMMAND's output closes, so shutdown logs still show.
 name=$1
 shift
-exec > >(trap '' INT TERM; exec sed -u "s/^/$(printf '%-19s' "$name")| /") 2>&1
+exec > >(trap '' INT TERM; exec stdbuf -oL sed "s/^/$(printf '%-19s' "$name")| /") 2>&1
 exec "$@"
