@@ -54,10 +54,15 @@ class TriggeredBy(models.TextChoices):
 
 class Execution(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    space = models.ForeignKey(Space, on_delete=models.CASCADE, related_name="executions")
+    # Every run inserts a row and updates it twice (claim, finish), each time in every index:
+    # the foreign keys use the composite indexes below, which lead with them, instead of one
+    # index each (version's stays: nothing else finds a deleted version's runs).
+    space = models.ForeignKey(
+        Space, on_delete=models.CASCADE, related_name="executions", db_index=False
+    )
     # History outlives the workflow: the name is kept even if the workflow is deleted.
     workflow = models.ForeignKey(
-        Workflow, null=True, on_delete=models.SET_NULL, related_name="executions"
+        Workflow, null=True, on_delete=models.SET_NULL, related_name="executions", db_index=False
     )
     workflow_name = models.CharField(max_length=120)
     version = models.ForeignKey(
@@ -70,7 +75,7 @@ class Execution(models.Model):
     tier = models.CharField(max_length=10)
     timeout_seconds = models.PositiveIntegerField()
     customer = models.ForeignKey(
-        Customer, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        Customer, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
     triggered_by = models.CharField(max_length=20, choices=TriggeredBy.choices)
     actor_label = models.CharField(max_length=254, blank=True)
@@ -114,8 +119,18 @@ class Execution(models.Model):
             models.Index(
                 fields=["space", "environment", "-queued_at", "-id"], name="exec_space_env_time"
             ),
-            models.Index(fields=["status", "lease_expires_at"], name="exec_status_lease"),
-            models.Index(fields=["status", "due_at"], name="exec_status_due"),
+            # The reaper's: leases of running runs, due times of queued and waiting ones.
+            # Partial, so that a run's other writes skip them.
+            models.Index(
+                fields=["lease_expires_at"],
+                condition=models.Q(status=Status.RUNNING),
+                name="exec_running_lease",
+            ),
+            models.Index(
+                fields=["status", "due_at"],
+                condition=models.Q(status__in=[Status.PENDING, Status.WAITING]),
+                name="exec_queued_due",
+            ),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -149,7 +164,10 @@ class Execution(models.Model):
 
 
 class ExecutionAttempt(models.Model):
-    execution = models.ForeignKey(Execution, on_delete=models.CASCADE, related_name="attempt_set")
+    # attempt_unique_number leads with it: no index of its own.
+    execution = models.ForeignKey(
+        Execution, on_delete=models.CASCADE, related_name="attempt_set", db_index=False
+    )
     number = models.PositiveSmallIntegerField()
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
     started_at = models.DateTimeField(default=timezone.now)

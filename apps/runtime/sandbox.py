@@ -176,6 +176,20 @@ def syntax_error_meta(text: str) -> str:
     return json.dumps({"status": "failed", "error": error}) + "\n"
 
 
+def _fresh_racer() -> Any:
+    """A MiniRacer in a new isolate, without the setTimeout its constructor would evaluate on
+    its own: the prelude's source brings it (main), and every eval is a round trip to V8's
+    thread (about 0.13 ms of CPU). `_make_context` is internal to py_mini_racer (pinned at
+    0.14.1, like the callbacks of `_Server.prepare`)."""
+    from py_mini_racer import MiniRacer
+    from py_mini_racer._mini_racer import _make_context
+
+    racer = MiniRacer.__new__(MiniRacer)
+    racer._own_context_maker = _make_context()
+    racer._ctx = racer._own_context_maker.__enter__()
+    return racer
+
+
 class _Isolate:
     """One fresh MiniRacer with the prelude loaded, serving exactly one run."""
 
@@ -315,10 +329,8 @@ class _Server:
 
     # ---- isolates -------------------------------------------------------------------------
     def prepare(self) -> _Isolate:
-        from py_mini_racer import MiniRacer
-
-        racer = MiniRacer()
-        racer.eval(self.prelude)
+        racer = _fresh_racer()
+        install = racer.eval(self.prelude)
         # py_mini_racer's public wrap_py_function costs ~10 round trips into the isolate
         # per call (unpacking arguments, resolving a promise). Host calls use none: see
         # `notifyHost` below. `mr_make_js_callback` and `handle_callback_from_v8` are
@@ -362,7 +374,7 @@ class _Server:
                 dispatch(callback_id, raw_handle)
 
         object.__setattr__(context, "handle_callback_from_v8", handle_callback)
-        shared = racer.eval("__fastnInstall")(notify_host)
+        shared = install(notify_host)
         # The log buffer, then the host-call channel (prelude.js).
         split = len(shared) - _CHANNEL_BYTES
         isolate = _Isolate(racer, shared[:split], shared[split:])
@@ -589,7 +601,12 @@ def main() -> None:
     from py_mini_racer import init_mini_racer
 
     init_mini_racer(flags=V8_FLAGS)
+    from py_mini_racer._set_timeout import INSTALL_SET_TIMEOUT
+
+    # mini-racer's setTimeout (the prelude wraps it) and the prelude in one script, whose
+    # value is `__fastnInstall`.
     prelude = Path(__file__).with_name("prelude.js").read_text(encoding="utf-8")
+    prelude = f"{INSTALL_SET_TIMEOUT}\n{prelude}"
     # The one module a run imports lazily (host calls travel as UTF-16): load it while
     # every file is readable, in case the confined user cannot reach the standard library.
     "".encode("utf-16-le")

@@ -311,7 +311,8 @@ def test_a_running_page_shows_live_logs_with_secrets_redacted(client, cast, cele
     def running_page_with_the_log():
         page = client.get(detail_url(execution)).content.decode()
         running = Execution.objects.get(pk=execution.pk).status == "running"
-        return page if running and "calling with" in page else None
+        # The log line reaches the live trace before the state.set call that follows it.
+        return page if running and "calling with" in page and "state.set" in page else None
 
     page = wait_for(running_page_with_the_log, timeout=45)  # the worker may start late when loaded
     assert secret not in page

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from apps.executions.models import Execution, ExecutionAttempt
@@ -79,6 +80,26 @@ def test_claim_answers_the_run_and_what_it_needs_and_only_once(cast):
     assert claimed.workflow_slug == "claimed" and claimed.code == workflow.draft_code
     assert claimed.execution.space_id == cast.space.id and claimed.tenant is None
     assert claim(str(execution.pk)) is None  # a duplicate delivery finds nothing to claim
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_claims_unflushed_commit_ends_with_it(cast):
+    """The claim alone commits without waiting for the disk (running.py claim_sql): the
+    setting must not outlive its statement, or the finish — which the caller is told of —
+    would not be flushed either."""
+    if connection.vendor != "postgresql":
+        pytest.skip("synchronous_commit is PostgreSQL's")
+    execution = create(make_workflow(cast.space, retry_enabled=False))
+    with connection.cursor() as cursor:
+        cursor.execute("SET synchronous_commit = on")
+    assert claim(str(execution.pk)) is not None
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone()[0] == "on"
+    result = RunResult("completed", {"ok": 1}, None, duration_ms=1.0)
+    assert finish_attempt(Execution.objects.get(pk=execution.pk), result)[1]["status"] == (
+        "completed"
+    )
 
 
 def test_a_worker_finishing_after_the_reaper_took_over_changes_nothing(cast):

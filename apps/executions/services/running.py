@@ -38,10 +38,18 @@ WORKER_NAME = f"{socket.gethostname()}"
 
 
 @functools.cache
-def claim_sql() -> str:
+def claim_sql(unflushed: bool) -> str:
     """The claim answers the row and the few things of its workflow a run needs, in one
-    statement (see fastn_console/rawsql.py)."""
+    statement (see fastn_console/rawsql.py).
+
+    `unflushed` (PostgreSQL, the claim in a transaction of its own): its commit does not wait
+    for the disk. synchronous_commit is off for this statement's transaction alone, set from
+    its RETURNING, so only a claim that took the row skips the wait. A claim lost in a crash
+    of PostgreSQL itself, in the fraction of a second before the WAL writer or the next
+    durable commit flushes it, leaves the run pending, and the reaper runs it again, as after
+    a lost worker. The finish, like the accept, is flushed before anyone is told."""
     e = rawsql.table(Execution)
+    lazy_commit = ", set_config('synchronous_commit', 'off', true)" if unflushed else ""
     return (
         f"UPDATE {e} SET status = %s, attempts = attempts + 1, started_at = %s,"
         " lease_expires_at = %s"
@@ -51,6 +59,7 @@ def claim_sql() -> str:
         f" (SELECT slug FROM {rawsql.table(Workflow)} WHERE id = {e}.workflow_id),"
         f" (SELECT code FROM {rawsql.table(WorkflowVersion)} WHERE id = {e}.version_id),"
         f" (SELECT external_id FROM {rawsql.table(Customer)} WHERE id = {e}.customer_id)"
+        f"{lazy_commit}"
     )
 
 
@@ -69,8 +78,9 @@ def claim(execution_id: str) -> Claimed | None:
     may still start: a conditional UPDATE, so a duplicate delivery or a second worker finds
     nothing to claim."""
     now = timezone.now()
+    unflushed = connection.vendor == "postgresql" and not connection.in_atomic_block
     row = rawsql.fetchone(
-        claim_sql(),
+        claim_sql(unflushed),
         [
             Status.RUNNING.value,
             rawsql.db_value(Execution, "started_at", now),
@@ -83,6 +93,8 @@ def claim(execution_id: str) -> Claimed | None:
     )
     if row is None:
         return None
+    if unflushed:
+        row = row[:-1]  # set_config's answer
     *fields, workflow_slug, version_code, tenant = row
     execution = rawsql.instance(Execution, fields)
     execution.space = rawsql.reference(Space, execution.space_id)
