@@ -10,7 +10,8 @@ from apps.executions.services import execution_perform, execution_purge_old, exe
 def run_execution(execution_id: str) -> str:
     # What Django does at every request: drop a connection that broke or is past its age.
     close_old_connections()
-    return execution_perform(execution_id)
+    delivery = run_execution.request.delivery_info or {}
+    return execution_perform(execution_id, awaited=delivery.get("routing_key") == "instant")
 
 
 # Housekeeping runs on its own queue and worker (fastn_console/celery.py), beside the runs.

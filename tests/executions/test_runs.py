@@ -174,3 +174,23 @@ def test_executions_page_lists_and_isolates(celery_worker, client, cast):
     assert client.get(url).status_code == 404
     cancel = reverse("execution_cancel", args=[cast.space.slug, mine.id])
     assert client.post(cancel).status_code == 403  # viewer
+
+
+def test_the_end_is_announced_only_where_someone_may_wait(celery_worker, cast):
+    """A standard-tier workflow run from the console goes through the instant queue, and its
+    caller hears the end at once; a standard run that was answered 202 leaves nothing in
+    Redis for a waiter that does not exist (running.py execution_perform)."""
+    from apps.executions.services.waiting import END_KEY, redis_client
+
+    workflow = make_workflow(cast.space, tier="standard", timeout=30)
+    started = time.monotonic()
+    ran = execution_run_sync(workflow, code=workflow.draft_code, input={}, headers={})
+    assert ran.status == "completed" and time.monotonic() - started < 10  # not the 35 s wait
+    assert redis_client().exists(END_KEY.format(ran.id)) == 0  # the waiter took the message
+
+    accepted = execution_create(
+        workflow, version=None, code=None, input={}, headers={}, triggered_by="api", actor=None
+    )
+    execution_dispatch(accepted)
+    assert wait_terminal(accepted).status == "completed"
+    assert redis_client().exists(END_KEY.format(accepted.id)) == 0

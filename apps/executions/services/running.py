@@ -157,15 +157,22 @@ def run_attempt(claimed: Claimed, steps: DurableSteps) -> RunResult:
         LEASES.unregister(str(execution.id))
 
 
-def execution_perform(execution_id: str) -> str:
+def execution_perform(execution_id: str, *, awaited: bool = True) -> str:
     """1. claim the pending execution (a conditional UPDATE: duplicates stop here);
     2. run one attempt in a sandbox; 3. record it; 4. finish, or schedule the next attempt:
     a new message with a countdown, on the tier's own queue (instant too: its caller keeps
-    waiting on the end key, and this worker thread is free for other runs meanwhile)."""
+    waiting on the end key, and this worker thread is free for other runs meanwhile).
+
+    The end is announced on the run's end key (waiting.py) when someone may be waiting for
+    it: `awaited` (the message came through the `instant` queue, where every run a person or
+    an API caller waits for is sent) or an instant-tier run. A standard or long run's
+    caller has its 202; announcing those would cost a Redis round trip per run and keep
+    their outcome in Redis for two minutes, for no one."""
     claimed = claim(execution_id)
     if claimed is None:
         return "skipped"
     execution = claimed.execution
+    announce = notify_end_quietly if awaited or execution.tier == "instant" else _nobody_waits
     pause = threading.Event()
     if execution.pause_requested:
         pause.set()
@@ -179,7 +186,7 @@ def execution_perform(execution_id: str) -> str:
     if result.status == SUSPENDED:
         suspended = suspend_attempt(execution, result, steps)
         if suspended is not None:
-            notify_end_quietly(execution_id)
+            announce(execution_id)
             return suspended
         # Terminated or restarted meanwhile: the attempt ends like a cancelled one.
         result = replace(result, status=Status.CANCELLED, error=CANCELLED_ERROR)
@@ -190,7 +197,7 @@ def execution_perform(execution_id: str) -> str:
         if cancelled and restart_now(execution.pk, only_if_requested=True):
             execution_dispatch(execution)
             return "restarted"
-        notify_end_quietly(execution_id, final)
+        announce(execution_id, final)
         return result.status
     if execution.tier == "instant":
         # The caller waits for the workflow's timeout from when it queued the run: a retry
@@ -200,7 +207,7 @@ def execution_perform(execution_id: str) -> str:
             Execution.objects.filter(pk=execution.pk, status=Status.PENDING).update(
                 status=result.status, finished_at=timezone.now()
             )
-            notify_end_quietly(execution_id)
+            announce(execution_id)
             return result.status
     execution_dispatch(execution, countdown=delay_s)
     return "retrying"
@@ -260,6 +267,10 @@ def suspend_attempt(execution: Execution, result: RunResult, steps: DurableSteps
         elif (due - now).total_seconds() <= COUNTDOWN_WAKE_S:
             execution_dispatch(execution, countdown=max(0.0, (due - now).total_seconds()) + 0.05)
     return status
+
+
+def _nobody_waits(execution_id, final: dict | None = None) -> None:
+    pass
 
 
 def notify_end_quietly(execution_id, final: dict | None = None) -> None:
