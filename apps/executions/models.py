@@ -126,10 +126,16 @@ class Execution(models.Model):
                 condition=models.Q(status=Status.RUNNING),
                 name="exec_running_lease",
             ),
+            # One per status: SQLite uses a partial index only for the very term it names.
             models.Index(
-                fields=["status", "due_at"],
-                condition=models.Q(status__in=[Status.PENDING, Status.WAITING]),
-                name="exec_queued_due",
+                fields=["due_at"],
+                condition=models.Q(status=Status.PENDING),
+                name="exec_pending_due",
+            ),
+            models.Index(
+                fields=["due_at"],
+                condition=models.Q(status=Status.WAITING),
+                name="exec_waiting_due",
             ),
         ]
         constraints = [

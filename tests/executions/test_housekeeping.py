@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -16,11 +20,13 @@ from apps.executions.services import (
     execution_reap,
     finish_attempt,
 )
+from apps.executions.services.reaper import due_waiting, expired_leases, overdue_pending
 from apps.executions.tasks import purge_old_executions
 from apps.runtime import RunResult
 from tests.executions.factories import make_workflow
 
 pytestmark = pytest.mark.django_db
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def create(workflow, **fields) -> Execution:
@@ -170,3 +176,52 @@ def test_the_reaper_runs_on_the_housekeeping_queue_with_no_standard_worker(cast,
             kill(process)
     attempt = ExecutionAttempt.objects.get(execution=lost)
     assert attempt.number == 1 and attempt.error["code"] == "WORKER_LOST"
+
+
+REAPER_SEARCHES = {
+    "exec_running_lease": expired_leases,
+    "exec_pending_due": overdue_pending,
+    "exec_waiting_due": due_waiting,
+}
+
+
+def test_the_reapers_searches_can_use_their_indexes():
+    """Every 2 s on a table of every run kept: each search must be able to use its partial
+    index (a predicate the planner cannot prove would mean a full scan). With sequential
+    scans priced out, the plan names the index whatever the table's size."""
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+    for index, search in REAPER_SEARCHES.items():
+        assert index in search(now).only("id").explain(), index
+
+
+@pytest.mark.slow
+def test_the_reapers_searches_use_their_indexes_on_sqlite(tmp_path):
+    """SQLite takes a partial index only for a term that names its very predicate (one index
+    per status, not one for two)."""
+    script = (
+        "import django; django.setup()\n"
+        "from django.core.management import call_command\n"
+        "from django.utils import timezone\n"
+        "from tests.executions.test_housekeeping import REAPER_SEARCHES\n"
+        "call_command('migrate', verbosity=0)\n"
+        "now = timezone.now()\n"
+        "for index, search in REAPER_SEARCHES.items():\n"
+        "    print(index, '|', search(now).only('id').explain().replace('\\n', ' '))\n"
+    )
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'fastn.sqlite3'}",
+        "FASTN_VAR_DIR": str(tmp_path / "var"),
+        "DJANGO_SETTINGS_MODULE": "fastn_console.settings",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True,
+        timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    plans = dict(line.split(" | ", 1) for line in done.stdout.splitlines() if " | " in line)
+    assert set(plans) == set(REAPER_SEARCHES), done.stdout
+    for index, plan in plans.items():
+        assert f"USING INDEX {index}" in plan, plan

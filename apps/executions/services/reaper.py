@@ -39,7 +39,7 @@ def execution_reap() -> dict[str, int]:
     now = timezone.now()
     grace = timedelta(seconds=max(settings.FASTN_EXECUTION_LEASE_SECONDS, OVERDUE_GRACE_S))
     counts = {"redispatched": 0, "failed": 0, "requeued": 0, "woken": wake_due(now)}
-    stale = Execution.objects.filter(status=Status.RUNNING, lease_expires_at__lt=now)
+    stale = expired_leases(now)
     fields = ("id", "attempts", "max_attempts", "tier", "triggered_by", "cancel_requested",
               "started_at", "restart_requested")  # fmt: skip
     for execution in stale.only(*fields):
@@ -80,12 +80,26 @@ def execution_reap() -> dict[str, int]:
                 counts["redispatched"] += 1
         elif rows.update(status=Status.FAILED, error=lost, finished_at=now, lease_expires_at=None):
             counts["failed"] += 1
-    overdue = Execution.objects.filter(status=Status.PENDING, due_at__lt=now - grace)
+    overdue = overdue_pending(now - grace)
     for execution in overdue.only("id", "tier", "triggered_by")[:1000]:
         Execution.objects.filter(pk=execution.pk, status=Status.PENDING).update(due_at=now)
         execution_dispatch(execution)
         counts["requeued"] += 1
     return counts
+
+
+# The reaper's three searches, each answered by a partial index of its own (models.py): the
+# table holds every run ever kept, these match a handful.
+def expired_leases(now):
+    return Execution.objects.filter(status=Status.RUNNING, lease_expires_at__lt=now)
+
+
+def overdue_pending(before):
+    return Execution.objects.filter(status=Status.PENDING, due_at__lt=before)
+
+
+def due_waiting(now):
+    return Execution.objects.filter(status=Status.WAITING, due_at__lte=now)
 
 
 # A durable run lost this many times in a row outside any recorded step stops resuming: it
@@ -120,7 +134,7 @@ def wake_due(now) -> int:
     """Queue the waiting runs whose due time came, in one UPDATE per batch, and send them."""
     woken = 0
     while True:
-        due = Execution.objects.filter(status=Status.WAITING, due_at__lte=now)
+        due = due_waiting(now)
         batch = list(due.values_list("id", "tier", "triggered_by")[:WAKE_BATCH])
         if not batch:
             return woken
