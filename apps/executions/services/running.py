@@ -172,7 +172,7 @@ def execution_perform(execution_id: str, *, awaited: bool = True) -> str:
     if claimed is None:
         return "skipped"
     execution = claimed.execution
-    announce = notify_end_quietly if awaited or execution.tier == "instant" else _nobody_waits
+    awaited = awaited or execution.tier == "instant"
     pause = threading.Event()
     if execution.pause_requested:
         pause.set()
@@ -186,7 +186,8 @@ def execution_perform(execution_id: str, *, awaited: bool = True) -> str:
     if result.status == SUSPENDED:
         suspended = suspend_attempt(execution, result, steps)
         if suspended is not None:
-            announce(execution_id)
+            if awaited:
+                notify_end_quietly(execution_id)
             return suspended
         # Terminated or restarted meanwhile: the attempt ends like a cancelled one.
         result = replace(result, status=Status.CANCELLED, error=CANCELLED_ERROR)
@@ -197,7 +198,8 @@ def execution_perform(execution_id: str, *, awaited: bool = True) -> str:
         if cancelled and restart_now(execution.pk, only_if_requested=True):
             execution_dispatch(execution)
             return "restarted"
-        announce(execution_id, final)
+        if awaited:
+            notify_end_quietly(execution_id, final)
         return result.status
     if execution.tier == "instant":
         # The caller waits for the workflow's timeout from when it queued the run: a retry
@@ -207,7 +209,8 @@ def execution_perform(execution_id: str, *, awaited: bool = True) -> str:
             Execution.objects.filter(pk=execution.pk, status=Status.PENDING).update(
                 status=result.status, finished_at=timezone.now()
             )
-            announce(execution_id)
+            if awaited:
+                notify_end_quietly(execution_id)
             return result.status
     execution_dispatch(execution, countdown=delay_s)
     return "retrying"
@@ -267,10 +270,6 @@ def suspend_attempt(execution: Execution, result: RunResult, steps: DurableSteps
         elif (due - now).total_seconds() <= COUNTDOWN_WAKE_S:
             execution_dispatch(execution, countdown=max(0.0, (due - now).total_seconds()) + 0.05)
     return status
-
-
-def _nobody_waits(execution_id, final: dict | None = None) -> None:
-    pass
 
 
 def notify_end_quietly(execution_id, final: dict | None = None) -> None:
